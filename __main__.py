@@ -1,0 +1,13 @@
+"""aegis-storage: SeaweedFS as the AEGIS volume storage backend (`pulumi up -s dev` or `-s prod`)."""
+
+import pulumi
+
+from components import stack_config
+from components.config import Platform
+from components.dev_program import deploy_dev
+
+cfg = stack_config.load()
+if cfg.platform is Platform.DOCKER:
+    outputs = deploy_dev(cfg)
+for key, value in outputs.items():
+    pulumi.export(key, value)

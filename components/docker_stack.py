@@ -1,0 +1,146 @@
+"""The dev stack: the topology model placed on the local Docker engine, one container per service."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_docker as docker
+
+from components.config import StackConfig
+from components.deploy_values import resolved
+from components.refs import Ref
+from components.topology import ConfigFile, Job, Role, Service, Topology, build_topology
+from components.version import SEAWEEDFS_IMAGE
+
+HOST_ADDRESS = "127.0.0.1"  # published ports never leave the developer's machine
+WEED = "/usr/bin/weed"
+# Containers start in this order so each finds what it registers with (volume -> master, filer -> master, s3 -> filer).
+START_ORDER = (Role.MASTER, Role.VOLUME, Role.FILER, Role.S3)
+
+
+class DockerPlacement:
+    """Containers reach each other by the spec's service names on a private network; data under /data."""
+
+    def host(self, node: str) -> str:
+        role, index = node.rsplit("-", 1)
+        return f"seaweedfs-{role}" if index == "0" else f"seaweedfs-{role}-{index}"
+
+    def bind(self, node: str) -> str:
+        return "0.0.0.0"
+
+    def data_dir(self, node: str) -> str:
+        return "/data"
+
+    def config_dir(self, node: str) -> str:
+        return "/etc/seaweedfs"
+
+
+def dev_topology(cfg: StackConfig) -> Topology:
+    return build_topology(cfg, DockerPlacement())
+
+
+def published_url(role: Role) -> str:
+    return f"http://{HOST_ADDRESS}:{role.http_port}"
+
+
+@dataclass(frozen=True)
+class DevStorageArgs:
+    cfg: StackConfig
+    topology: Topology
+    values: Mapping[Ref, pulumi.Input[str]]
+
+
+class DevStorage(pulumi.ComponentResource):
+    """Master, volume server, filer (LevelDB) and optional S3 gateway as containers.
+
+    Data lives in named volumes so it survives re-runs of `pulumi up` and container replacement. The
+    volumes are not protected: a dev stack is meant to be thrown away with `pulumi destroy`.
+    """
+
+    containers: dict[str, docker.Container]
+
+    def __init__(self, name: str, args: DevStorageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("aegis:storage:DevStorage", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self._args = args
+        prefix = f"aegis-{args.cfg.stack}"
+
+        self.network = docker.Network(f"{name}-network", name=f"{prefix}-seaweedfs", opts=child)
+        self.image = docker.RemoteImage(f"{name}-image", name=SEAWEEDFS_IMAGE, keep_locally=True, opts=child)
+
+        self.containers = {}
+        for service in args.topology.services:
+            volume = docker.Volume(f"{name}-{service.name}-data", name=f"{prefix}-{service.name}-data", opts=child)
+            depends = [
+                self.containers[s.name]
+                for s in args.topology.services
+                if START_ORDER.index(s.role) < START_ORDER.index(service.role)
+            ]
+            self.containers[service.name] = self._service_container(name, prefix, service, volume, depends)
+        for job in args.topology.jobs:
+            self.containers[job.name] = self._job_container(name, prefix, job)
+
+        self.filer_url = published_url(Role.FILER)
+        self.master_url = published_url(Role.MASTER)
+        self.s3_endpoint = published_url(Role.S3) if args.topology.of(Role.S3) else None
+        self.register_outputs(
+            {
+                "filer_url": self.filer_url,
+                "master_url": self.master_url,
+                "s3_endpoint": self.s3_endpoint,
+                "containers": {n: c.name for n, c in self.containers.items()},
+            }
+        )
+
+    def _uploads(self, files: tuple[ConfigFile, ...]) -> list[docker.ContainerUploadArgs]:
+        return [docker.ContainerUploadArgs(file=f.path, content=resolved(f.content, self._args.values)) for f in files]
+
+    def _service_container(
+        self,
+        name: str,
+        prefix: str,
+        service: Service,
+        volume: docker.Volume,
+        depends: list[docker.Container],
+    ) -> docker.Container:
+        probe = f"http://127.0.0.1:{service.health.port}{service.health.path}"
+        return docker.Container(
+            f"{name}-{service.name}",
+            name=f"{prefix}-{service.host}",
+            hostname=service.host,
+            image=self.image.image_id,
+            entrypoints=[WEED],
+            command=list(service.args),
+            envs=[resolved(f"{key}={value}", self._args.values) for key, value in service.env],
+            uploads=self._uploads(service.files),
+            volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=service.data_dir)],
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=self.network.name, aliases=[service.host])],
+            ports=[docker.ContainerPortArgs(internal=p, external=p, ip=HOST_ADDRESS) for p in service.ports[:2]],
+            healthcheck=docker.ContainerHealthcheckArgs(
+                tests=["CMD", "wget", "-q", "-O", "/dev/null", probe],
+                interval="5s",
+                timeout="3s",
+                retries=5,
+                start_period="15s",
+            ),
+            restart="unless-stopped",
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
+        )
+
+    def _job_container(self, name: str, prefix: str, job: Job) -> docker.Container:
+        """A one-shot container; it retries until the filer accepts the write, then exits 0."""
+        return docker.Container(
+            f"{name}-{job.name}",
+            name=f"{prefix}-seaweedfs-{job.name}",
+            image=self.image.image_id,
+            entrypoints=[WEED],
+            command=list(job.args),
+            uploads=self._uploads(job.files),
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=self.network.name)],
+            restart="on-failure",
+            max_retry_count=30,
+            must_run=False,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(self.containers.values())),
+        )

@@ -1,0 +1,55 @@
+"""A resource that fails `pulumi up` when the deployed cluster is not healthy.
+
+It is a Pulumi dynamic resource: the engine calls `create`/`update` only during an update, never in
+preview. Its diff always reports a change, so the check runs on every `pulumi up`, after the resources
+it depends on, and a failing check fails the update with the health report.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
+
+
+def _verify(inputs: dict[str, Any]) -> dict[str, Any]:
+    # Imported here: this runs in the dynamic provider's own process.
+    from components.healthcheck import Target, wait_until_healthy
+
+    target = Target.from_stack_outputs(inputs["outputs"])
+    report = wait_until_healthy(target, timeout=float(inputs["timeout_seconds"]))
+    if not report.healthy:
+        raise Exception(f"SeaweedFS is not healthy after {inputs['timeout_seconds']} s:\n{report.table()}")
+    return {"healthy": True, "wall_seconds": round(report.wall_seconds, 3)}
+
+
+class _HealthGateProvider(ResourceProvider):
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        return CreateResult(id_="health-gate", outs=_verify(props))
+
+    def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> DiffResult:
+        return DiffResult(changes=True)
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(outs=_verify(news))
+
+
+class HealthGate(pulumi.dynamic.Resource):
+    """Waits up to `timeout_seconds` for the health check to pass against `outputs` (stack-output shape)."""
+
+    healthy: pulumi.Output[bool]
+
+    def __init__(
+        self,
+        name: str,
+        outputs: pulumi.Input[dict[str, Any]],
+        timeout_seconds: int,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(
+            _HealthGateProvider(),
+            name,
+            {"outputs": outputs, "timeout_seconds": timeout_seconds, "healthy": None, "wall_seconds": None},
+            opts,
+        )

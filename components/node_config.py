@@ -1,0 +1,30 @@
+"""The AEGIS NodeConfig `spec.storage` block that points an orchestrator node at this cluster."""
+
+from __future__ import annotations
+
+import yaml
+
+from components.config import StackConfig
+
+
+def render_node_config(cfg: StackConfig, filer_url: str, s3_endpoint: str | None) -> str:
+    """YAML ready to paste under a NodeConfig in aegis-config.yaml.
+
+    `filer_url` is the stack's filer address unless the stack config overrides the name AEGIS uses.
+    """
+    seaweedfs: dict[str, object] = {
+        "filer_url": cfg.node.filer_url_override or filer_url,
+        "default_ttl_hours": cfg.node.default_ttl_hours,
+        "default_size_limit_mb": cfg.node.default_size_limit_mb,
+        "gc_interval_minutes": cfg.node.gc_interval_minutes,
+    }
+    if s3_endpoint:
+        seaweedfs["s3_endpoint"] = s3_endpoint
+        seaweedfs["s3_region"] = cfg.s3_region
+    storage = {
+        "backend": "seaweedfs",
+        "nfs_port": cfg.node.nfs_port,
+        "fallback_to_local": cfg.node.fallback_to_local,
+        "seaweedfs": seaweedfs,
+    }
+    return yaml.safe_dump({"spec": {"storage": storage}}, sort_keys=False)

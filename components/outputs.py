@@ -1,0 +1,53 @@
+"""Stack outputs shared by both platforms: URLs, the AEGIS NodeConfig snippet and the health target."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+
+from components.config import StackConfig
+from components.node_config import render_node_config
+from components.refs import Ref
+from components.topology import Role, Topology
+
+S3_KEY_OUTPUTS = {
+    "s3_admin_access_key": Ref.S3_ADMIN_ACCESS_KEY,
+    "s3_admin_secret_key": Ref.S3_ADMIN_SECRET_KEY,
+    "s3_readonly_access_key": Ref.S3_READONLY_ACCESS_KEY,
+    "s3_readonly_secret_key": Ref.S3_READONLY_SECRET_KEY,
+}
+
+
+def stack_outputs(
+    cfg: StackConfig,
+    topology: Topology,
+    *,
+    filer_url: pulumi.Input[str],
+    master_urls: list[pulumi.Input[str]],
+    s3_endpoint: pulumi.Input[str] | None,
+    filer_addresses: list[pulumi.Input[str]],
+    values: Mapping[Ref, pulumi.Input[str]],
+) -> dict[str, Any]:
+    """What a user needs after `pulumi up`; `health_target` is what the health check reads."""
+    outputs: dict[str, Any] = {
+        "filer_url": filer_url,
+        "master_url": master_urls[0],
+        "aegis_node_config": pulumi.Output.all(filer_url, s3_endpoint).apply(
+            lambda urls: render_node_config(cfg, urls[0], urls[1])
+        ),
+        "health_target": {
+            "filer_url": filer_url,
+            "master_urls": master_urls,
+            "expected_masters": len(topology.of(Role.MASTER)),
+            "expected_volume_servers": [s.http_address for s in topology.of(Role.VOLUME)],
+            "filer_addresses": filer_addresses,
+            "s3_endpoint": s3_endpoint,
+            "s3_region": cfg.s3_region,
+        },
+    }
+    if s3_endpoint is not None:
+        outputs["s3_endpoint"] = s3_endpoint
+        outputs.update({key: pulumi.Output.secret(values[ref]) for key, ref in S3_KEY_OUTPUTS.items()})
+    return outputs

@@ -1,0 +1,347 @@
+"""The topology model: which SeaweedFS processes a stack runs, and exactly how each one is started.
+
+This is the only place a `weed` flag is written. The Docker dev stack, the AWS instances and the
+integration tests all take their command lines, environment, config files and health probes from
+`build_topology`; they differ only in the `Placement` they pass (addresses and directories).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+from components import sizing
+from components.config import Platform, StackConfig
+from components.refs import Ref
+
+HTTP_PORTS = {"master": 9333, "volume": 8080, "filer": 8888, "s3": 8333}
+GRPC_OFFSET = 10000  # every weed server listens for gRPC on its HTTP port + 10000
+METRICS_PORTS = {"master": 9324, "volume": 9325, "filer": 9326, "s3": 9327}
+
+FILER_RULES_PATH = "/etc/seaweedfs/filer.conf"
+HEALTH_PROBE_DIR = "/.aegis-healthcheck"
+
+
+class Role(StrEnum):
+    MASTER = "master"
+    VOLUME = "volume"
+    FILER = "filer"
+    S3 = "s3"
+
+    @property
+    def http_port(self) -> int:
+        return HTTP_PORTS[self.value]
+
+    @property
+    def grpc_port(self) -> int:
+        return HTTP_PORTS[self.value] + GRPC_OFFSET
+
+    @property
+    def metrics_port(self) -> int:
+        return METRICS_PORTS[self.value]
+
+
+class Placement(Protocol):
+    """Where nodes live: the address others reach them at, what they bind, and their directories."""
+
+    def host(self, node: str) -> str: ...
+
+    def bind(self, node: str) -> str: ...
+
+    def data_dir(self, node: str) -> str: ...
+
+    def config_dir(self, node: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    role: Role
+    index: int
+    data_center: str = ""
+    rack: str = ""
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    """A file a process needs; `content` may hold `{{ref}}` placeholders."""
+
+    path: str
+    content: str
+
+
+@dataclass(frozen=True)
+class HealthProbe:
+    path: str
+    port: int
+
+
+@dataclass(frozen=True)
+class Service:
+    """One long-running weed process."""
+
+    node: Node
+    host: str
+    args: tuple[str, ...]
+    env: tuple[tuple[str, str], ...]
+    files: tuple[ConfigFile, ...]
+    data_dir: str
+    health: HealthProbe
+
+    @property
+    def name(self) -> str:
+        return self.node.name
+
+    @property
+    def role(self) -> Role:
+        return self.node.role
+
+    @property
+    def http_address(self) -> str:
+        return f"{self.host}:{self.role.http_port}"
+
+    @property
+    def ports(self) -> tuple[int, ...]:
+        return (self.role.http_port, self.role.grpc_port, self.role.metrics_port)
+
+    @property
+    def argv(self) -> tuple[str, ...]:
+        return ("weed", *self.args)
+
+
+@dataclass(frozen=True)
+class Job:
+    """A one-shot weed command run after the cluster is up (idempotent, safe to re-run)."""
+
+    name: str
+    args: tuple[str, ...]
+    files: tuple[ConfigFile, ...]
+
+    @property
+    def argv(self) -> tuple[str, ...]:
+        return ("weed", *self.args)
+
+
+@dataclass(frozen=True)
+class Topology:
+    services: tuple[Service, ...]
+    jobs: tuple[Job, ...]
+    filer_rules: str
+    replication_default: str
+    expected: Mapping[Role, int] = field(default_factory=dict)
+
+    def of(self, role: Role) -> tuple[Service, ...]:
+        return tuple(s for s in self.services if s.role is role)
+
+    def service(self, name: str) -> Service:
+        return next(s for s in self.services if s.name == name)
+
+    @property
+    def master_addresses(self) -> tuple[str, ...]:
+        return tuple(s.http_address for s in self.of(Role.MASTER))
+
+
+def layout(cfg: StackConfig) -> tuple[Node, ...]:
+    """The nodes a config asks for. On AWS, volume servers are spread over the zones (rack = zone)."""
+    zones: tuple[str, ...] = ("",)
+    data_center = ""
+    if cfg.platform is Platform.AWS and cfg.aws is not None:
+        zones = cfg.aws.availability_zones
+        data_center = cfg.aws.region
+
+    def nodes(role: Role, count: int) -> list[Node]:
+        return [
+            Node(f"{role.value}-{i}", role, i, data_center, zones[i % len(zones)] if data_center else "")
+            for i in range(count)
+        ]
+
+    return tuple(
+        nodes(Role.MASTER, cfg.master_count)
+        + nodes(Role.VOLUME, cfg.volume_server_count)
+        + nodes(Role.FILER, cfg.filer_count)
+        + (nodes(Role.S3, 1) if cfg.s3_enabled else [])
+    )
+
+
+def _common_flags(node: Node, placement: Placement) -> list[str]:
+    return [
+        f"-ip={placement.host(node.name)}",
+        f"-ip.bind={placement.bind(node.name)}",
+        f"-port={node.role.http_port}",
+        f"-port.grpc={node.role.grpc_port}",
+        f"-metricsPort={node.role.metrics_port}",
+    ]
+
+
+def _location_flags(node: Node) -> list[str]:
+    if not node.data_center:
+        return []
+    return [f"-dataCenter={node.data_center}", f"-rack={node.rack}"]
+
+
+def volume_slots(cfg: StackConfig) -> int:
+    """-max for a volume server. On docker 0 lets weed size it from the free disk."""
+    if cfg.aws is None:
+        return 0
+    return sizing.volume_slots(cfg.aws.volume_disk_gib, cfg.volume_size_limit_mb)
+
+
+def filer_store_env(cfg: StackConfig, data_dir: str) -> tuple[tuple[str, str], ...]:
+    """The filer metadata store as filer.toml keys in env form (WEED_ + upper-case key, . -> _)."""
+    if cfg.aws is None:
+        return (("WEED_LEVELDB2_ENABLED", "true"), ("WEED_LEVELDB2_DIR", f"{data_dir}/filerldb2"))
+    db = cfg.aws
+    return (
+        # The filer refuses to start when two stores are enabled, and leveldb2 is on by default.
+        ("WEED_LEVELDB2_ENABLED", "false"),
+        ("WEED_POSTGRES2_ENABLED", "true"),
+        ("WEED_POSTGRES2_HOSTNAME", Ref.DB_HOST.placeholder),
+        ("WEED_POSTGRES2_PORT", str(db.database_port)),
+        ("WEED_POSTGRES2_DATABASE", db.database_name),
+        ("WEED_POSTGRES2_USERNAME", db.database_user),
+        ("WEED_POSTGRES2_PASSWORD", Ref.DB_PASSWORD.placeholder),
+        ("WEED_POSTGRES2_SSLMODE", "require"),
+    )
+
+
+def render_filer_rules(cfg: StackConfig) -> str:
+    """filer.conf path rules for the storage classes, per tenant bucket.
+
+    The persistent rule covers the whole bucket; the ephemeral rule is the longer prefix, so it wins
+    for volumes whose id starts with the ephemeral prefix. Under /buckets/ the collection is the bucket.
+    """
+    locations = []
+    for tenant in cfg.tenant_ids:
+        bucket = f"/buckets/{tenant}/"
+        locations.append({"locationPrefix": bucket, "replication": cfg.persistent.replication})
+        locations.append(
+            {
+                "locationPrefix": f"{bucket}{cfg.ephemeral_volume_prefix}",
+                "replication": cfg.ephemeral.replication,
+                "ttl": cfg.ephemeral.ttl,
+            }
+        )
+    return json.dumps({"version": 1, "locations": locations}, indent=2) + "\n"
+
+
+def render_s3_identities() -> str:
+    """s3.json: an admin identity for AEGIS and a read-only one for operators; no anonymous access."""
+    identities = [
+        {
+            "name": "aegis-admin",
+            "credentials": [
+                {"accessKey": Ref.S3_ADMIN_ACCESS_KEY.placeholder, "secretKey": Ref.S3_ADMIN_SECRET_KEY.placeholder}
+            ],
+            "actions": ["Admin", "Read", "List", "Write", "Tagging"],
+        },
+        {
+            "name": "operator-readonly",
+            "credentials": [
+                {
+                    "accessKey": Ref.S3_READONLY_ACCESS_KEY.placeholder,
+                    "secretKey": Ref.S3_READONLY_SECRET_KEY.placeholder,
+                }
+            ],
+            "actions": ["Read", "List"],
+        },
+    ]
+    return json.dumps({"identities": identities}, indent=2) + "\n"
+
+
+JWT_ENV = ("WEED_JWT_SIGNING_KEY", Ref.JWT_SIGNING_KEY.placeholder)
+
+
+def build_topology(cfg: StackConfig, placement: Placement) -> Topology:
+    nodes = layout(cfg)
+    masters = [n for n in nodes if n.role is Role.MASTER]
+    master_list = ",".join(f"{placement.host(m.name)}:{Role.MASTER.http_port}" for m in masters)
+    filer_list = ",".join(f"{placement.host(n.name)}:{Role.FILER.http_port}" for n in nodes if n.role is Role.FILER)
+    services: list[Service] = []
+
+    for node in nodes:
+        data = placement.data_dir(node.name)
+        conf = placement.config_dir(node.name)
+        flags = _common_flags(node, placement)
+        env: tuple[tuple[str, str], ...] = (JWT_ENV,)
+        files: tuple[ConfigFile, ...] = ()
+        if node.role is Role.MASTER:
+            peers = "none" if len(masters) == 1 else master_list
+            args = [
+                "master",
+                *flags,
+                f"-mdir={data}",
+                f"-peers={peers}",
+                f"-defaultReplication={cfg.default_replication}",
+                f"-volumeSizeLimitMB={cfg.volume_size_limit_mb}",
+                f"-electionTimeout={cfg.election_timeout}",
+                "-telemetry=false",
+            ]
+            if cfg.raft_hashicorp:
+                args.append("-raftHashicorp")
+            health = HealthProbe("/cluster/healthz", node.role.http_port)
+        elif node.role is Role.VOLUME:
+            args = [
+                "volume",
+                *flags,
+                *_location_flags(node),
+                f"-dir={data}",
+                f"-max={volume_slots(cfg)}",
+                f"-master={master_list}",
+            ]
+            health = HealthProbe("/healthz", node.role.http_port)
+        elif node.role is Role.FILER:
+            args = [
+                "filer",
+                *flags,
+                *_location_flags(node),
+                f"-master={master_list}",
+                # The default socket path is shared by every filer on a host.
+                f"-localSocket={data}/filer.sock",
+            ]
+            env = (JWT_ENV, *filer_store_env(cfg, data))
+            health = HealthProbe("/healthz", node.role.http_port)
+        else:
+            s3_config = ConfigFile(f"{conf}/s3.json", render_s3_identities())
+            args = [
+                "s3",
+                *flags,
+                f"-filer={filer_list}",
+                f"-config={s3_config.path}",
+                # Without these the gateway also opens Iceberg (8181) and Lance (9101) listeners.
+                "-port.iceberg=0",
+                "-port.lance=0",
+            ]
+            env = ()
+            files = (s3_config,)
+            health = HealthProbe("/healthz", node.role.http_port)
+        services.append(
+            Service(
+                node=node,
+                host=placement.host(node.name),
+                args=tuple(args),
+                env=env,
+                files=files,
+                data_dir=data,
+                health=health,
+            )
+        )
+
+    rules = render_filer_rules(cfg)
+    first_filer = next(s for s in services if s.role is Role.FILER)
+    rules_file = ConfigFile(f"{placement.config_dir('filer-rules')}/filer.conf", rules)
+    apply_rules = Job(
+        name="filer-rules",
+        args=("filer.copy", rules_file.path, f"http://{first_filer.http_address}{FILER_RULES_PATH.rsplit('/', 1)[0]}/"),
+        files=(rules_file,),
+    )
+    expected = {role: sum(1 for n in nodes if n.role is role) for role in Role}
+    return Topology(
+        services=tuple(services),
+        jobs=(apply_rules,),
+        filer_rules=rules,
+        replication_default=cfg.default_replication,
+        expected=expected,
+    )

@@ -1,0 +1,4 @@
+"""The one SeaweedFS version of the whole project: the container image and the tests' binary."""
+
+SEAWEEDFS_VERSION = "4.48"
+SEAWEEDFS_IMAGE = f"chrislusf/seaweedfs:{SEAWEEDFS_VERSION}"
