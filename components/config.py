@@ -275,7 +275,7 @@ def parse(
     aws_region: str = "",
 ) -> StackConfig:
     """Parse and validate raw stack config values (key without namespace -> value)."""
-    unknown = sorted(set(raw) - set(schema()))
+    unknown = sorted(set(raw) - set(schema()) - set(SECRET_KEYS))
     r = _Reader(raw, set(secret_keys))
     for key in unknown:
         r.problem(
@@ -379,6 +379,15 @@ def parse(
         "healthTimeoutSeconds", _at_least(10, "seconds"), "pulumi config set healthTimeoutSeconds 120"
     )
     aws = _parse_aws(r, aws_region) if on_aws else None
+    if not on_aws:
+        for key in ("defaultReplication", "persistentReplication", "ephemeralReplication"):
+            if r.value(key) != "000" and not replication_problem(r.value(key)):
+                r.problem(
+                    key,
+                    r.value(key),
+                    "the docker stack has one volume server, so extra copies have nowhere to go and writes hang",
+                    f"pulumi config set {key} 000",
+                )
 
     if r.problems:
         raise ConfigError(r.problems)
@@ -404,9 +413,201 @@ def parse(
     )
 
 
-def _parse_aws(r: _Reader, region: str) -> AwsSettings | None:
-    """Placeholder until the AWS stack's keys exist; the docker stack never reaches it."""
-    r.problems.append(
-        f'{PROJECT}:platform = "aws": the AWS stack is not available yet. Fix: pulumi config set platform docker'
-    )
+SECRET_KEYS = {
+    # Not declared in Pulumi.yaml: a project-level default cannot be a secret.
+    "databasePassword": "(aws, external) password of databaseUser; set with --secret",
+}
+DISK_TYPES = ("gp3", "io2", "st1")
+
+
+def placement_problem(replication: str, servers_per_rack: Mapping[str, int]) -> str | None:
+    """Why volumes of `replication` cannot grow on these racks (one data center), or None.
+
+    xyz: x copies in other data centers, y on other racks, z on other servers of the same rack.
+    """
+    x, y, z = (int(d) for d in replication)
+    if x:
+        return f"needs {x + 1} data centers; the stack runs in one region (one data center)"
+    if len(servers_per_rack) < y + 1:
+        return f"needs {y + 1} racks (zones) with volume servers, there are {len(servers_per_rack)}"
+    if z and max(servers_per_rack.values(), default=0) < z + 1:
+        return (
+            f"needs {z + 1} volume servers in one rack (zone), the most in any zone is "
+            f"{max(servers_per_rack.values(), default=0)}: volumes cannot grow and writes hang"
+        )
     return None
+
+
+def _parse_aws(r: _Reader, region: str) -> AwsSettings:
+    def strings(key: str) -> tuple[str, ...]:
+        return r.value(key)
+
+    zones = r.checked(
+        "availabilityZones",
+        lambda v: None if len(set(v)) == len(v) >= 3 else "needs at least 3 distinct zones (one master per zone)",
+        'pulumi config set --path "availabilityZones[0]" us-east-1a (and [1], [2])',
+    )
+    if not region:
+        r.problems.append(
+            f"aws:region is not set. Fix: pulumi config set aws:region {zones[0][:-1] if zones else 'us-east-1'}"
+        )
+    vpc_id = r.value("vpcId")
+    subnets = r.checked(
+        "privateSubnetIds",
+        lambda v: (
+            None
+            if (not vpc_id and not v) or (vpc_id and len(v) == len(zones))
+            else "with vpcId, give one private subnet per availability zone (same order); without vpcId, none"
+        ),
+        'pulumi config set --path "privateSubnetIds[0]" subnet-... (one per zone)',
+    )
+    vpc_cidr = r.checked("vpcCidr", lambda v: _cidr_list_problem((v,)), "pulumi config set vpcCidr 10.40.0.0/16")
+    orchestrator_sg = r.value("orchestratorSecurityGroupId")
+    orchestrator_cidrs = r.checked(
+        "orchestratorCidrs", _cidr_list_problem, 'pulumi config set --path "orchestratorCidrs[0]" 10.20.0.0/16'
+    )
+    if not orchestrator_sg and not orchestrator_cidrs:
+        r.problem(
+            "orchestratorSecurityGroupId",
+            orchestrator_sg,
+            "AEGIS orchestrators need a way in to the filer load balancer",
+            "pulumi config set orchestratorSecurityGroupId sg-... (or set orchestratorCidrs)",
+        )
+    operator_cidrs = r.checked(
+        "operatorCidrs", _cidr_list_problem, 'pulumi config set --path "operatorCidrs[0]" 10.99.0.0/24'
+    )
+    if r.value("s3Enabled") and not operator_cidrs:
+        r.problem(
+            "operatorCidrs",
+            list(operator_cidrs),
+            "the S3 gateway is enabled but no operator network may reach it",
+            'pulumi config set --path "operatorCidrs[0]" <operator CIDR>',
+        )
+    monitoring_cidrs = r.checked(
+        "monitoringCidrs", _cidr_list_problem, 'pulumi config set --path "monitoringCidrs[0]" 10.98.0.0/24'
+    )
+
+    def instance_type(key: str, minimum: sizing.NodeMinimum) -> str:
+        chosen = r.value(key)
+        if not chosen:
+            return sizing.smallest_instance_type(minimum).name
+        problem = sizing.instance_type_problem(chosen, minimum)
+        if problem:
+            r.problem(key, chosen, problem, f"pulumi config set {key} {sizing.smallest_instance_type(minimum).name}")
+        return chosen
+
+    def disk(key: str, minimum: sizing.NodeMinimum) -> int:
+        return r.checked(
+            key,
+            _at_least(minimum.disk_gib, f"GiB (spec minimum for a {minimum.role})"),
+            f"pulumi config set {key} {minimum.disk_gib}",
+        )
+
+    mode_name = r.checked(
+        "databaseMode",
+        lambda v: None if v in {m.value for m in DatabaseMode} else "must be rds or external",
+        "pulumi config set databaseMode rds",
+    )
+    mode = DatabaseMode(mode_name) if mode_name in {m.value for m in DatabaseMode} else DatabaseMode.RDS
+    database_host = r.value("databaseHost")
+    if mode is DatabaseMode.EXTERNAL:
+        if not database_host:
+            r.problem(
+                "databaseHost",
+                "",
+                "external databaseMode needs the PostgreSQL host",
+                "pulumi config set databaseHost <host>",
+            )
+        if "databasePassword" not in r.raw:
+            r.problems.append(
+                f"{PROJECT}:databasePassword is missing: external databaseMode needs the filers' PostgreSQL password. "
+                "Fix: pulumi config set --secret databasePassword <password>"
+            )
+    if "databasePassword" in r.raw and "databasePassword" not in r.secret_keys:
+        r.problems.append(
+            f"{PROJECT}:databasePassword is stored in plain text. "
+            "Fix: pulumi config set --secret databasePassword <password> (and rotate it)"
+        )
+    volume_count = r.value("volumeServerCount")
+    snapshots = r.checked(
+        "volumeSnapshotIds",
+        lambda v: None if not v or len(v) == volume_count else f"needs one snapshot per volume server ({volume_count})",
+        'pulumi config set --path "volumeSnapshotIds[0]" snap-... (one per volume server, in order)',
+    )
+    load_balancers = r.checked(
+        "loadBalancerCount",
+        _at_least(2, "HAProxy nodes (one is a single point of failure)"),
+        "pulumi config set loadBalancerCount 2",
+    )
+    settings = AwsSettings(
+        region=region,
+        availability_zones=zones,
+        vpc_id=vpc_id,
+        subnet_ids=subnets,
+        vpc_cidr=vpc_cidr,
+        orchestrator_security_group_id=orchestrator_sg,
+        orchestrator_cidrs=orchestrator_cidrs,
+        operator_cidrs=operator_cidrs,
+        monitoring_cidrs=monitoring_cidrs,
+        ami_id=r.value("amiId"),
+        master_instance_type=instance_type("masterInstanceType", sizing.MASTER),
+        filer_instance_type=instance_type("filerInstanceType", sizing.FILER),
+        volume_instance_type=instance_type("volumeInstanceType", sizing.VOLUME),
+        load_balancer_instance_type=instance_type("loadBalancerInstanceType", sizing.LOAD_BALANCER),
+        master_disk_gib=disk("masterDiskGiB", sizing.MASTER),
+        filer_disk_gib=disk("filerDiskGiB", sizing.FILER),
+        volume_disk_gib=disk("volumeDiskGiB", sizing.VOLUME),
+        volume_disk_type=r.checked(
+            "volumeDiskType",
+            lambda v: None if v in DISK_TYPES else f"must be one of {', '.join(DISK_TYPES)}",
+            "pulumi config set volumeDiskType gp3",
+        ),
+        load_balancer_count=load_balancers,
+        database_mode=mode,
+        database_host=database_host,
+        database_port=r.checked(
+            "databasePort",
+            lambda v: None if 1 <= v <= 65535 else "is not a TCP port",
+            "pulumi config set databasePort 5432",
+        ),
+        database_name=r.value("databaseName"),
+        database_user=r.value("databaseUser"),
+        database_instance_class=r.value("databaseInstanceClass"),
+        database_storage_gib=r.checked(
+            "databaseStorageGiB", _at_least(20, "GiB (RDS minimum)"), "pulumi config set databaseStorageGiB 100"
+        ),
+        database_engine_version=r.value("databaseEngineVersion"),
+        database_backup_retention_days=r.checked(
+            "databaseBackupRetentionDays",
+            lambda v: None if 1 <= v <= 35 else "must be 1-35 days (0 would disable backups and point-in-time restore)",
+            "pulumi config set databaseBackupRetentionDays 14",
+        ),
+        database_restore_snapshot_id=r.value("databaseRestoreSnapshotId"),
+        volume_snapshot_ids=snapshots,
+        dns_zone_name=r.value("dnsZoneName"),
+    )
+    _check_placement(r, zones, volume_count)
+    return settings
+
+
+def _check_placement(r: _Reader, zones: tuple[str, ...], volume_count: int) -> None:
+    """Every replication the stack uses must be able to grow volumes on the servers' racks (rack = zone)."""
+    if not zones:
+        return
+    per_rack: dict[str, int] = {}
+    for i in range(volume_count):
+        per_rack[zones[i % len(zones)]] = per_rack.get(zones[i % len(zones)], 0) + 1
+    for key in ("defaultReplication", "persistentReplication", "ephemeralReplication"):
+        value = r.value(key)
+        if replication_problem(value):
+            continue
+        problem = placement_problem(value, per_rack)
+        if problem:
+            spread = ", ".join(f"{zone}: {n}" for zone, n in per_rack.items())
+            r.problem(
+                key,
+                value,
+                f"cannot be placed on volume servers per zone ({spread}): it {problem}",
+                f"use 010 (a copy in another zone) with pulumi config set {key} 010, or add volume servers so one "
+                "zone has enough (volumeServerCount)",
+            )

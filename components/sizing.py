@@ -19,6 +19,8 @@ class NodeMinimum:
 MASTER = NodeMinimum("master", cores=2, memory_gib=4, disk_gib=20, count=3)
 FILER = NodeMinimum("filer", cores=4, memory_gib=8, disk_gib=20, count=3)
 VOLUME = NodeMinimum("volume", cores=4, memory_gib=8, disk_gib=1024, count=3)
+# Not in the spec's table: HAProxy nodes need little, but two cores keep health checks on time under load.
+LOAD_BALANCER = NodeMinimum("load balancer", cores=2, memory_gib=4, disk_gib=8, count=2)
 
 
 @dataclass(frozen=True)

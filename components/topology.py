@@ -15,11 +15,13 @@ from typing import Protocol
 
 from components import sizing
 from components.config import Platform, StackConfig
+from components.haproxy import render_haproxy_cfg
 from components.refs import Ref
 
 HTTP_PORTS = {"master": 9333, "volume": 8080, "filer": 8888, "s3": 8333}
 GRPC_OFFSET = 10000  # every weed server listens for gRPC on its HTTP port + 10000
 METRICS_PORTS = {"master": 9324, "volume": 9325, "filer": 9326, "s3": 9327}
+LB_STATS_PORT = 8404
 
 FILER_RULES_PATH = "/etc/seaweedfs/filer.conf"
 HEALTH_PROBE_DIR = "/.aegis-healthcheck"
@@ -126,9 +128,29 @@ class Job:
 
 
 @dataclass(frozen=True)
+class LoadBalancer:
+    """An HAProxy node in front of every filer (AWS only; AEGIS talks to it as the filer URL)."""
+
+    name: str
+    host: str
+    rack: str
+    config: ConfigFile
+
+    port = HTTP_PORTS["filer"]
+    stats_port = LB_STATS_PORT
+    health = HealthProbe("/healthz", LB_STATS_PORT)
+
+    @property
+    def argv(self) -> tuple[str, ...]:
+        # -db: stay in the foreground, so whoever started it owns the process.
+        return ("haproxy", "-db", "-f", self.config.path)
+
+
+@dataclass(frozen=True)
 class Topology:
     services: tuple[Service, ...]
     jobs: tuple[Job, ...]
+    load_balancers: tuple[LoadBalancer, ...]
     filer_rules: str
     replication_default: str
     expected: Mapping[Role, int] = field(default_factory=dict)
@@ -164,6 +186,14 @@ def layout(cfg: StackConfig) -> tuple[Node, ...]:
         + nodes(Role.FILER, cfg.filer_count)
         + (nodes(Role.S3, 1) if cfg.s3_enabled else [])
     )
+
+
+def load_balancer_nodes(cfg: StackConfig) -> tuple[tuple[str, str], ...]:
+    """(name, zone) of each HAProxy node: none on docker, where AEGIS reaches the single filer directly."""
+    if cfg.aws is None:
+        return ()
+    zones = cfg.aws.availability_zones
+    return tuple((f"lb-{i}", zones[i % len(zones)]) for i in range(cfg.aws.load_balancer_count))
 
 
 def _common_flags(node: Node, placement: Placement) -> list[str]:
@@ -338,9 +368,29 @@ def build_topology(cfg: StackConfig, placement: Placement) -> Topology:
         files=(rules_file,),
     )
     expected = {role: sum(1 for n in nodes if n.role is role) for role in Role}
+    filer_addresses = [s.http_address for s in services if s.role is Role.FILER]
+    load_balancers = tuple(
+        LoadBalancer(
+            name=name,
+            host=placement.host(name),
+            rack=rack,
+            config=ConfigFile(
+                f"{placement.config_dir(name)}/haproxy.cfg",
+                render_haproxy_cfg(
+                    filer_addresses,
+                    bind=placement.bind(name),
+                    port=LoadBalancer.port,
+                    stats_bind=placement.bind(name),
+                    stats_port=LoadBalancer.stats_port,
+                ),
+            ),
+        )
+        for name, rack in load_balancer_nodes(cfg)
+    )
     return Topology(
         services=tuple(services),
         jobs=(apply_rules,),
+        load_balancers=load_balancers,
         filer_rules=rules,
         replication_default=cfg.default_replication,
         expected=expected,
