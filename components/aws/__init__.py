@@ -1,0 +1,1 @@
+"""The production stack's AWS components."""
