@@ -203,7 +203,7 @@ class _Reader:
         spec = schema()[key]
         raw = self.raw.get(key)
         if raw is None:
-            return spec.default
+            return _convert(spec.type, spec.default)
         converted = _convert(spec.type, raw)
         if converted is None:
             self.problem(key, raw, f"is not a valid {spec.type}", f"pulumi config set {key} <{spec.type}>")

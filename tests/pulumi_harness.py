@@ -147,6 +147,8 @@ def run_program(
     """Run `__main__.py` for `stack` with project config `config` (keys without the namespace)."""
     mocks = RecordingMocks(call_results or {})
     monitor = RecordingMonitor(mocks)
+    # A fresh root stack per run, so outputs and registrations never leak between tests.
+    settings.ROOT.set(None)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
     values = {f"{PROJECT}:{k}": v if isinstance(v, str) else _json(v) for k, v in config.items()}
     values.update(extra_config or {})

@@ -1,0 +1,158 @@
+"""The dev stack's real __main__.py under Pulumi mocks: what the engine would be asked to create."""
+
+import pulumi
+import pytest
+
+from components.config import parse
+from components.docker_stack import HOST_ADDRESS, dev_topology
+from components.refs import Ref, refs_in, substitute
+from tests.pulumi_harness import run_program
+
+CONFIG = {"platform": "docker", "s3Enabled": True}
+CONTAINER = "docker:index/container:Container"
+
+
+@pytest.fixture(scope="module")
+def run():
+    return run_program("dev", CONFIG)
+
+
+@pytest.fixture(scope="module")
+def topology():
+    return dev_topology(parse(CONFIG, stack="dev"))
+
+
+def mock_value(ref: Ref) -> str:
+    """What the mocked RandomPassword for `ref` resolves to."""
+    return f"generated-seaweedfs-{ref.value.replace('_', '-')}"
+
+
+MOCK_VALUES = {ref: mock_value(ref) for ref in Ref}
+
+
+def test_one_container_per_service_with_the_models_command_and_env(run, topology):
+    for service in topology.services:
+        container = run.named(f"seaweedfs-{service.name}")
+        assert container.inputs["entrypoints"] == ["/usr/bin/weed"]
+        assert container.inputs["command"] == list(service.args)
+        assert container.inputs.get("envs", []) == [substitute(f"{k}={v}", MOCK_VALUES) for k, v in service.env]
+        assert container.inputs["hostname"] == service.host
+
+
+def test_config_files_are_uploaded_as_rendered(run, topology):
+    s3 = topology.service("s3-0")
+    uploads = run.named("seaweedfs-s3-0").inputs["uploads"]
+    assert uploads == [{"file": f.path, "content": substitute(f.content, MOCK_VALUES)} for f in s3.files]
+
+
+def test_ports_are_published_on_loopback_only(run):
+    for container in run.of_type(CONTAINER):
+        for port in container.inputs.get("ports", []):
+            assert port["ip"] == HOST_ADDRESS == "127.0.0.1"
+    published = {p["external"] for c in run.of_type(CONTAINER) for p in c.inputs.get("ports", [])}
+    assert {9333, 8080, 8888, 8333} <= published
+
+
+def test_data_lives_in_named_volumes(run, topology):
+    volumes = {v.inputs["name"] for v in run.of_type("docker:index/volume:Volume")}
+    for service in topology.services:
+        mounts = run.named(f"seaweedfs-{service.name}").inputs["volumes"]
+        assert mounts == [{"volumeName": f"aegis-dev-{service.name}-data", "containerPath": service.data_dir}]
+        assert f"aegis-dev-{service.name}-data" in volumes
+
+
+def test_health_checks_come_from_the_model(run, topology):
+    for service in topology.services:
+        check = run.named(f"seaweedfs-{service.name}").inputs["healthcheck"]
+        assert check["tests"][-1] == f"http://127.0.0.1:{service.health.port}{service.health.path}"
+        assert run.named(f"seaweedfs-{service.name}").inputs["restart"] == "unless-stopped"
+
+
+def test_one_pinned_image_pulled_once(run):
+    [image] = run.of_type("docker:index/remoteImage:RemoteImage")
+    assert image.inputs["name"] == "chrislusf/seaweedfs:4.48"
+    for container in run.of_type(CONTAINER):
+        assert container.inputs["image"] == "sha256:mock-chrislusf/seaweedfs:4.48"
+
+
+def test_containers_share_one_private_network(run):
+    [network] = run.of_type("docker:index/network:Network")
+    for container in run.of_type(CONTAINER):
+        assert [n["name"] for n in container.inputs["networksAdvanced"]] == [network.inputs["name"]]
+
+
+def test_secrets_are_sent_as_secrets(run, topology):
+    for service in topology.services:
+        container = run.named(f"seaweedfs-{service.name}")
+        for i, (key, value) in enumerate(service.env):
+            assert container.secret(f"envs[{i}]") == bool(refs_in(value)), key
+        for i, _ in enumerate(service.files):
+            assert container.secret(f"uploads[{i}].content")
+    for password in run.of_type("random:index/randomPassword:RandomPassword"):
+        assert password.parent.endswith("aegis:storage:ClusterSecrets::seaweedfs")
+
+
+def test_plain_values_are_not_hidden_from_preview_diffs(run):
+    container = run.named("seaweedfs-filer-0")
+    assert not container.secret("command")
+    assert not container.secret("envs[1]")
+
+
+def test_every_secret_bearing_output_is_secret(run):
+    assert run.secret_outputs == {
+        "s3_admin_access_key",
+        "s3_admin_secret_key",
+        "s3_readonly_access_key",
+        "s3_readonly_secret_key",
+    }
+    for key, value in run.outputs.items():
+        if key not in run.secret_outputs:
+            assert "generated-" not in str(value), key
+
+
+def test_outputs_a_user_needs(run):
+    assert run.outputs["filer_url"] == "http://127.0.0.1:8888"
+    assert run.outputs["master_url"] == "http://127.0.0.1:9333"
+    assert run.outputs["s3_endpoint"] == "http://127.0.0.1:8333"
+    assert "filer_url: http://127.0.0.1:8888" in run.outputs["aegis_node_config"]
+    assert run.outputs["health_target"]["expected_volume_servers"] == ["seaweedfs-volume:8080"]
+
+
+def test_children_carry_their_component_parent(run):
+    storage = run.named("seaweedfs-network").parent
+    assert storage.endswith("aegis:storage:DevStorage::seaweedfs")
+    for registration in run.registrations:
+        if registration.type.startswith("docker:"):
+            assert registration.parent == storage
+            assert "aegis:storage:DevStorage$docker:" in registration.urn
+
+
+def test_health_gate_runs_after_every_container(run):
+    [gate] = run.of_type("pulumi-python:dynamic:Resource")
+    containers = {c.urn for c in run.of_type(CONTAINER)}
+    assert containers <= set(gate.dependencies)
+    assert gate.inputs["timeout_seconds"] == 120
+
+
+def test_rules_job_runs_once_after_the_services(run):
+    job = run.named("seaweedfs-filer-rules")
+    assert job.inputs["mustRun"] is False and job.inputs["restart"] == "on-failure"
+    service_urns = {c.urn for c in run.of_type(CONTAINER) if c.name != "seaweedfs-filer-rules"}
+    assert service_urns <= set(job.dependencies)
+
+
+def test_invalid_config_creates_nothing():
+    with pytest.raises(pulumi.RunError) as err:
+        run_program("dev", {"platform": "docker", "masterCount": 2, "persistentReplication": "0011"})
+    assert "aegis-storage:masterCount = 2" in str(err.value)
+    assert "aegis-storage:persistentReplication" in str(err.value)
+
+
+def test_invalid_config_registers_no_resource(monkeypatch):
+    from tests import pulumi_harness
+
+    seen = []
+    monkeypatch.setattr(pulumi_harness.RecordingMocks, "new_resource", lambda self, args: seen.append(args))
+    with pytest.raises(pulumi.RunError):
+        run_program("dev", {"platform": "docker", "tenantIds": ["Tenant_1"]})
+    assert seen == []
