@@ -4,14 +4,13 @@ import json
 
 import yaml
 
+from components.aws.placement import prod_topology
 from components.config import parse
 from components.docker_stack import dev_topology
 from components.refs import Ref, refs_in
 from components.topology import GRPC_OFFSET, Role
 from tests.pulumi_harness import ROOT
 from tests.unit.test_config import prod
-
-from components.aws.placement import prod_topology
 
 
 def flags(service) -> dict[str, str]:
