@@ -37,6 +37,8 @@ def render_haproxy_cfg(
     """A config with one frontend on `bind:port` balancing over `filers` ("host:port")."""
     timing = (
         f"inter {settings.check_interval} fastinter {settings.fast_interval} fall {settings.fall} rise {settings.rise}"
+        # Start even while a filer's DNS name does not resolve yet, and follow it when it changes.
+        " init-addr libc,none resolvers system"
     )
     servers = "\n".join(f"    server filer-{i} {address} check" for i, address in enumerate(filers))
     retry = (
@@ -57,6 +59,10 @@ defaults
     timeout server 300s
     timeout http-request 30s
 {retry}{buffering}
+resolvers system
+    parse-resolv-conf
+    hold valid 10s
+
 frontend filer
     bind {bind}:{port}
     default_backend filers

