@@ -48,7 +48,8 @@ def render_haproxy_cfg(
     )
     buffering = "    option http-buffer-request\n" if settings.buffer_requests else ""
     return f"""global
-    maxconn 20000
+    # Needs about 2 file descriptors per connection; stays under a 10k-descriptor default limit.
+    maxconn 4096
 
 defaults
     mode http
