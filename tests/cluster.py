@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 
 from components.config import StackConfig
+from components.healthcheck import Report, Target, run_checks
 from components.refs import Ref, substitute
 from components.topology import Job, LoadBalancer, Role, Service, Topology, build_topology, layout, load_balancer_nodes
 
@@ -94,6 +95,34 @@ def wait_http(url: str, timeout: float, expect: int = 200) -> float:
             last = type(err).__name__
         time.sleep(0.2)
     raise TimeoutError(f"{url} did not answer {expect} within {timeout:.0f}s (last: {last})")
+
+
+def health_target(topology: Topology, values: Mapping[Ref, str]) -> Target:
+    """What the stacks' `health_target` output says, for a loopback topology: AEGIS's filer URL is the
+    first load balancer when there is one, else the single filer."""
+    filers = topology.of(Role.FILER)
+    lbs = topology.load_balancers
+    s3 = topology.of(Role.S3)
+    return Target(
+        filer_url=f"http://{lbs[0].host}:{lbs[0].port}" if lbs else f"http://{filers[0].http_address}",
+        master_urls=tuple(f"http://{address}" for address in topology.master_addresses),
+        expected_masters=topology.expected[Role.MASTER],
+        expected_volume_servers=tuple(s.http_address for s in topology.of(Role.VOLUME)),
+        filer_addresses=tuple(f"http://{f.http_address}" for f in filers) if lbs else (),
+        s3_endpoint=f"http://{s3[0].http_address}" if s3 else None,
+        s3_access_key=values[Ref.S3_ADMIN_ACCESS_KEY],
+        s3_secret_key=values[Ref.S3_ADMIN_SECRET_KEY],
+    )
+
+
+def wait_for_report(target: Target, healthy: bool, timeout: float = 45.0) -> Report:
+    """Repeat the health check until its verdict is `healthy` (either way); the last report on timeout."""
+    deadline = time.monotonic() + timeout
+    report = run_checks(target)
+    while report.healthy is not healthy and time.monotonic() < deadline:
+        time.sleep(1.0)
+        report = run_checks(target)
+    return report
 
 
 @dataclass

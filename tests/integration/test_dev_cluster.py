@@ -1,0 +1,78 @@
+"""The dev stack's rendered commands, run for real on loopback, judged by the health check."""
+
+import json
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from components.config import parse
+from components.topology import Role
+from tests.cluster import fresh_values, health_target, loopback_topology, running, wait_for_report
+
+pytestmark = pytest.mark.integration
+
+TENANT = "00000000-0000-0000-0000-000000000001"
+
+
+@pytest.fixture(scope="module")
+def dev(tmp_path_factory):
+    cfg = parse({"s3Enabled": True}, stack="dev")
+    root = tmp_path_factory.mktemp("dev")
+    topology, _ = loopback_topology(cfg, root, "127.0.1")
+    values = fresh_values()
+    with running(topology, values, root) as cluster:
+        yield cluster, health_target(topology, values)
+
+
+def test_storage_class_rules_are_applied(dev):
+    cluster, target = dev
+    filer = target.filer_url
+    rules = httpx.get(f"{filer}/etc/seaweedfs/filer.conf", timeout=10).json()
+    assert rules == json.loads(cluster.topology.filer_rules)
+    assert httpx.put(f"{filer}/buckets/{TENANT}/eph-1/a.txt", content=b"x", timeout=30).status_code == 201
+    meta = httpx.get(f"{filer}/buckets/{TENANT}/eph-1/a.txt?metadata=true", timeout=10).json()
+    assert meta["TtlSec"] == 24 * 3600
+
+
+def test_health_check_cli_reports_healthy_then_names_each_stopped_component(dev):
+    cluster, target = dev
+    report = wait_for_report(target, healthy=True)
+    assert report.healthy, report.table()
+    checked = {r.component for r in report.results}
+    assert checked == {"filer", "master", "volume", "s3", "roundtrip"}
+
+    outputs = {
+        "health_target": {
+            "filer_url": target.filer_url,
+            "master_urls": list(target.master_urls),
+            "expected_masters": target.expected_masters,
+            "expected_volume_servers": list(target.expected_volume_servers),
+            "s3_endpoint": target.s3_endpoint,
+            "s3_region": "us-east-1",
+        },
+        "s3_admin_access_key": target.s3_access_key,
+        "s3_admin_secret_key": target.s3_secret_key,
+    }
+    cli = [sys.executable, "-m", "components.healthcheck", "--stack-outputs", "-", "--json"]
+    healthy = subprocess.run(cli, input=json.dumps(outputs), capture_output=True, text=True, timeout=60)
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    assert json.loads(healthy.stdout)["healthy"] is True
+
+    volume = cluster.topology.of(Role.VOLUME)[0]
+    cluster.kill(volume.name)
+    report = wait_for_report(target, healthy=False)
+    assert not report.healthy
+    assert any(f.component == "volume" and volume.http_address in f.detail for f in report.failures()), report.table()
+    unhealthy = subprocess.run(cli[:-1], input=json.dumps(outputs), capture_output=True, text=True, timeout=60)
+    assert unhealthy.returncode == 1
+    assert f"volume server {volume.http_address} not registered" in unhealthy.stdout
+    assert "Traceback" not in unhealthy.stdout + unhealthy.stderr
+
+    filer = cluster.topology.of(Role.FILER)[0]
+    cluster.kill(filer.name)
+    report = wait_for_report(target, healthy=False)
+    filer_failures = [f for f in report.failures() if f.component == "filer"]
+    assert filer_failures and filer_failures[0].where == filer.http_address, report.table()
+    assert "connection refused" in filer_failures[0].detail
