@@ -1,0 +1,450 @@
+"""Post-deploy health check of a SeaweedFS cluster: the probes AEGIS depends on, run in parallel, and their report.
+
+What each probe relies on was seen on a running weed 4.48 cluster:
+- master `/cluster/status` answers 200 even without a leader, so the body decides: `Leader` is left out when
+  there is none, and `Peers` lists the *other* masters (absent for a single `-peers=none` master), so the
+  cluster size is len(Peers) + 1. Addresses there read "host:port.grpcPort".
+- a follower proxies `/dir/status` to the leader and answers 502 while the leader it knows is gone, so the
+  topology is read from the first master that answers 200.
+- the S3 gateway's own /status and /healthz are always 200; only a signed request proves the filer path and
+  the credentials.
+
+Every network failure becomes a failed `CheckResult` with a short detail; nothing here raises on a bad cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+from functools import partial
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from components.healthcheck.sigv4 import sign_get
+
+SECRET_PLACEHOLDER = "[secret]"
+ROUNDTRIP_DIR = "/.aegis-healthcheck"
+ROUNDTRIP_BYTES = 4096
+# Far beyond any probe timeout and the filer's own 30 s wait for a writable volume, so no live probe is swept.
+STALE_PROBE_AGE = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the cluster answers and what a healthy one looks like."""
+
+    filer_url: str
+    master_urls: tuple[str, ...]
+    expected_masters: int
+    expected_volume_servers: tuple[str, ...]
+    filer_addresses: tuple[str, ...] = ()
+    s3_endpoint: str | None = None
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    s3_region: str = "us-east-1"
+
+    def __post_init__(self) -> None:
+        if not self.master_urls:
+            raise ValueError("at least one master URL is needed")
+        if self.expected_masters < 1:
+            raise ValueError(f"expected masters must be at least 1, got {self.expected_masters}")
+        optional = (self.s3_endpoint,) if self.s3_endpoint is not None else ()
+        for url in (self.filer_url, *self.master_urls, *self.filer_addresses, *optional):
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"{url!r} is not an http(s)://host[:port] URL")
+        for server in self.expected_volume_servers:
+            # The master reports volume servers as bare host:port; a URL here could never match.
+            if not re.fullmatch(r"[^\s/]+:\d+", server):
+                raise ValueError(f"volume server {server!r} must be host:port, as the master reports it")
+
+    @classmethod
+    def from_stack_outputs(cls, outputs: Mapping[str, Any]) -> Target:
+        """Build the target from the JSON of `pulumi stack output --json --show-secrets`."""
+        if not isinstance(outputs, Mapping):
+            raise ValueError("stack outputs must be a JSON object, as printed by `pulumi stack output --json`")
+        health = _output(outputs, "health_target", Mapping)
+        return cls(
+            filer_url=_output(health, "filer_url", str, "health_target."),
+            master_urls=_strings(health, "master_urls", "health_target."),
+            expected_masters=_output(health, "expected_masters", int, "health_target."),
+            expected_volume_servers=_strings(health, "expected_volume_servers", "health_target."),
+            filer_addresses=_strings(health, "filer_addresses", "health_target.", default=()),
+            s3_endpoint=_output(health, "s3_endpoint", str, "health_target.", default=None),
+            s3_access_key=_output(outputs, "s3_admin_access_key", str, default=""),
+            s3_secret_key=_output(outputs, "s3_admin_secret_key", str, default=""),
+            s3_region=_output(health, "s3_region", str, "health_target.", default="us-east-1"),
+        )
+
+
+_REQUIRED: Any = object()
+
+
+def _output(source: Mapping[str, Any], key: str, kind: type, prefix: str = "", default: Any = _REQUIRED) -> Any:
+    name = prefix + key
+    value = source.get(key)
+    if value is None:
+        if default is _REQUIRED:
+            raise ValueError(f"stack outputs have no {name}")
+        return default
+    if value == SECRET_PLACEHOLDER:
+        raise ValueError(_hidden(name))
+    # bool is an int subclass; a true/false count is a broken output, not 1/0.
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ValueError(f"stack output {name} has the wrong type: {value!r}")
+    return value
+
+
+def _strings(source: Mapping[str, Any], key: str, prefix: str, default: Any = _REQUIRED) -> tuple[str, ...]:
+    values = _output(source, key, list, prefix, default)
+    if not all(isinstance(v, str) for v in values):
+        raise ValueError(f"stack output {prefix}{key} must be a list of strings: {values!r}")
+    if SECRET_PLACEHOLDER in values:
+        raise ValueError(_hidden(prefix + key))
+    return tuple(values)
+
+
+def _hidden(name: str) -> str:
+    return f'stack output {name} is hidden as "{SECRET_PLACEHOLDER}": run `pulumi stack output --json --show-secrets`'
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One verdict. `detail` says what is wrong on failure, and may carry a note on success."""
+
+    component: str
+    where: str
+    check: str
+    ok: bool
+    latency_ms: float
+    detail: str
+
+
+@dataclass(frozen=True)
+class Report:
+    results: tuple[CheckResult, ...]
+    wall_seconds: float
+
+    @property
+    def healthy(self) -> bool:
+        return all(result.ok for result in self.results)
+
+    def failures(self) -> tuple[CheckResult, ...]:
+        return tuple(result for result in self.results if not result.ok)
+
+    def summary(self) -> str:
+        lines = [f"{r.component} {r.where}: {r.detail}" for r in self.failures()]
+        return "\n".join(lines) if lines else "healthy"
+
+    def table(self) -> str:
+        rows = [("component", "where", "check", "result", "latency", "detail")] + [
+            (r.component, r.where, r.check, "OK" if r.ok else "FAIL", f"{r.latency_ms:.1f} ms", r.detail)
+            for r in self.results
+        ]
+        # The free-text detail stays unpadded at the end; latency is right-aligned so the decimals line up.
+        widths = [max(len(row[i]) for row in rows) for i in range(5)]
+        lines = []
+        for row in rows:
+            cells = [f"{cell:{align}{width}}" for cell, align, width in zip(row[:5], "<<<<>", widths, strict=True)]
+            lines.append("  ".join([*cells, row[5]]).rstrip())
+        return "\n".join(lines)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"healthy": self.healthy, "wall_seconds": self.wall_seconds, "results": [asdict(r) for r in self.results]},
+            indent=2,
+        )
+
+
+def run_checks(target: Target, probe_timeout: float = 3.0, *, transport: httpx.BaseTransport | None = None) -> Report:
+    """Run every probe once, in parallel; `transport` replaces the network (tests pass an httpx.MockTransport)."""
+    start = time.perf_counter()
+    filers = dict.fromkeys(url.rstrip("/") for url in (target.filer_url, *target.filer_addresses))
+    probes: list[Callable[[_Http], list[CheckResult]]] = [partial(_filer, url=url) for url in filers]
+    probes += [partial(_master, url=url, expected_masters=target.expected_masters) for url in target.master_urls]
+    probes.append(partial(_volume_servers, master_urls=target.master_urls, expected=target.expected_volume_servers))
+    if target.s3_endpoint is not None:
+        probes.append(partial(_s3, endpoint=target.s3_endpoint, target=target))
+    probes.append(partial(_roundtrip, filer_url=target.filer_url))
+    with (
+        httpx.Client(transport=transport, timeout=probe_timeout) as client,
+        ThreadPoolExecutor(max_workers=len(probes)) as pool,
+    ):
+        http = _Http(client, probe_timeout)
+        futures = [pool.submit(probe, http) for probe in probes]
+        results = tuple(result for future in futures for result in future.result())
+    return Report(results, round(time.perf_counter() - start, 3))
+
+
+def wait_until_healthy(
+    target: Target,
+    timeout: float,
+    interval: float = 2.0,
+    probe_timeout: float = 3.0,
+    *,
+    transport: httpx.BaseTransport | None = None,
+) -> Report:
+    """Repeat `run_checks` until the cluster is healthy or `timeout` seconds have passed; return the last report."""
+    deadline = time.monotonic() + timeout
+    while True:
+        report = run_checks(target, probe_timeout, transport=transport)
+        remaining = deadline - time.monotonic()
+        if report.healthy or remaining <= 0:
+            return report
+        time.sleep(min(interval, remaining))
+
+
+@dataclass(frozen=True)
+class _Answer:
+    response: httpx.Response | None
+    error: str  # why there is no response
+    latency_ms: float
+
+
+class _Http:
+    """The shared client, answering with either a response or a short reason, never an exception."""
+
+    def __init__(self, client: httpx.Client, timeout: float) -> None:
+        self._client = client
+        self._timeout = timeout
+
+    def send(self, method: str, url: str, **kwargs: Any) -> _Answer:
+        start = time.perf_counter()
+        try:
+            response = self._client.request(method, url, **kwargs)
+        except httpx.TimeoutException:
+            return _Answer(None, f"timed out after {self._timeout}s", _since(start))
+        except httpx.HTTPError as exc:
+            return _Answer(None, _describe(exc), _since(start))
+        return _Answer(response, "", _since(start))
+
+
+def _since(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 1)
+
+
+def _describe(exc: httpx.HTTPError) -> str:
+    text = str(exc)
+    lowered = text.lower()
+    if "refused" in lowered:
+        return "connection refused"
+    if "name or service not known" in lowered or "name resolution" in lowered or "nodename nor servname" in lowered:
+        return "cannot resolve host"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "connection closed without a response"
+    return text or type(exc).__name__
+
+
+def _address(url: str) -> str:
+    return urlsplit(url).netloc
+
+
+def _http_address(raft_address: str) -> str:
+    """'127.0.9.1:9333.19333' (how masters name each other) -> '127.0.9.1:9333'."""
+    return re.sub(r"(:\d+)\.\d+$", r"\1", raft_address)
+
+
+def _result(component: str, where: str, check: str, latency_ms: float, problem: str, note: str = "") -> CheckResult:
+    return CheckResult(component, where, check, not problem, latency_ms, problem or note)
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any] | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _filer(http: _Http, url: str) -> list[CheckResult]:
+    answer = http.send("GET", f"{url}/healthz")
+    problem = answer.error
+    if answer.response is not None and answer.response.status_code != 200:
+        code = answer.response.status_code
+        # The filer's /healthz is its metadata store's health: 503 is the only way it reports that store gone.
+        problem = "metadata store unreachable (503)" if code == 503 else f"HTTP {code}"
+    return [_result("filer", _address(url), "/healthz", answer.latency_ms, problem)]
+
+
+def _master(http: _Http, url: str, expected_masters: int) -> list[CheckResult]:
+    base, where = url.rstrip("/"), _address(url)
+    health = http.send("GET", f"{base}/cluster/healthz")
+    if health.response is None:
+        # One line for an unreachable master, not one per check that could not run.
+        return [_result("master", where, "/cluster/healthz", health.latency_ms, health.error)]
+    code = health.response.status_code
+    problem = "" if code == 200 else "no quorum or leader (503)" if code == 503 else f"HTTP {code}"
+    results = [_result("master", where, "/cluster/healthz", health.latency_ms, problem)]
+
+    status = http.send("GET", f"{base}/cluster/status")
+    if status.response is None:
+        return [*results, _result("master", where, "leader", status.latency_ms, status.error)]
+    if status.response.status_code != 200:
+        problem = f"/cluster/status answered HTTP {status.response.status_code}"
+        return [*results, _result("master", where, "leader", status.latency_ms, problem)]
+    body = _json_object(status.response)
+    # Both keys are left out when empty: no "Leader" during an election, no "Peers" for a lone master.
+    leader = body.get("Leader") or "" if body is not None else None
+    peers = body.get("Peers") or [] if body is not None else None
+    if body is None or not isinstance(leader, str) or not isinstance(peers, list):
+        return [*results, _result("master", where, "leader", status.latency_ms, "unexpected /cluster/status answer")]
+
+    if not leader:
+        results.append(_result("master", where, "leader", status.latency_ms, "no leader"))
+    else:
+        note = "this master leads" if body.get("IsLeader") else f"leader {_http_address(leader)}"
+        results.append(_result("master", where, "leader", status.latency_ms, "", note))
+    known = len(peers) + 1
+    if known == expected_masters:
+        results.append(_result("master", where, "peers", status.latency_ms, "", f"{known} master(s)"))
+    else:
+        others = ", ".join(sorted(_http_address(str(peer)) for peer in peers)) or "none"
+        problem = f"cluster has {known} master(s), expected {expected_masters} (peers: {others})"
+        results.append(_result("master", where, "peers", status.latency_ms, problem))
+    return results
+
+
+def _volume_servers(http: _Http, master_urls: tuple[str, ...], expected: tuple[str, ...]) -> list[CheckResult]:
+    start = time.perf_counter()
+    topology = _topology(http, master_urls)
+    latency = _since(start)
+    if isinstance(topology, str):
+        tried = ", ".join(_address(url) for url in master_urls)
+        return [_result("volume", tried, "registered", latency, topology)]
+
+    where, nodes = topology
+    registered = {name.lower() for node in nodes for name in node}
+    wanted = {server.lower() for server in expected}
+    results = [
+        _result("volume", server, "registered", latency, "", f"via master {where}")
+        if server.lower() in registered
+        else _result("volume", server, "registered", latency, f"volume server {server} not registered")
+        for server in expected
+    ]
+    results += [
+        _result("volume", node[0], "registered", latency, "", "registered but not expected")
+        for node in nodes
+        if not wanted.intersection(name.lower() for name in node)
+    ]
+    return results
+
+
+def _topology(http: _Http, master_urls: tuple[str, ...]) -> tuple[str, list[tuple[str, ...]]] | str:
+    """(master that answered, its data nodes) from the first master with a topology, else why none had one."""
+    errors = []
+    for url in master_urls:
+        where = _address(url)
+        answer = http.send("GET", f"{url.rstrip('/')}/dir/status")
+        if answer.response is None:
+            errors.append(f"{where}: {answer.error}")
+        elif answer.response.status_code != 200:
+            errors.append(f"{where}: HTTP {answer.response.status_code}")
+        elif (nodes := _data_nodes(_json_object(answer.response))) is None:
+            errors.append(f"{where}: unexpected /dir/status answer")
+        else:
+            return where, nodes
+    return f"no master answered /dir/status ({'; '.join(errors)})"
+
+
+def _data_nodes(status: dict[str, Any] | None) -> list[tuple[str, ...]] | None:
+    """(Url, PublicUrl) of every data node in a /dir/status body; None if the body is not a topology."""
+    topology = (status or {}).get("Topology")
+    if not isinstance(topology, dict):
+        return None
+    # Empty levels come back as null, not [], e.g. "DataNodes": null once the last volume server left.
+    nodes = [
+        node
+        for dc in topology.get("DataCenters") or []
+        for rack in (dc.get("Racks") if isinstance(dc, dict) else None) or []
+        for node in (rack.get("DataNodes") if isinstance(rack, dict) else None) or []
+    ]
+    if not all(isinstance(node, dict) and isinstance(node.get("Url"), str) for node in nodes):
+        return None
+    return [tuple(n for n in (node["Url"], node.get("PublicUrl")) if isinstance(n, str) and n) for node in nodes]
+
+
+def _s3(http: _Http, endpoint: str, target: Target) -> list[CheckResult]:
+    where = _address(endpoint)
+    if not (target.s3_access_key and target.s3_secret_key):
+        return [_result("s3", where, "ListBuckets", 0.0, "no S3 access/secret key given")]
+    url = f"{endpoint.rstrip('/')}/"
+    headers = sign_get(url, target.s3_access_key, target.s3_secret_key, target.s3_region)
+    answer = http.send("GET", url, headers=headers)
+    problem = answer.error
+    if answer.response is not None and answer.response.status_code != 200:
+        code = answer.response.status_code
+        # The S3 error code tells a bad key from e.g. RequestTimeTooSkewed, which also answers 403.
+        found = re.search(r"<Code>([^<]+)</Code>", answer.response.text)
+        s3_code = f" ({found.group(1)})" if found else ""
+        denied = f"signed ListBuckets denied (403): wrong S3 credentials{s3_code}"
+        problem = denied if code == 403 else f"HTTP {code}{s3_code}"
+    return [_result("s3", where, "ListBuckets", answer.latency_ms, problem)]
+
+
+def _roundtrip(http: _Http, filer_url: str) -> list[CheckResult]:
+    start = time.perf_counter()
+    base = filer_url.rstrip("/")
+    url = f"{base}{ROUNDTRIP_DIR}/probe-{uuid.uuid4().hex}"
+    payload = os.urandom(ROUNDTRIP_BYTES)
+
+    def outcome(problem: str, note: str = "") -> list[CheckResult]:
+        return [_result("roundtrip", _address(filer_url), "write/read/delete", _since(start), problem, note)]
+
+    # A PUT that times out can still complete later (the filer waits for a writable volume), leaving its probe
+    # file behind; a DELETE sent now would race it, so a later healthy run sweeps it instead.
+    put = http.send("PUT", url, content=payload, headers={"Content-Type": "application/octet-stream"})
+    if put.response is None:
+        return outcome(f"write failed: {put.error}")
+    if not put.response.is_success:
+        return outcome(f"write failed ({put.response.status_code})")
+
+    problems = []
+    read = http.send("GET", url)
+    if read.response is None:
+        problems.append(f"read failed: {read.error}")
+    elif read.response.status_code != 200:
+        problems.append(f"read failed ({read.response.status_code})")
+    elif read.response.content != payload:
+        problems.append(f"read back differs ({len(read.response.content)} bytes read, {len(payload)} written)")
+    delete = http.send("DELETE", url)
+    if delete.response is None:
+        problems.append(f"delete failed: {delete.error}")
+    elif not delete.response.is_success:
+        problems.append(f"delete failed ({delete.response.status_code})")
+    if problems:
+        return outcome("; ".join(problems))
+    latency = _since(start)
+    swept = _sweep_stale_probes(http, base)
+    note = f"{len(payload)} bytes" + (f"; removed {swept} stale probe file(s)" if swept else "")
+    return [_result("roundtrip", _address(filer_url), "write/read/delete", latency, "", note)]
+
+
+def _sweep_stale_probes(http: _Http, base: str) -> int:
+    """Delete probe files that timed-out runs left behind; best effort, so any surprise just sweeps nothing."""
+    listing = http.send("GET", f"{base}{ROUNDTRIP_DIR}/", headers={"Accept": "application/json"})
+    if listing.response is None or listing.response.status_code != 200:
+        return 0
+    try:
+        # Ages are measured on the filer's clock (its Date header), so a skewed local clock cannot make a
+        # probe that is still in flight look stale.
+        now = parsedate_to_datetime(listing.response.headers["Date"])
+        stale = [
+            entry["FullPath"]
+            for entry in listing.response.json()["Entries"] or []
+            if entry["FullPath"].startswith(f"{ROUNDTRIP_DIR}/probe-")
+            and now - datetime.fromisoformat(entry["Crtime"]) > STALE_PROBE_AGE
+        ]
+    except (KeyError, TypeError, ValueError):
+        return 0
+    deleted = [http.send("DELETE", f"{base}{quote(path)}") for path in stale]
+    return sum(1 for answer in deleted if answer.response is not None and answer.response.is_success)

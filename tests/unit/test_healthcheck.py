@@ -1,0 +1,483 @@
+"""Health check probes and CLI against a fake cluster served by httpx.MockTransport (no processes, no sockets).
+
+The fake answers the way weed 4.48 does (bodies copied from a running cluster): `/cluster/status` leaves out
+`Leader` when there is none and lists only the *other* masters in `Peers`; master addresses read
+"host:port.grpcPort"; empty topology levels are null.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from components.healthcheck import CheckResult, Report, Target, run_checks, wait_until_healthy
+from components.healthcheck.__main__ import main
+
+FILER = "127.0.9.3:8888"
+MASTER = "127.0.9.1:9333"
+VOLUME = "127.0.9.2:8080"
+S3 = "127.0.9.4:8333"
+ACCESS_KEY = "AKIDHEALTH"
+NOW_DATE = "Tue, 24 Nov 2026 21:30:00 GMT"  # the filer's clock, as its Date header reports it
+NOW_CRTIME = "2026-11-24T21:30:00Z"
+
+
+@dataclass
+class FakeCluster:
+    """Mutable state of one fake SeaweedFS cluster; `handle` is the MockTransport handler."""
+
+    leaders: dict[str, str] = field(default_factory=lambda: {MASTER: f"{MASTER}.19333"})
+    peers: dict[str, list[str]] = field(default_factory=dict)
+    data_nodes: list[str] = field(default_factory=lambda: [VOLUME])
+    filer_health: int = 200
+    put_status: int = 201
+    corrupt_reads: bool = False
+    s3_status: int = 200
+    unreachable: set[str] = field(default_factory=set)
+    timing_out: set[str] = field(default_factory=set)
+    files: dict[str, bytes] = field(default_factory=dict)
+    created: dict[str, str] = field(default_factory=dict)
+    calls: list[tuple[str, str]] = field(default_factory=list)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        host, path = request.url.netloc.decode(), request.url.path
+        self.calls.append((request.method, f"{host}{path}"))
+        if host in self.unreachable:
+            raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+        if host in self.timing_out:
+            raise httpx.ReadTimeout("timed out", request=request)
+        if host == S3:
+            return self._s3(request)
+        if host in self.leaders:
+            return self._master(host, path)
+        return self._filer(request)
+
+    def _master(self, host: str, path: str) -> httpx.Response:
+        leader = self.leaders[host]
+        if path == "/cluster/healthz":
+            return httpx.Response(200 if leader else 503)
+        if path == "/cluster/status":
+            status: dict[str, Any] = {}
+            if leader:
+                status["Leader"] = leader
+                status["IsLeader"] = leader.startswith(host)
+            if self.peers.get(host):
+                status["Peers"] = self.peers[host]
+            return httpx.Response(200, json=status)
+        if path == "/dir/status":
+            nodes = [{"Url": n, "PublicUrl": n, "Volumes": 0, "Max": 8} for n in self.data_nodes] or None
+            racks = [{"Id": "DefaultRack", "DataNodes": nodes}]
+            topology = {"Max": 8, "Free": 8, "DataCenters": [{"Id": "DefaultDataCenter", "Racks": racks}]}
+            return httpx.Response(200, json={"Topology": topology, "Version": "8000GB 4.48 pypi"})
+        return httpx.Response(404)
+
+    def _filer(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/healthz":
+            return httpx.Response(self.filer_health)
+        if request.method == "PUT":
+            if self.put_status < 300:
+                self.files[path] = request.content
+                self.created[path] = NOW_CRTIME
+            return httpx.Response(self.put_status)
+        if request.method == "GET" and path == "/.aegis-healthcheck/":
+            entries = [
+                {"FullPath": name, "Crtime": self.created[name], "FileSize": len(body)}
+                for name, body in self.files.items()
+            ]
+            return httpx.Response(200, json={"Path": path[:-1], "Entries": entries or None}, headers={"Date": NOW_DATE})
+        if request.method == "GET" and path in self.files:
+            body = self.files[path]
+            return httpx.Response(200, content=bytes([body[0] ^ 1]) + body[1:] if self.corrupt_reads else body)
+        if request.method == "DELETE" and path in self.files:
+            del self.files[path]
+            return httpx.Response(204)
+        return httpx.Response(404)
+
+    def _s3(self, request: httpx.Request) -> httpx.Response:
+        signed = request.headers.get("Authorization", "").startswith(f"AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/")
+        if request.url.path != "/" or not signed:
+            return httpx.Response(400)
+        if self.s3_status == 403:
+            return httpx.Response(403, text="<Error><Code>SignatureDoesNotMatch</Code></Error>")
+        return httpx.Response(self.s3_status, text="<ListAllMyBucketsResult/>")
+
+    @property
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.handle)
+
+
+def make_target(**changes: Any) -> Target:
+    values: dict[str, Any] = {
+        "filer_url": f"http://{FILER}",
+        "master_urls": (f"http://{MASTER}",),
+        "expected_masters": 1,
+        "expected_volume_servers": (VOLUME,),
+        "s3_endpoint": f"http://{S3}",
+        "s3_access_key": ACCESS_KEY,
+        "s3_secret_key": "secret",
+    }
+    return Target(**(values | changes))
+
+
+def failure(report: Report, component: str, check: str) -> CheckResult:
+    matches = [r for r in report.failures() if (r.component, r.check) == (component, check)]
+    assert len(matches) == 1, report.table()
+    return matches[0]
+
+
+def test_all_healthy_runs_every_check_and_cleans_up() -> None:
+    cluster = FakeCluster()
+    report = run_checks(make_target(), transport=cluster.transport)
+
+    assert report.healthy, report.table()
+    assert report.summary() == "healthy"
+    assert [(r.component, r.where, r.check) for r in report.results] == [
+        ("filer", FILER, "/healthz"),
+        ("master", MASTER, "/cluster/healthz"),
+        ("master", MASTER, "leader"),
+        ("master", MASTER, "peers"),
+        ("volume", VOLUME, "registered"),
+        ("s3", S3, "ListBuckets"),
+        ("roundtrip", FILER, "write/read/delete"),
+    ]
+    methods = [method for method, url in cluster.calls if "/.aegis-healthcheck/probe-" in url]
+    assert methods == ["PUT", "GET", "DELETE"]
+    assert cluster.files == {}
+
+
+def test_three_masters_count_themselves_plus_their_peers() -> None:
+    masters = ["127.0.9.11:9333", "127.0.9.12:9333", "127.0.9.13:9333"]
+    cluster = FakeCluster(
+        leaders=dict.fromkeys(masters, f"{masters[0]}.19333"),
+        peers={m: [f"{p}.19333" for p in masters if p != m] for m in masters},
+    )
+    target = make_target(master_urls=tuple(f"http://{m}" for m in masters), expected_masters=3)
+    report = run_checks(target, transport=cluster.transport)
+
+    assert report.healthy, report.table()
+    notes = {(r.where, r.check): r.detail for r in report.results if r.component == "master"}
+    assert notes[(masters[0], "leader")] == "this master leads"
+    assert notes[(masters[1], "leader")] == f"leader {masters[0]}"
+    assert notes[(masters[2], "peers")] == "3 master(s)"
+
+
+def test_no_leader_names_the_master() -> None:
+    cluster = FakeCluster(leaders={MASTER: ""})
+    report = run_checks(make_target(), transport=cluster.transport)
+
+    assert failure(report, "master", "leader").detail == "no leader"
+    assert failure(report, "master", "/cluster/healthz").detail == "no quorum or leader (503)"
+    assert f"master {MASTER}: no leader" in report.summary().splitlines()
+
+
+def test_wrong_master_count() -> None:
+    cluster = FakeCluster(peers={MASTER: ["127.0.9.12:9333.19333"]})
+    report = run_checks(make_target(expected_masters=3), transport=cluster.transport)
+
+    detail = failure(report, "master", "peers").detail
+    assert detail == "cluster has 2 master(s), expected 3 (peers: 127.0.9.12:9333)"
+
+
+def test_missing_volume_server_is_named_and_extras_are_mentioned() -> None:
+    cluster = FakeCluster(data_nodes=[VOLUME, "127.0.9.9:8080"])
+    report = run_checks(make_target(expected_volume_servers=(VOLUME, "127.0.9.5:8080")), transport=cluster.transport)
+
+    missing = failure(report, "volume", "registered")
+    assert (missing.where, missing.detail) == ("127.0.9.5:8080", "volume server 127.0.9.5:8080 not registered")
+    extra = [r for r in report.results if r.where == "127.0.9.9:8080"]
+    assert [(r.ok, r.detail) for r in extra] == [(True, "registered but not expected")]
+    assert len(report.failures()) == 1
+
+
+def test_no_volume_servers_at_all() -> None:
+    cluster = FakeCluster(data_nodes=[])
+    report = run_checks(make_target(), transport=cluster.transport)
+
+    assert failure(report, "volume", "registered").detail == f"volume server {VOLUME} not registered"
+
+
+def test_topology_comes_from_the_next_master_when_the_first_is_down() -> None:
+    other = "127.0.9.12:9333"
+    cluster = FakeCluster(leaders={MASTER: f"{other}.19333", other: f"{other}.19333"}, unreachable={MASTER})
+    target = make_target(master_urls=(f"http://{MASTER}", f"http://{other}"), expected_masters=1)
+    report = run_checks(target, transport=cluster.transport)
+
+    dead = [r for r in report.results if r.where == MASTER]
+    assert [(r.check, r.ok, r.detail) for r in dead] == [("/cluster/healthz", False, "connection refused")]
+    volume = [r for r in report.results if r.component == "volume"]
+    assert [(r.ok, r.detail) for r in volume] == [(True, f"via master {other}")]
+
+
+def test_no_master_answers_dir_status() -> None:
+    cluster = FakeCluster(unreachable={MASTER})
+    report = run_checks(make_target(), transport=cluster.transport)
+
+    detail = failure(report, "volume", "registered").detail
+    assert detail == f"no master answered /dir/status ({MASTER}: connection refused)"
+
+
+def test_filer_503_means_metadata_store_unreachable() -> None:
+    cluster = FakeCluster(filer_health=503)
+    report = run_checks(make_target(), transport=cluster.transport)
+
+    assert failure(report, "filer", "/healthz").detail == "metadata store unreachable (503)"
+
+
+def test_each_filer_address_is_probed_once() -> None:
+    cluster = FakeCluster()
+    target = make_target(filer_addresses=(f"http://{FILER}", "http://127.0.9.31:8888"))
+    report = run_checks(target, transport=cluster.transport)
+
+    assert [r.where for r in report.results if r.component == "filer"] == [FILER, "127.0.9.31:8888"]
+
+
+def test_roundtrip_mismatch_still_deletes() -> None:
+    cluster = FakeCluster(corrupt_reads=True)
+    report = run_checks(make_target(), transport=cluster.transport)
+
+    detail = failure(report, "roundtrip", "write/read/delete").detail
+    assert detail == "read back differs (4096 bytes read, 4096 written)"
+    assert cluster.files == {}
+
+
+def test_probe_files_left_by_timed_out_runs_are_swept() -> None:
+    cluster = FakeCluster()
+    old, recent, other = "/.aegis-healthcheck/probe-old", "/.aegis-healthcheck/probe-recent", "/.aegis-healthcheck/x"
+    cluster.files = {old: b"x", recent: b"x", other: b"x"}
+    cluster.created = {old: "2026-11-24T21:19:59Z", recent: "2026-11-24T21:20:01Z", other: "2026-11-24T20:00:00Z"}
+    report = run_checks(make_target(), transport=cluster.transport)
+
+    [roundtrip] = [r for r in report.results if r.component == "roundtrip"]
+    assert (roundtrip.ok, roundtrip.detail) == (True, "4096 bytes; removed 1 stale probe file(s)")
+    assert set(cluster.files) == {recent, other}
+
+
+def test_failed_write_is_reported_and_nothing_else_is_tried() -> None:
+    cluster = FakeCluster(put_status=500)
+    report = run_checks(make_target(), transport=cluster.transport)
+
+    assert failure(report, "roundtrip", "write/read/delete").detail == "write failed (500)"
+    assert [method for method, url in cluster.calls if "/.aegis-healthcheck/" in url] == ["PUT"]
+
+
+def test_connection_refused_is_a_clean_failure() -> None:
+    cluster = FakeCluster(unreachable={FILER})
+    report = run_checks(make_target(), transport=cluster.transport)
+
+    assert failure(report, "filer", "/healthz").detail == "connection refused"
+    assert failure(report, "roundtrip", "write/read/delete").detail == "write failed: connection refused"
+
+
+def test_timeout_names_the_limit() -> None:
+    cluster = FakeCluster(timing_out={S3})
+    report = run_checks(make_target(), probe_timeout=1.5, transport=cluster.transport)
+
+    assert failure(report, "s3", "ListBuckets").detail == "timed out after 1.5s"
+
+
+def test_s3_403_means_wrong_credentials() -> None:
+    cluster = FakeCluster(s3_status=403)
+    report = run_checks(make_target(), transport=cluster.transport)
+
+    detail = failure(report, "s3", "ListBuckets").detail
+    assert detail == "signed ListBuckets denied (403): wrong S3 credentials (SignatureDoesNotMatch)"
+
+
+def test_s3_without_keys_fails_without_a_request() -> None:
+    cluster = FakeCluster()
+    report = run_checks(make_target(s3_secret_key=""), transport=cluster.transport)
+
+    assert failure(report, "s3", "ListBuckets").detail == "no S3 access/secret key given"
+    assert not [url for _, url in cluster.calls if url.startswith(S3)]
+
+
+def test_s3_is_skipped_without_endpoint() -> None:
+    report = run_checks(make_target(s3_endpoint=None), transport=FakeCluster().transport)
+
+    assert report.healthy
+    assert "s3" not in {r.component for r in report.results}
+
+
+def test_wait_until_healthy_retries_until_the_cluster_recovers() -> None:
+    cluster = FakeCluster(filer_health=503)
+    attempts = 0
+
+    def recovering(request: httpx.Request) -> httpx.Response:
+        nonlocal attempts
+        if request.url.path == "/healthz":
+            attempts += 1
+            cluster.filer_health = 503 if attempts < 3 else 200
+        return cluster.handle(request)
+
+    report = wait_until_healthy(make_target(), timeout=5, interval=0.01, transport=httpx.MockTransport(recovering))
+
+    assert report.healthy, report.table()
+    assert attempts == 3
+
+
+def test_wait_until_healthy_gives_up_with_the_last_report() -> None:
+    cluster = FakeCluster(filer_health=503)
+    report = wait_until_healthy(make_target(), timeout=0.05, interval=0.01, transport=cluster.transport)
+
+    assert failure(report, "filer", "/healthz").detail == "metadata store unreachable (503)"
+    assert sum(1 for _, url in cluster.calls if url == f"{FILER}/healthz") >= 2
+
+
+def test_report_formats() -> None:
+    report = Report(
+        (
+            CheckResult("master", MASTER, "leader", False, 2.25, "no leader"),
+            CheckResult("volume", VOLUME, "registered", True, 12.0, ""),
+        ),
+        0.5,
+    )
+
+    assert report.table().splitlines() == [
+        "component  where           check       result  latency  detail",
+        "master     127.0.9.1:9333  leader      FAIL     2.2 ms  no leader",
+        "volume     127.0.9.2:8080  registered  OK      12.0 ms",
+    ]
+    assert report.summary() == f"master {MASTER}: no leader"
+    parsed = json.loads(report.to_json())
+    assert parsed["healthy"] is False
+    assert parsed["wall_seconds"] == 0.5
+    assert parsed["results"][0] == {
+        "component": "master",
+        "where": MASTER,
+        "check": "leader",
+        "ok": False,
+        "latency_ms": 2.25,
+        "detail": "no leader",
+    }
+
+
+def stack_outputs(**health_changes: Any) -> dict[str, Any]:
+    health = {
+        "filer_url": f"http://{FILER}",
+        "master_urls": [f"http://{MASTER}"],
+        "expected_masters": 1,
+        "expected_volume_servers": [VOLUME],
+        "filer_addresses": [f"http://{FILER}"],
+        "s3_endpoint": f"http://{S3}",
+        "s3_region": "eu-west-1",
+    }
+    return {"health_target": health | health_changes, "s3_admin_access_key": ACCESS_KEY, "s3_admin_secret_key": "pw"}
+
+
+def test_from_stack_outputs() -> None:
+    assert Target.from_stack_outputs(stack_outputs()) == Target(
+        filer_url=f"http://{FILER}",
+        master_urls=(f"http://{MASTER}",),
+        expected_masters=1,
+        expected_volume_servers=(VOLUME,),
+        filer_addresses=(f"http://{FILER}",),
+        s3_endpoint=f"http://{S3}",
+        s3_access_key=ACCESS_KEY,
+        s3_secret_key="pw",
+        s3_region="eu-west-1",
+    )
+
+
+def test_from_stack_outputs_without_s3() -> None:
+    outputs = stack_outputs(s3_endpoint=None)
+    del outputs["s3_admin_access_key"], outputs["s3_admin_secret_key"]
+    target = Target.from_stack_outputs(outputs)
+
+    assert (target.s3_endpoint, target.s3_access_key, target.s3_secret_key) == (None, "", "")
+
+
+def test_from_stack_outputs_refuses_hidden_secrets() -> None:
+    outputs = stack_outputs() | {"s3_admin_secret_key": "[secret]"}
+
+    with pytest.raises(ValueError, match=r"s3_admin_secret_key .*--show-secrets"):
+        Target.from_stack_outputs(outputs)
+
+
+@pytest.mark.parametrize(
+    ("outputs", "message"),
+    [
+        ({}, "no health_target"),
+        (stack_outputs(expected_masters=True), "health_target.expected_masters has the wrong type"),
+        (stack_outputs(master_urls=["127.0.9.1:9333"]), "is not an http"),
+        (stack_outputs(expected_volume_servers=["http://v:8080"]), "must be host:port"),
+    ],
+)
+def test_from_stack_outputs_rejects_bad_values(outputs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Target.from_stack_outputs(outputs)
+
+
+CLI_TARGET = [
+    f"--filer-url=http://{FILER}",
+    f"--master-url=http://{MASTER}",
+    f"--expect-volume-server={VOLUME}",
+]
+
+
+def test_cli_healthy_prints_the_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(CLI_TARGET, transport=FakeCluster().transport) == 0
+
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["component", "where", "check", "result", "latency", "detail"]
+    assert lines[-1] == "healthy"
+
+
+def test_cli_unhealthy_ends_with_the_failures(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(CLI_TARGET, transport=FakeCluster(data_nodes=[]).transport) == 1
+
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-2:] == ["UNHEALTHY: 1 failing check(s)", f"volume {VOLUME}: volume server {VOLUME} not registered"]
+
+
+def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*CLI_TARGET, "--json"], transport=FakeCluster(leaders={MASTER: ""}).transport) == 1
+
+    report = json.loads(capsys.readouterr().out)
+    assert report["healthy"] is False
+    assert {(r["check"], r["detail"]) for r in report["results"] if not r["ok"]} == {
+        ("/cluster/healthz", "no quorum or leader (503)"),
+        ("leader", "no leader"),
+    }
+
+
+def test_cli_reads_stack_outputs_from_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(stack_outputs(s3_endpoint=None)))
+
+    assert main(["--stack-outputs", str(path), "--json"], transport=FakeCluster().transport) == 0
+    assert json.loads(capsys.readouterr().out)["healthy"] is True
+
+
+@pytest.mark.parametrize(
+    ("argv", "stdin", "message"),
+    [
+        ([], "", "give --stack-outputs, or --filer-url"),
+        ([*CLI_TARGET, "--wait", "-1"], "", "argument --wait: must be 0 or more"),
+        ([*CLI_TARGET, "--bogus"], "", "unrecognized arguments: --bogus"),
+        ([*CLI_TARGET, "--stack-outputs", "-"], "{}", "drop --filer-url, --master-url, --expect-volume-server"),
+        (["--stack-outputs", "/nonexistent/out.json"], "", "cannot read stack outputs from /nonexistent/out.json"),
+        (["--stack-outputs", "-"], "not json", "stack outputs in stdin are not JSON"),
+        (["--stack-outputs", "-"], json.dumps({"health_target": "[secret]"}), "--show-secrets"),
+    ],
+)
+def test_cli_usage_errors_exit_2_with_one_line(
+    argv: list[str], stdin: str, message: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    cluster = FakeCluster()
+
+    assert main(argv, transport=cluster.transport) == 2
+
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("healthcheck: error: ")
+    assert message in captured.err
+    assert captured.err.count("\n") == 1
+    assert cluster.calls == []
