@@ -11,6 +11,7 @@ import pwd
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,13 +26,15 @@ def _bin(name: str) -> str:
 
 @dataclass
 class LocalPostgres:
-    root: Path
+    """`root` is created here, outside any 0700 temp tree, so the postgres user can always reach it."""
+
     host: str
     port: int
     database: str
     user: str
     password: str
     popen: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="aegis-postgres-")), init=False)
 
     @property
     def data_dir(self) -> Path:
@@ -48,13 +51,7 @@ class LocalPostgres:
             shutil.chown(path, "postgres", "postgres")
 
     def init(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
         self._chown(self.root)
-        # The postgres user must be able to reach its directory through every parent.
-        for parent in self.root.parents:
-            if parent == Path("/"):
-                break
-            parent.chmod(parent.stat().st_mode | 0o011)
         subprocess.run(
             [_bin("initdb"), "-D", str(self.data_dir), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
             check=True,
@@ -128,6 +125,11 @@ class LocalPostgres:
             except subprocess.TimeoutExpired:
                 os.kill(self.popen.pid, signal.SIGKILL)
                 self.popen.wait(timeout=10)
+
+    def remove(self) -> None:
+        """Stop it and delete its files."""
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
 
     def psql(self, sql: str, database: str = "postgres") -> str:
         result = subprocess.run(
