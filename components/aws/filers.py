@@ -1,0 +1,34 @@
+"""Stateless filers (metadata in PostgreSQL); each also applies the storage-class path rules once healthy."""
+
+from __future__ import annotations
+
+import pulumi
+
+from components.aws.node import ClusterNode, NodeSpec, RoleArgs, place
+from components.topology import Role
+
+
+class FilerPool(pulumi.ComponentResource):
+    """Filers on ClusterNodes, round-robin over the zones. No data disk: the root volume is enough for
+    a process whose state lives in the database.
+
+    The filer-rules job runs on every filer: it is idempotent, and no single filer has to be up for the
+    rules to be applied.
+    """
+
+    nodes: dict[str, ClusterNode]
+    addresses: list[str]
+
+    def __init__(self, name: str, args: RoleArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("aegis:storage:FilerPool", name, None, opts)
+        assert args.cfg.aws is not None, "filers on AWS need the aws settings"
+        filers = args.topology.of(Role.FILER)
+        spec = NodeSpec(
+            instance_type=args.cfg.aws.filer_instance_type,
+            security_group_id=args.security_group_id,
+            instance_profile=args.instance_profile,
+            root_disk_gib=args.cfg.aws.filer_disk_gib,
+        )
+        self.nodes = place(self, filers, [spec] * len(filers), args.context, jobs=args.topology.jobs)
+        self.addresses = [f"http://{f.http_address}" for f in filers]
+        self.register_outputs({"addresses": self.addresses})

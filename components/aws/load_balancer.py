@@ -1,0 +1,111 @@
+"""The filer URL AEGIS uses: HAProxy nodes in several zones behind one internal Network Load Balancer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components import sizing
+from components.aws.node import ClusterNode, ClusterNodeArgs, NodeContext, NodeSpec
+from components.config import StackConfig
+from components.topology import HealthProbe, LoadBalancer, Role, Topology
+
+
+@dataclass(frozen=True)
+class FilerLoadBalancerArgs:
+    cfg: StackConfig
+    topology: Topology
+    context: NodeContext
+    vpc_id: pulumi.Input[str]
+    subnet_ids: Sequence[pulumi.Input[str]]
+    nlb_security_group_id: pulumi.Input[str]
+    haproxy_security_group_id: pulumi.Input[str]
+    haproxy_instance_profile: pulumi.Input[str] | None
+    # The S3 gateway's address when S3 is enabled: the NLB also forwards the S3 port to it.
+    s3_target_ip: pulumi.Input[str] | None
+
+
+class FilerLoadBalancer(pulumi.ComponentResource):
+    """`topology.load_balancers` on ClusterNodes, behind an internal, cross-zone NLB.
+
+    Targets are the HAProxy nodes' ENI addresses ("ip" targets): they outlive instance replacements, and
+    the NLB's own address is what the nodes see, so their security group can admit the NLB's group only.
+    """
+
+    nodes: dict[str, ClusterNode]
+    dns_name: pulumi.Output[str]
+    filer_url: pulumi.Output[str]
+    s3_endpoint: pulumi.Output[str] | None
+
+    def __init__(self, name: str, args: FilerLoadBalancerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("aegis:storage:FilerLoadBalancer", name, None, opts)
+        assert args.cfg.aws is not None, "the filer load balancer on AWS needs the aws settings"
+        self._name, self._args = name, args
+        spec = NodeSpec(
+            instance_type=args.cfg.aws.load_balancer_instance_type,
+            security_group_id=args.haproxy_security_group_id,
+            instance_profile=args.haproxy_instance_profile,
+            root_disk_gib=sizing.LOAD_BALANCER.disk_gib,
+        )
+        self.nodes = {
+            lb.name: ClusterNode(
+                lb.name,
+                ClusterNodeArgs(model=lb, spec=spec, context=args.context),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for lb in args.topology.load_balancers
+        }
+        self._nlb = aws.lb.LoadBalancer(
+            f"{name}-nlb",
+            internal=True,
+            load_balancer_type="network",
+            subnets=list(args.subnet_ids),
+            security_groups=[args.nlb_security_group_id],
+            enable_cross_zone_load_balancing=True,
+            tags={"Name": f"aegis-storage-{args.cfg.stack}"},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.dns_name = self._nlb.dns_name
+        self._forward("filer", LoadBalancer.port, LoadBalancer.health, [n.private_ip for n in self.nodes.values()])
+        self.filer_url = pulumi.Output.format("http://{0}:{1}", self.dns_name, LoadBalancer.port)
+        self.s3_endpoint = None
+        if args.s3_target_ip is not None:
+            (gateway,) = args.topology.of(Role.S3)
+            self._forward("s3", Role.S3.http_port, gateway.health, [args.s3_target_ip])
+            self.s3_endpoint = pulumi.Output.format("http://{0}:{1}", self.dns_name, Role.S3.http_port)
+        self.register_outputs({"dns_name": self.dns_name, "filer_url": self.filer_url, "s3_endpoint": self.s3_endpoint})
+
+    def _forward(self, label: str, port: int, probe: HealthProbe, targets: Sequence[pulumi.Input[str]]) -> None:
+        """A TCP listener on `port` forwarding to `targets` on the same port, checked with `probe`."""
+        child = pulumi.ResourceOptions(parent=self)
+        group = aws.lb.TargetGroup(
+            f"{self._name}-{label}",
+            port=port,
+            protocol="TCP",
+            target_type="ip",
+            vpc_id=self._args.vpc_id,
+            health_check=aws.lb.TargetGroupHealthCheckArgs(
+                protocol="HTTP",
+                path=probe.path,
+                port=str(probe.port),
+                interval=10,
+                healthy_threshold=2,
+                unhealthy_threshold=2,
+            ),
+            opts=child,
+        )
+        for i, target in enumerate(targets):
+            aws.lb.TargetGroupAttachment(
+                f"{self._name}-{label}-{i}", target_group_arn=group.arn, target_id=target, port=port, opts=child
+            )
+        aws.lb.Listener(
+            f"{self._name}-{label}",
+            load_balancer_arn=self._nlb.arn,
+            port=port,
+            protocol="TCP",
+            default_actions=[aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=group.arn)],
+            opts=child,
+        )

@@ -1,0 +1,34 @@
+"""The Raft quorum: one master per zone, each with its own SSD for -mdir and a protected address."""
+
+from __future__ import annotations
+
+import pulumi
+
+from components.aws.node import ClusterNode, DataDiskSpec, NodeSpec, RoleArgs, place
+from components.topology import Role
+
+
+class MasterQuorum(pulumi.ComponentResource):
+    """Masters on ClusterNodes, round-robin over the zones, so 3 masters sit in 3 zones.
+
+    The ENIs are protected: a master's address is in every peer's -peers list and in its Raft state,
+    so losing it would need the whole quorum to be reconfigured.
+    """
+
+    nodes: dict[str, ClusterNode]
+    urls: list[str]
+
+    def __init__(self, name: str, args: RoleArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("aegis:storage:MasterQuorum", name, None, opts)
+        assert args.cfg.aws is not None, "masters on AWS need the aws settings"
+        masters = args.topology.of(Role.MASTER)
+        spec = NodeSpec(
+            instance_type=args.cfg.aws.master_instance_type,
+            security_group_id=args.security_group_id,
+            instance_profile=args.instance_profile,
+            data_disk=DataDiskSpec(size_gib=args.cfg.aws.master_disk_gib, type="gp3"),
+            protect_interface=True,
+        )
+        self.nodes = place(self, masters, [spec] * len(masters), args.context)
+        self.urls = [f"http://{m.http_address}" for m in masters]
+        self.register_outputs({"urls": self.urls, "ips": {n: node.private_ip for n, node in self.nodes.items()}})

@@ -1,0 +1,108 @@
+"""The prod stack program: the topology model placed on EC2 in several zones, behind an internal NLB."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi_aws as aws
+
+from components.aws.database import MetadataDatabase, MetadataDatabaseArgs
+from components.aws.filers import FilerPool
+from components.aws.load_balancer import FilerLoadBalancer, FilerLoadBalancerArgs
+from components.aws.masters import MasterQuorum
+from components.aws.network import Network, NetworkArgs
+from components.aws.node import Ami, NodeContext, RoleArgs
+from components.aws.placement import prod_topology
+from components.aws.s3_gateway import S3Gateway
+from components.aws.security import SecretAccess, SecretAccessArgs, SecurityGroups, SecurityGroupsArgs, Tier
+from components.aws.volumes import VolumeServers
+from components.cloud_init import SecretSource
+from components.config import DatabaseMode, StackConfig
+from components.outputs import stack_outputs
+from components.refs import Ref
+from components.secrets import ClusterSecrets, ClusterSecretsArgs
+
+
+def _ami(ami_id: str) -> Ami:
+    if ami_id:
+        return Ami(id=ami_id, pinned=True)
+    # The standard image (not "minimal"): it ships the AWS CLI and python3 the nodes' boot uses.
+    found = aws.ec2.get_ami_output(
+        most_recent=True,
+        owners=["amazon"],
+        filters=[
+            aws.ec2.GetAmiFilterArgs(name="name", values=["al2023-ami-2023.*-x86_64"]),
+            aws.ec2.GetAmiFilterArgs(name="architecture", values=["x86_64"]),
+        ],
+    )
+    return Ami(id=found.id, pinned=False)
+
+
+def deploy_aws(cfg: StackConfig) -> dict[str, Any]:
+    aws_cfg = cfg.aws
+    assert aws_cfg is not None, "the aws program needs the aws settings"
+    topology = prod_topology(cfg)
+    rds = aws_cfg.database_mode is DatabaseMode.RDS
+    secrets = ClusterSecrets("seaweedfs", ClusterSecretsArgs(s3_enabled=cfg.s3_enabled, database_password=rds))
+    network = Network("network", NetworkArgs(cfg=cfg))
+    groups = SecurityGroups("sg", SecurityGroupsArgs(cfg=cfg, topology=topology, vpc_id=network.vpc_id))
+    database = MetadataDatabase(
+        "metadata-db",
+        MetadataDatabaseArgs(
+            cfg=cfg,
+            subnet_ids=network.subnet_ids,
+            security_group_id=groups.ids.get(Tier.DB),
+            password=secrets.values.get(Ref.DB_PASSWORD),
+        ),
+    )
+    access = SecretAccess(
+        "secrets",
+        SecretAccessArgs(
+            stack=cfg.stack,
+            region=aws_cfg.region,
+            topology=topology,
+            values={**secrets.values, Ref.DB_PASSWORD: database.password},
+        ),
+    )
+    context = NodeContext(
+        stack=cfg.stack,
+        zones=aws_cfg.availability_zones,
+        subnet_ids=network.subnet_ids,
+        dns_zone_id=network.zone_id,
+        ami=_ami(aws_cfg.ami_id),
+        secrets=SecretSource(stack=cfg.stack, region=aws_cfg.region),
+        values={Ref.DB_HOST: database.host},
+        boot_after=[access],
+    )
+
+    def role_args(tier: Tier) -> RoleArgs:
+        return RoleArgs(cfg, topology, context, groups.ids[tier], access.profiles.get(tier))
+
+    masters = MasterQuorum("masters", role_args(Tier.MASTER))
+    VolumeServers("volumes", role_args(Tier.VOLUME))
+    filers = FilerPool("filers", role_args(Tier.FILER))
+    gateway = S3Gateway("s3", role_args(Tier.S3)) if cfg.s3_enabled else None
+    balancer = FilerLoadBalancer(
+        "filer-lb",
+        FilerLoadBalancerArgs(
+            cfg=cfg,
+            topology=topology,
+            context=context,
+            vpc_id=network.vpc_id,
+            subnet_ids=network.subnet_ids,
+            nlb_security_group_id=groups.ids[Tier.NLB],
+            haproxy_security_group_id=groups.ids[Tier.LB],
+            haproxy_instance_profile=access.profiles.get(Tier.LB),
+            s3_target_ip=gateway.private_ip if gateway else None,
+        ),
+    )
+    # No HealthGate: the Pulumi runner usually cannot reach the private subnets; run the check from inside the VPC.
+    return stack_outputs(
+        cfg,
+        topology,
+        filer_url=balancer.filer_url,
+        master_urls=list(masters.urls),
+        s3_endpoint=balancer.s3_endpoint,
+        filer_addresses=list(filers.addresses),
+        values=secrets.values,
+    )

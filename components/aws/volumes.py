@@ -1,0 +1,34 @@
+"""Volume servers: the data, each on its own encrypted EBS volume, spread over the zones (rack = zone)."""
+
+from __future__ import annotations
+
+import pulumi
+
+from components.aws.node import ClusterNode, DataDiskSpec, NodeSpec, RoleArgs, place
+from components.topology import Role
+
+
+class VolumeServers(pulumi.ComponentResource):
+    """Volume servers on ClusterNodes; `volumeSnapshotIds[i]` restores server i's disk (disaster recovery)."""
+
+    nodes: dict[str, ClusterNode]
+
+    def __init__(self, name: str, args: RoleArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("aegis:storage:VolumeServers", name, None, opts)
+        aws_cfg = args.cfg.aws
+        assert aws_cfg is not None, "volume servers on AWS need the aws settings"
+        servers = args.topology.of(Role.VOLUME)
+        snapshots = aws_cfg.volume_snapshot_ids or ("",) * len(servers)
+        specs = [
+            NodeSpec(
+                instance_type=aws_cfg.volume_instance_type,
+                security_group_id=args.security_group_id,
+                instance_profile=args.instance_profile,
+                data_disk=DataDiskSpec(
+                    size_gib=aws_cfg.volume_disk_gib, type=aws_cfg.volume_disk_type, snapshot_id=snapshot
+                ),
+            )
+            for snapshot in snapshots
+        ]
+        self.nodes = place(self, servers, specs, args.context)
+        self.register_outputs({"ips": {n: node.private_ip for n, node in self.nodes.items()}})

@@ -1,0 +1,130 @@
+"""The pure ingress matrix: exactly the allowed (tier, port, source) triples, nothing open to the world."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from components import config
+from components.aws.placement import prod_topology
+from components.aws.security import Rule, SourceKind, Tier, ingress_matrix, tier_refs, tiers
+from components.refs import Ref
+from components.topology import LoadBalancer
+
+ROOT = Path(__file__).resolve().parents[2]
+ORCHESTRATORS, OPERATORS, MONITORING = "10.20.0.0/16", "10.99.0.0/24", "10.98.0.0/24"
+T, C, G = SourceKind.TIER, SourceKind.CIDR, SourceKind.SECURITY_GROUP
+
+
+def prod_config(**overrides: Any) -> config.StackConfig:
+    raw = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())["config"]
+    values = {k.split(":", 1)[1]: v for k, v in raw.items() if k.startswith(f"{config.PROJECT}:")}
+    return config.parse(
+        {**values, **overrides}, stack="prod", secret_keys={"databasePassword"}, aws_region=raw["aws:region"]
+    )
+
+
+def matrix(**overrides: Any) -> list[Rule]:
+    cfg = prod_config(**overrides)
+    return ingress_matrix(cfg, prod_topology(cfg))
+
+
+def triples(rules: list[Rule]) -> set[tuple[str, int, SourceKind, str]]:
+    return {(r.tier.value, r.port, r.source_kind, r.source) for r in rules}
+
+
+# Written out from the design (spec ports), not computed: the code must arrive at exactly this.
+PROD_MATRIX = {
+    ("nlb", 8888, C, ORCHESTRATORS),
+    ("nlb", 8333, C, OPERATORS),
+    ("lb", 8888, T, "nlb"),
+    ("lb", 8404, T, "nlb"),
+    ("lb", 8404, C, MONITORING),
+    ("filer", 8888, T, "lb"),
+    ("filer", 18888, T, "filer"),
+    ("filer", 8888, T, "s3"),
+    ("filer", 18888, T, "s3"),
+    ("filer", 9326, C, MONITORING),
+    *{("master", port, T, source) for port in (9333, 19333) for source in ("filer", "volume", "master", "s3")},
+    ("master", 9324, C, MONITORING),
+    *{("volume", port, T, source) for port in (8080, 18080) for source in ("filer", "volume", "s3")},
+    ("volume", 18080, T, "master"),
+    ("volume", 9325, C, MONITORING),
+    ("s3", 8333, T, "nlb"),
+    ("s3", 9327, C, MONITORING),
+    ("db", 5432, T, "filer"),
+}
+
+
+def test_prod_matrix_is_exactly_the_designed_one() -> None:
+    rules = matrix()
+    assert len(rules) == len(triples(rules)), "duplicate rules"
+    assert triples(rules) == PROD_MATRIX
+    assert all(rule.description for rule in rules)
+
+
+def test_orchestrators_reach_only_the_filer_port_of_the_nlb() -> None:
+    rules = matrix(orchestratorSecurityGroupId="sg-0orchestrators", orchestratorCidrs=[ORCHESTRATORS, "10.21.0.0/16"])
+    from_orchestrators = {
+        (r.tier, r.port, r.source)
+        for r in rules
+        if r.source in {"sg-0orchestrators", ORCHESTRATORS, "10.21.0.0/16"} or r.source_kind is G
+    }
+    assert from_orchestrators == {
+        (Tier.NLB, 8888, "sg-0orchestrators"),
+        (Tier.NLB, 8888, ORCHESTRATORS),
+        (Tier.NLB, 8888, "10.21.0.0/16"),
+    }
+    (group_rule,) = [r for r in rules if r.source == "sg-0orchestrators"]
+    assert group_rule.source_kind is G
+
+
+def test_without_s3_nothing_listens_on_the_s3_port_and_operators_get_nothing() -> None:
+    cfg = prod_config(s3Enabled=False)
+    topology = prod_topology(cfg)
+    rules = ingress_matrix(cfg, topology)
+    assert Tier.S3 not in tiers(cfg, topology)
+    assert not [r for r in rules if r.port == 8333 or r.source in {OPERATORS, "s3"} or r.tier is Tier.S3]
+    assert triples(rules) == {t for t in PROD_MATRIX if t[1] not in {8333, 9327} and t[3] != "s3"}
+
+
+def test_external_database_has_no_database_group() -> None:
+    cfg = prod_config(databaseMode="external", databaseHost="pg.internal", databasePassword="x")
+    topology = prod_topology(cfg)
+    assert Tier.DB not in tiers(cfg, topology)
+    assert triples(ingress_matrix(cfg, topology)) == {t for t in PROD_MATRIX if t[0] != "db"}
+
+
+def test_without_monitoring_no_metrics_or_stats_port_is_open() -> None:
+    rules = matrix(monitoringCidrs=[])
+    assert triples(rules) == {t for t in PROD_MATRIX if t[3] != MONITORING}
+    assert not [r for r in rules if r.port in {9324, 9325, 9326, 9327} or (r.tier is Tier.LB and r.source_kind is C)]
+
+
+def test_every_port_comes_from_the_model_and_none_from_the_internet() -> None:
+    cfg = prod_config(orchestratorSecurityGroupId="sg-0orchestrators")
+    topology = prod_topology(cfg)
+    assert cfg.aws is not None
+    model_ports = {port for service in topology.services for port in service.ports}
+    model_ports |= {LoadBalancer.port, LoadBalancer.stats_port, LoadBalancer.health.port, cfg.aws.database_port}
+    rules = ingress_matrix(cfg, topology)
+    assert {r.port for r in rules} <= model_ports
+    assert not [r for r in rules if r.source in {"0.0.0.0/0", "::/0"}]
+
+
+def test_each_tier_reads_only_the_secrets_its_processes_use() -> None:
+    cfg = prod_config()
+    needs = tier_refs(prod_topology(cfg))
+    assert needs == {
+        Tier.MASTER: (Ref.JWT_SIGNING_KEY,),
+        Tier.VOLUME: (Ref.JWT_SIGNING_KEY,),
+        Tier.FILER: (Ref.JWT_SIGNING_KEY, Ref.DB_PASSWORD),
+        Tier.S3: (
+            Ref.S3_ADMIN_ACCESS_KEY,
+            Ref.S3_ADMIN_SECRET_KEY,
+            Ref.S3_READONLY_ACCESS_KEY,
+            Ref.S3_READONLY_SECRET_KEY,
+        ),
+    }
