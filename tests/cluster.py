@@ -71,13 +71,12 @@ def loopback_topology(cfg: StackConfig, root: Path, subnet: str) -> tuple[Topolo
     return build_topology(cfg, placement), placement
 
 
-def fresh_values(db_host: str = "", db_password: str = "") -> dict[Ref, str]:
-    """Fresh deploy-time values, as ClusterSecrets would generate them."""
+def fresh_values(db_host: str = "") -> dict[Ref, str]:
+    """Fresh deploy-time values, as ClusterSecrets would generate them for a new stack."""
     values = {ref: secrets.token_hex(20) for ref in Ref}
     values[Ref.S3_ADMIN_ACCESS_KEY] = "AEGISADMIN" + secrets.token_hex(5).upper()
     values[Ref.S3_READONLY_ACCESS_KEY] = "AEGISREAD" + secrets.token_hex(5).upper()
     values[Ref.DB_HOST] = db_host
-    values[Ref.DB_PASSWORD] = db_password
     return values
 
 

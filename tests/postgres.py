@@ -131,6 +131,29 @@ class LocalPostgres:
         self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
 
+    def dump(self, path: Path) -> None:
+        """pg_dump of the filers' database (custom format), as a backup job would take it."""
+        with path.open("wb") as out:
+            subprocess.run(
+                [_bin("pg_dump"), "-h", str(self.root), "-p", str(self.port), "-U", "postgres", "-Fc", self.database],
+                check=True,
+                stdout=out,
+                **self._run_as(),
+            )
+
+    def restore(self, path: Path) -> None:
+        """Load a dump into this (fresh) database, every object owned by the filers' user."""
+        subprocess.run(
+            [
+                *(_bin("pg_restore"), "-h", str(self.root), "-p", str(self.port), "-U", "postgres"),
+                *("-d", self.database, "--no-owner", f"--role={self.user}", "--exit-on-error"),
+            ],
+            check=True,
+            stdin=path.open("rb"),
+            capture_output=True,
+            **self._run_as(),
+        )
+
     def psql(self, sql: str, database: str = "postgres") -> str:
         result = subprocess.run(
             [

@@ -70,7 +70,7 @@ def ha(tmp_path_factory) -> HA:
     root: Path = tmp_path_factory.mktemp("ha")
     cfg = prod()
     topology, _ = loopback_topology(cfg, root, SUBNET)
-    values = fresh_values(db_host=DB_HOST, db_password=os.urandom(12).hex())
+    values = fresh_values(DB_HOST)
     assert cfg.aws is not None
     postgres = LocalPostgres(
         DB_HOST, cfg.aws.database_port, cfg.aws.database_name, cfg.aws.database_user, values[Ref.DB_PASSWORD]
