@@ -125,7 +125,11 @@ class ClusterNode(pulumi.ComponentResource):
                 type=spec.data_disk.type,
                 encrypted=True,
                 snapshot_id=spec.data_disk.snapshot_id or None,
-                tags={**tags, "Name": f"aegis-storage-{ctx.stack}-{model.name}-data"},
+                tags={
+                    **tags,
+                    "Name": f"aegis-storage-{ctx.stack}-{model.name}-data",
+                    "aegis-storage:backup": f"{ctx.stack}-volume-data",
+                },
                 opts=pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=True),
             )
 

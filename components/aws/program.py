@@ -6,6 +6,7 @@ from typing import Any
 
 import pulumi_aws as aws
 
+from components.aws.backups import VolumeBackups, VolumeBackupsArgs
 from components.aws.database import MetadataDatabase, MetadataDatabaseArgs
 from components.aws.filers import FilerPool
 from components.aws.load_balancer import FilerLoadBalancer, FilerLoadBalancerArgs
@@ -80,6 +81,7 @@ def deploy_aws(cfg: StackConfig) -> dict[str, Any]:
 
     masters = MasterQuorum("masters", role_args(Tier.MASTER))
     VolumeServers("volumes", role_args(Tier.VOLUME))
+    VolumeBackups("backups", VolumeBackupsArgs(stack=cfg.stack))
     filers = FilerPool("filers", role_args(Tier.FILER))
     gateway = S3Gateway("s3", role_args(Tier.S3)) if cfg.s3_enabled else None
     balancer = FilerLoadBalancer(
