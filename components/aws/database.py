@@ -94,6 +94,8 @@ class MetadataDatabase(pulumi.ComponentResource):
             deletion_protection=True,
             skip_final_snapshot=False,
             final_snapshot_identifier=final_snapshot_name(stack),
+            # Point-in-time restore must outlive the instance: a deleted database is exactly when it is needed.
+            delete_automated_backups=False,
             auto_minor_version_upgrade=True,
             # Changes wait for the maintenance window instead of restarting the filers' database mid-day.
             apply_immediately=False,

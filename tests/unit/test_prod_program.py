@@ -164,6 +164,7 @@ def test_rds_is_multi_az_encrypted_private_and_hard_to_lose(prod: Run) -> None:
         "publiclyAccessible": False,
         "deletionProtection": True,
         "skipFinalSnapshot": False,
+        "deleteAutomatedBackups": False,
         "finalSnapshotIdentifier": "aegis-storage-prod-final",
         "backupRetentionPeriod": aws_cfg.database_backup_retention_days,
         "copyTagsToSnapshot": True,
