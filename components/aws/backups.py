@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+
+from components.aws.iam import assume_role_policy
 
 BACKUP_TAG = "aegis-storage:backup"
 # Every 4 hours, kept 7 days: losing a zone or a disk costs at most 4 hours of writes, and a week covers a
@@ -40,18 +41,7 @@ class VolumeBackups(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(
             f"{name}-dlm",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "dlm.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
+            assume_role_policy=assume_role_policy("dlm.amazonaws.com"),
             description=f"aegis-storage {args.stack}: Data Lifecycle Manager snapshots of the data disks",
             opts=child,
         )

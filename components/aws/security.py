@@ -21,7 +21,6 @@ Egress is open: nodes pull the image, install packages and call SSM.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from enum import StrEnum
 import pulumi
 import pulumi_aws as aws
 
+from components.aws.iam import assume_role_policy
 from components.cloud_init import node_texts, parameter_name, secret_refs
 from components.config import DatabaseMode, StackConfig
 from components.refs import Ref
@@ -245,18 +245,7 @@ class SecretAccess(pulumi.ComponentResource):
         for tier, refs in needs.items():
             role = aws.iam.Role(
                 f"{name}-{tier.value}",
-                assume_role_policy=json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Principal": {"Service": "ec2.amazonaws.com"},
-                                "Action": "sts:AssumeRole",
-                            }
-                        ],
-                    }
-                ),
+                assume_role_policy=assume_role_policy("ec2.amazonaws.com"),
                 description=f"aegis-storage {args.stack} {tier.value} nodes",
                 opts=child,
             )
