@@ -304,7 +304,10 @@ def _master(http: _Http, url: str, expected_masters: int) -> list[CheckResult]:
     else:
         note = "this master leads" if body.get("IsLeader") else f"leader {_http_address(leader)}"
         results.append(_result("master", where, "leader", status.latency_ms, "", note))
-    known = len(peers) + 1
+    # The built-in Raft lists only the other masters in Peers, hashicorp Raft lists this one too: count
+    # the distinct addresses together with the probed master itself.
+    this_master = _http_address(leader) if body.get("IsLeader") and leader else where
+    known = len({this_master} | {_http_address(str(peer)) for peer in peers})
     if known == expected_masters:
         results.append(_result("master", where, "peers", status.latency_ms, "", f"{known} master(s)"))
     else:

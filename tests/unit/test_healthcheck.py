@@ -168,6 +168,19 @@ def test_three_masters_count_themselves_plus_their_peers() -> None:
     assert notes[(masters[2], "peers")] == "3 master(s)"
 
 
+def test_masters_that_list_themselves_among_their_peers_are_not_counted_twice() -> None:
+    # hashicorp Raft's /cluster/status names every master, this one included, in Peers.
+    masters = ["127.0.9.11:9333", "127.0.9.12:9333", "127.0.9.13:9333"]
+    cluster = FakeCluster(
+        leaders=dict.fromkeys(masters, f"{masters[0]}.19333"),
+        peers=dict.fromkeys(masters, [f"{p}.19333" for p in masters]),
+    )
+    target = make_target(master_urls=tuple(f"http://{m}" for m in masters), expected_masters=3)
+    report = run_checks(target, transport=cluster.transport)
+
+    assert report.healthy, report.table()
+
+
 def test_no_leader_names_the_master() -> None:
     cluster = FakeCluster(leaders={MASTER: ""})
     report = run_checks(make_target(), transport=cluster.transport)
