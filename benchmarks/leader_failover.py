@@ -1,0 +1,98 @@
+"""Raft leader SIGKILL: how long until a new leader, and until writes through the LB work again.
+
+Three master variants, each built from the model with `prod(...)` so the commands are the stacks':
+the built-in Raft with its default -electionTimeout=10s, hashicorp Raft, and the built-in Raft with
+-electionTimeout=3s. Each variant gets one fresh cluster for all its runs; between runs the killed
+master is restarted and the cluster waited healthy. During each gap a reader thread keeps reading a
+fixed set of existing files through the LB and counts failures.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import httpx
+
+from benchmarks.core import Context, Estimate, describe
+from benchmarks.ha import HA
+from components.config import StackConfig
+from tests.unit.test_config import prod
+
+NAME = "leader-failover"
+ESTIMATE = Estimate(fixed=20.0, per_run=100.0)
+SHARED = False
+
+GAP_LIMIT = 120.0  # seconds a run may wait for the new leader and the first successful write
+READ_LIMIT = 20_000
+
+
+def variants() -> dict[str, StackConfig]:
+    return {
+        "raft 10s": prod(raftHashicorp=False, electionTimeout="10s"),
+        "hashicorp": prod(raftHashicorp=True, electionTimeout="10s"),
+        "raft 3s": prod(raftHashicorp=False, electionTimeout="3s"),
+    }
+
+
+class _Reader(threading.Thread):
+    """Reads `files` through the LB in a loop until stopped, at most READ_LIMIT reads."""
+
+    def __init__(self, lb: str, files: dict[str, bytes]) -> None:
+        super().__init__(daemon=True)
+        self.lb, self.files = lb, files
+        self.stop = threading.Event()
+        self.reads = 0
+        self.failures = 0
+
+    def run(self) -> None:
+        with httpx.Client(timeout=10) as client:
+            while not self.stop.is_set() and self.reads < READ_LIMIT:
+                for path, body in self.files.items():
+                    self.reads += 1
+                    try:
+                        got = client.get(f"{self.lb}{path}")
+                        ok = got.status_code == 200 and got.content == body
+                    except httpx.HTTPError:
+                        ok = False
+                    self.failures += not ok
+                time.sleep(0.05)
+
+
+def failover(ha: HA, run: int) -> tuple[dict[str, float | None], int]:
+    """Kill the leader: seconds to a new leader and to the first LB write, and the failed reads."""
+    existing = {f"{ha.bucket}/bench-failover/{run}/{i}.bin": os.urandom(1024) for i in range(10)}
+    for path, body in existing.items():
+        if ha.put(path, body).status_code != 201:
+            raise RuntimeError(f"could not write {path} before the kill")
+    old = ha.leader()
+    if not old:
+        raise RuntimeError("no leader before the kill")
+    reader = _Reader(ha.lb, existing)
+    reader.start()
+    try:
+        killed = time.monotonic()
+        ha.cluster.kill(old)
+        seen = ha.watch(killed, {"leader": lambda: ha.leader() not in ("", old)}, GAP_LIMIT, f"failover-{run}")
+    finally:
+        reader.stop.set()
+        reader.join(timeout=30)
+    ha.recover(old)
+    return seen, reader.failures
+
+
+def run(ctx: Context, runs: int) -> None:
+    for label, cfg in variants().items():
+        leader = ctx.figure(f"{label}: new leader", "s")
+        write = ctx.figure(f"{label}: first write via LB", "s")
+        reads = ctx.figure(f"{label}: failed reads in the gap", "reads")
+        with ctx.clusters.fresh(cfg) as ha:
+            for run_index in ctx.runs(runs):
+                seen, failed = failover(ha, run_index)
+                ctx.log(f"{label}: {describe(seen)}, failed reads {failed}")
+                if seen["leader"] is None or seen["write"] is None:
+                    raise RuntimeError(f"{label}: no new leader or no write within {GAP_LIMIT:.0f}s")
+                leader.values.append(seen["leader"])
+                write.values.append(seen["write"])
+                reads.values.append(failed)

@@ -1,0 +1,192 @@
+"""The benchmark suite's pure parts: statistics, the table and JSON, arguments, budgets. No processes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks import filer_failover, leader_failover, suite
+from benchmarks.core import (
+    SLACK,
+    Budget,
+    Context,
+    Deadline,
+    Estimate,
+    Figure,
+    describe,
+    format_number,
+    render_table,
+    results_json,
+)
+from benchmarks.ha import Clusters
+from components.haproxy import SHIPPED, render_haproxy_cfg
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_figure_statistics_are_min_median_max_of_its_values():
+    assert Figure("s", "f", "s").stats() is None
+    assert Figure("s", "f", "s", [3.0, 1.0, 2.0, 10.0]).stats() == (1.0, 2.5, 10.0)
+    assert Figure("s", "f", "s", [7.0]).stats() == (7.0, 7.0, 7.0)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(0, "0"), (12.0, "12"), (1234.5, "1234"), (27.84, "27.8"), (3.14159, "3.14"), (0.0512, "0.051"), (-2.5, "-2.50")],
+)
+def test_numbers_are_shown_with_useful_precision(value, shown):
+    assert format_number(value) == shown
+
+
+def test_table_has_the_seven_columns_one_row_per_figure_and_aligned_numbers():
+    figures = [
+        Figure("throughput", "PUT+GET via HAProxy", "ops/s", [210.0, 230.4, 199.9]),
+        Figure("dr-drill", "files lost", "files", []),
+    ]
+    lines = render_table(figures).splitlines()
+    cells = [[c.strip() for c in line.split("|")] for line in lines]
+    assert cells[0] == ["scenario", "figure", "runs", "min", "median", "max", "unit"]
+    assert set(lines[1]) <= {"-", "+"}
+    assert cells[2] == ["throughput", "PUT+GET via HAProxy", "3", "200", "210", "230", "ops/s"]
+    assert cells[3] == ["dr-drill", "files lost", "0", "-", "-", "-", "files"]
+    assert len(lines) == 4
+    # Every column is padded to one width, and numbers are right-aligned in it.
+    assert len({tuple(i for i, c in enumerate(line) if c == "|") for line in lines[:1] + lines[2:]}) == 1
+    assert lines[2].split("|")[3].endswith("200 ")
+
+
+def test_json_keeps_every_raw_value_and_the_summary():
+    document = results_json(
+        [Figure("cold-start", "start", "s", [5.123456, 6.0, 5.5])],
+        started="2026-01-01T00:00:00+00:00",
+        total_seconds=812.345,
+        runs=3,
+        scenarios={"cold-start": {"seconds": 1.0, "estimate": 21.0, "error": None}},
+    )
+    assert json.loads(json.dumps(document)) == document
+    assert document["total_seconds"] == 812.3
+    (figure,) = document["figures"]
+    assert figure == {
+        "scenario": "cold-start",
+        "figure": "start",
+        "unit": "s",
+        "runs": 3,
+        "min": 5.123456,
+        "median": 5.5,
+        "max": 6.0,
+        "values": [5.1235, 6.0, 5.5],
+    }
+
+
+def test_describe_marks_what_never_happened():
+    assert describe({"leader": 3.912, "write": None}) == "leader 3.91s, write -"
+
+
+def test_a_scenario_gets_its_estimate_with_slack_but_not_the_time_reserved_for_later_ones():
+    clock = FakeClock()
+    budget = Budget(900.0, clock)
+    assert budget.deadline(100.0, reserved_after=0.0).left() == 100.0 * SLACK
+    clock.now += 700.0
+    # 200 s left, 150 s of it reserved for the scenarios still to come.
+    assert budget.deadline(100.0, reserved_after=150.0).left() == 50.0
+    clock.now += 300.0
+    assert budget.deadline(100.0, reserved_after=0.0).left() == 0.0
+
+
+def test_runs_always_include_the_first_and_stop_at_the_deadline(tmp_path):
+    clock = FakeClock()
+    ctx = Context(Clusters(tmp_path), tmp_path, Deadline(clock.now + 10.0, clock), "t")
+    done = []
+    for run in ctx.runs(5):
+        done.append(run)
+        clock.now += 6.0
+    assert done == [0, 1]
+    expired = Context(Clusters(tmp_path), tmp_path, Deadline(clock.now - 1.0, clock), "t")
+    assert list(expired.runs(3)) == [0]
+
+
+def test_arguments_default_to_three_runs_every_scenario_and_the_ignored_results_file():
+    args = suite.parse_args([])
+    assert args.runs == 3 and args.only is None and args.budget == 15 * 60
+    assert args.json == Path(suite.__file__).parent / "results" / "latest.json"
+    gitignore = (Path(suite.__file__).parent.parent / ".gitignore").read_text().split()
+    assert "benchmarks/results/" in gitignore
+
+
+def test_only_is_repeatable_and_the_plan_keeps_execution_order():
+    args = suite.parse_args(["--only", "dr-drill", "--only", "throughput", "--runs", "5", "--json", "x.json"])
+    assert [s.NAME for s in suite.plan(args.only)] == ["throughput", "dr-drill"]
+    assert args.runs == 5 and args.json == Path("x.json")
+    assert [s.NAME for s in suite.plan(None)] == list(suite.NAMES)
+
+
+@pytest.mark.parametrize("argv", [["--only", "nope"], ["--runs", "0"]])
+def test_bad_arguments_are_refused(argv):
+    with pytest.raises(SystemExit):
+        suite.parse_args(argv)
+
+
+def test_every_scenario_is_a_small_module_with_a_name_an_estimate_and_a_run():
+    assert len(set(suite.NAMES)) == len(suite.NAMES)
+    assert {
+        "throughput",
+        "leader-failover",
+        "filer-failover",
+        "cold-start",
+        "health-check",
+        "mock-evaluation",
+        "dr-drill",
+    } <= set(suite.NAMES)
+    for scenario in suite.SCENARIOS:
+        assert scenario.__doc__ and callable(scenario.run) and isinstance(scenario.SHARED, bool)
+        assert isinstance(scenario.ESTIMATE, Estimate) and scenario.ESTIMATE.seconds(1) > 0
+
+
+def test_the_default_suite_fits_fifteen_minutes_by_its_measured_estimates():
+    planned = suite.estimate(suite.plan(None), 3)
+    assert planned < suite.LIMIT_SECONDS, planned
+    # Later runs are dropped rather than blowing the limit, but the default must not rely on that.
+    assert planned < 0.95 * suite.LIMIT_SECONDS
+
+
+def test_the_shared_cluster_scenarios_run_back_to_back():
+    shared = [s.SHARED for s in suite.SCENARIOS]
+    first, last = shared.index(True), len(shared) - 1 - shared[::-1].index(True)
+    assert all(shared[first : last + 1])
+
+
+def test_haproxy_defaults_variant_renders_haproxys_own_behaviour():
+    cfg = render_haproxy_cfg(
+        ["f0:8888"],
+        bind="127.0.0.1",
+        port=8888,
+        stats_bind="127.0.0.1",
+        stats_port=8404,
+        settings=filer_failover.VARIANTS["haproxy defaults"],
+    )
+    assert "retries" not in cfg and "redispatch" not in cfg and "retry-on" not in cfg
+    assert "http-buffer-request" not in cfg
+    assert "inter 2s fastinter 2s fall 3 rise 2" in cfg
+    assert filer_failover.VARIANTS["shipped"] == SHIPPED
+    unbuffered = filer_failover.VARIANTS["shipped, no http-buffer-request"]
+    assert unbuffered.buffer_requests is False and unbuffered.retries == SHIPPED.retries
+
+
+def test_leader_failover_variants_differ_only_in_the_master_raft_settings():
+    variants = leader_failover.variants()
+    assert {label: (c.raft_hashicorp, c.election_timeout) for label, c in variants.items()} == {
+        "raft 10s": (False, "10s"),
+        "hashicorp": (True, "10s"),
+        "raft 3s": (False, "3s"),
+    }
+    base = variants["raft 10s"]
+    for cfg in variants.values():
+        assert cfg.aws == base.aws and cfg.master_count == base.master_count
