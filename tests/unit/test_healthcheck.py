@@ -173,7 +173,7 @@ def test_masters_that_list_themselves_among_their_peers_are_not_counted_twice() 
     masters = ["127.0.9.11:9333", "127.0.9.12:9333", "127.0.9.13:9333"]
     cluster = FakeCluster(
         leaders=dict.fromkeys(masters, f"{masters[0]}.19333"),
-        peers=dict.fromkeys(masters, [f"{p}.19333" for p in masters]),
+        peers={master: [f"{p}.19333" for p in masters] for master in masters},
     )
     target = make_target(master_urls=tuple(f"http://{m}" for m in masters), expected_masters=3)
     report = run_checks(target, transport=cluster.transport)
