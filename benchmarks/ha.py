@@ -24,7 +24,7 @@ import httpx
 
 from components.config import StackConfig
 from components.haproxy import HaproxySettings, render_haproxy_cfg
-from components.healthcheck import CheckResult, Report, run_checks
+from components.healthcheck import run_checks
 from components.refs import Ref
 from components.topology import Role, Topology
 from tests.cluster import (
@@ -160,27 +160,16 @@ class HA:
                 return False
         return True
 
-    def failures(self, report: Report) -> tuple[CheckResult, ...]:
-        """The report's failures, less the one hashicorp Raft always causes.
-
-        hashicorp Raft lists a master itself among its /cluster/status Peers, which the health check
-        counts as one more master, so every master fails "peers" on a whole quorum. Not counted here
-        so that variant can be measured at all.
-        """
-        if self.cfg.raft_hashicorp:
-            return tuple(f for f in report.failures() if f.check != "peers")
-        return report.failures()
-
     def wait_healthy(self, timeout: float = 120.0) -> None:
         """The health check green and every LB routing to every filer again."""
         deadline = time.monotonic() + timeout
         report = run_checks(self.target)
         for _ in range(int(timeout)):
-            if not self.failures(report) or time.monotonic() > deadline:
+            if not report.failures() or time.monotonic() > deadline:
                 break
             time.sleep(1.0)
             report = run_checks(self.target)
-        if self.failures(report):
+        if report.failures():
             raise RuntimeError(f"cluster not healthy after {timeout:.0f}s:\n{report.table()}")
         deadline = time.monotonic() + 30
         while not self.lb_servers_up():
