@@ -24,14 +24,13 @@ import yaml
 from components.config import PROJECT
 from components.refs import Ref, refs_in, substitute
 from components.topology import ConfigFile, Job, LoadBalancer, Service
-from components.version import SEAWEEDFS_IMAGE
+from components.version import SEAWEEDFS_IMAGE, WEED_IN_IMAGE
 
 RENDER = "/usr/local/sbin/aegis-render"
 PREPARE_DATA_DISK = "/usr/local/sbin/aegis-prepare-data-disk"
 ETC = "/etc/aegis"
 RUN = "/run/aegis"
 DOCKER = "/usr/bin/docker"
-WEED = "/usr/bin/weed"
 EBS_BY_ID = "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_"
 DEVICE_WAIT_TRIES = 120  # x 5 s: the data volume is attached only after the instance is running
 
@@ -254,7 +253,7 @@ def _docker_run(unit: str, options: Sequence[str], args: Sequence[str]) -> list[
         "journald",
         *options,
         "--entrypoint",
-        WEED,
+        WEED_IN_IMAGE,
         SEAWEEDFS_IMAGE,
         *args,
     ]

@@ -11,13 +11,10 @@ import pulumi_docker as docker
 from components.config import StackConfig
 from components.deploy_values import resolved
 from components.refs import Ref
-from components.topology import ConfigFile, Job, Role, Service, Topology, build_topology
-from components.version import SEAWEEDFS_IMAGE
+from components.topology import START_ORDER, ConfigFile, Job, Role, Service, Topology, build_topology
+from components.version import SEAWEEDFS_IMAGE, WEED_IN_IMAGE
 
 HOST_ADDRESS = "127.0.0.1"  # published ports never leave the developer's machine
-WEED = "/usr/bin/weed"
-# Containers start in this order so each finds what it registers with (volume -> master, filer -> master, s3 -> filer).
-START_ORDER = (Role.MASTER, Role.VOLUME, Role.FILER, Role.S3)
 
 
 class DockerPlacement:
@@ -111,7 +108,7 @@ class DevStorage(pulumi.ComponentResource):
             name=f"{prefix}-{service.host}",
             hostname=service.host,
             image=self.image.image_id,
-            entrypoints=[WEED],
+            entrypoints=[WEED_IN_IMAGE],
             command=list(service.args),
             envs=[resolved(f"{key}={value}", self._args.values) for key, value in service.env],
             uploads=self._uploads(service.files),
@@ -135,7 +132,7 @@ class DevStorage(pulumi.ComponentResource):
             f"{name}-{job.name}",
             name=f"{prefix}-seaweedfs-{job.name}",
             image=self.image.image_id,
-            entrypoints=[WEED],
+            entrypoints=[WEED_IN_IMAGE],
             command=list(job.args),
             uploads=self._uploads(job.files),
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=self.network.name)],

@@ -46,6 +46,10 @@ class Role(StrEnum):
         return METRICS_PORTS[self.value]
 
 
+# Each tier registers with the one before it: volume servers and filers with the masters, S3 with the filers.
+START_ORDER = (Role.MASTER, Role.VOLUME, Role.FILER, Role.S3)
+
+
 class Placement(Protocol):
     """Where nodes live: the address others reach them at, what they bind, and their directories."""
 

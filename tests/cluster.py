@@ -23,9 +23,18 @@ import httpx
 from components.config import StackConfig
 from components.healthcheck import Report, Target, run_checks
 from components.refs import Ref, substitute
-from components.topology import Job, LoadBalancer, Role, Service, Topology, build_topology, layout, load_balancer_nodes
+from components.topology import (
+    START_ORDER,
+    Job,
+    LoadBalancer,
+    Role,
+    Service,
+    Topology,
+    build_topology,
+    layout,
+    load_balancer_nodes,
+)
 
-START_ORDER = (Role.MASTER, Role.VOLUME, Role.FILER, Role.S3)
 STOP_GRACE_SECONDS = 10.0
 
 
