@@ -40,7 +40,7 @@ def stack_outputs(
         "health_target": {
             "filer_url": filer_url,
             "master_urls": master_urls,
-            "expected_masters": len(topology.of(Role.MASTER)),
+            "expected_masters": topology.expected[Role.MASTER],
             "expected_volume_servers": [s.http_address for s in topology.of(Role.VOLUME)],
             "filer_addresses": filer_addresses,
             "s3_endpoint": s3_endpoint,

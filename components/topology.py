@@ -8,8 +8,7 @@ integration tests all take their command lines, environment, config files and he
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
@@ -157,7 +156,11 @@ class Topology:
     load_balancers: tuple[LoadBalancer, ...]
     filer_rules: str
     replication_default: str
-    expected: Mapping[Role, int] = field(default_factory=dict)
+
+    @property
+    def expected(self) -> dict[Role, int]:
+        """How many of each service a healthy cluster has."""
+        return {role: len(self.of(role)) for role in Role}
 
     def of(self, role: Role) -> tuple[Service, ...]:
         return tuple(s for s in self.services if s.role is role)
@@ -371,7 +374,6 @@ def build_topology(cfg: StackConfig, placement: Placement) -> Topology:
         args=("filer.copy", rules_file.path, f"http://{first_filer.http_address}{FILER_RULES_PATH.rsplit('/', 1)[0]}/"),
         files=(rules_file,),
     )
-    expected = {role: sum(1 for n in nodes if n.role is role) for role in Role}
     filer_addresses = [s.http_address for s in services if s.role is Role.FILER]
     load_balancers = tuple(
         LoadBalancer(
@@ -397,5 +399,4 @@ def build_topology(cfg: StackConfig, placement: Placement) -> Topology:
         load_balancers=load_balancers,
         filer_rules=rules,
         replication_default=cfg.default_replication,
-        expected=expected,
     )
