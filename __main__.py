@@ -2,10 +2,10 @@
 
 import pulumi
 
-from components import stack_config
 from components.aws.program import deploy_aws
-from components.config import Platform
-from components.dev_program import deploy_dev
+from components.docker.program import deploy_dev
+from components.model.config import Platform
+from components.stack import stack_config
 
 cfg = stack_config.load()
 outputs = deploy_dev(cfg) if cfg.platform is Platform.DOCKER else deploy_aws(cfg)

@@ -10,7 +10,7 @@ import shutil
 
 from benchmarks.core import Context, Estimate
 from tests.drill import TENANTS, run_drill
-from tests.unit.test_config import prod
+from tests.unit.model.test_config import prod
 
 NAME = "dr-drill"
 ESTIMATE = Estimate(fixed=0.0, per_run=45.0)

@@ -24,8 +24,8 @@ import httpx
 
 from benchmarks.core import Context, Estimate
 from benchmarks.ha import HA
-from components.haproxy import SHIPPED, HaproxySettings
-from components.topology import Role
+from components.model.haproxy import SHIPPED, HaproxySettings
+from components.model.topology import Role
 
 NAME = "filer-failover"
 ESTIMATE = Estimate(fixed=12.0, per_run=20.0)

@@ -22,11 +22,11 @@ from pathlib import Path
 
 import httpx
 
-from components.config import StackConfig
-from components.haproxy import HaproxySettings, render_haproxy_cfg
 from components.healthcheck import run_checks
-from components.refs import Ref
-from components.topology import Role, Topology
+from components.model.config import StackConfig
+from components.model.haproxy import HaproxySettings, render_haproxy_cfg
+from components.model.refs import Ref
+from components.model.topology import Role, Topology
 from tests.cluster import (
     LocalCluster,
     LoopbackPlacement,
@@ -35,7 +35,7 @@ from tests.cluster import (
     loopback_topology,
 )
 from tests.postgres import LocalPostgres
-from tests.unit.test_config import prod
+from tests.unit.model.test_config import prod
 
 # Consecutive clusters alternate between two subnets, so a new cluster never binds the addresses the
 # previous one used a moment ago. The DR drill has 127.0.9 to itself.

@@ -4,19 +4,18 @@ Per run: SAMPLES wall times of `run_checks` on the healthy cluster, then for a v
 and the Raft leader in turn: SIGKILL it, call `run_checks` every 0.25 s until it reports unhealthy
 naming that component, restart it and wait until the cluster is healthy again.
 
-`python -m benchmarks.healthcheck [--runs N]` is `python -m benchmarks --only health-check`.
+Run it alone with `python -m benchmarks --only health-check`.
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 
 from benchmarks.core import Context, Estimate
 from benchmarks.ha import HA
 from components.healthcheck import Report, run_checks
-from components.topology import Role
+from components.model.topology import Role
 
 NAME = "health-check"
 ESTIMATE = Estimate(fixed=8.0, per_run=32.0)
@@ -71,9 +70,3 @@ def run(ctx: Context, runs: int) -> None:
 
             faults[component].values.append(detect(ha, service.name, named))
             ha.recover(service.name)
-
-
-if __name__ == "__main__":
-    from benchmarks.suite import main
-
-    raise SystemExit(main(["--only", NAME, *sys.argv[1:]]))

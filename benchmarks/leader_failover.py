@@ -17,8 +17,8 @@ import httpx
 
 from benchmarks.core import Context, Estimate, describe
 from benchmarks.ha import HA
-from components.config import StackConfig
-from tests.unit.test_config import prod
+from components.model.config import StackConfig
+from tests.unit.model.test_config import prod
 
 NAME = "leader-failover"
 ESTIMATE = Estimate(fixed=20.0, per_run=100.0)

@@ -14,7 +14,7 @@ import time
 
 from benchmarks.core import Context, Estimate, describe
 from benchmarks.leader_failover import variants
-from components.topology import Role
+from components.model.topology import Role
 
 NAME = "master-restart"
 ESTIMATE = Estimate(fixed=20.0, per_run=40.0)

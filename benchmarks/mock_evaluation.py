@@ -34,7 +34,7 @@ if sys.argv[1] == "dev":
     config = {key.split(":", 1)[1]: value for key, value in raw.items()}
     run = run_program("dev", config)
 else:
-    from tests.unit.test_prod_program import execute
+    from tests.unit.aws.test_prod_program import execute
     run = execute().run
 end = time.perf_counter()
 print(json.dumps({"seconds": end - start, "resources": len(run.registrations)}))

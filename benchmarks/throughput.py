@@ -14,7 +14,7 @@ import httpx
 
 from benchmarks.core import Context, Estimate
 from benchmarks.ha import BODY_4K
-from components.topology import Role
+from components.model.topology import Role
 
 NAME = "throughput"
 ESTIMATE = Estimate(fixed=8.0, per_run=6.0)

@@ -1,9 +1,9 @@
 """The policy pack the Pulumi CLI runs (`pulumi preview --policy-pack policy`).
 
 The CLI starts this file with the pack's directory as working directory and first `sys.path` entry. The
-rules import the project's `components.topology` (the one list of the cluster's ports) instead of
+rules import the project's `components.model.topology` (the one list of the cluster's ports) instead of
 copying it, so the project root, this directory's parent, goes on `sys.path` first. The pack's own
-virtualenv needs nothing else: `components.topology` uses only PyYAML, which `pulumi` depends on.
+virtualenv needs nothing else: `components.model.topology` uses only PyYAML, which `pulumi` depends on.
 """
 
 import sys

@@ -22,7 +22,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from components.config import PROJECT, schema
+from components.model.config import PROJECT, schema
 from policy import rules
 
 PACK_NAME = "aegis-storage"

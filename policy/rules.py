@@ -7,7 +7,7 @@ empty list means compliant. `policy/pack.py` wraps each one into a Pulumi policy
 Properties are read key by key and only when needed: during a preview the policy SDK raises on a value
 that is not known yet, and a rule should not give up over a value it does not look at.
 
-The ports come from `components.topology`, the model every node is started from, so a port the
+The ports come from `components.model.topology`, the model every node is started from, so a port the
 cluster starts listening on is covered here without a second list to keep in step.
 """
 
@@ -19,7 +19,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from components.topology import GRPC_OFFSET, HTTP_PORTS, LB_STATS_PORT, METRICS_PORTS
+from components.model.topology import GRPC_OFFSET, HTTP_PORTS, LB_STATS_PORT, METRICS_PORTS
 
 INSTANCE = "aws:ec2/instance:Instance"
 RDS_INSTANCE = "aws:rds/instance:Instance"

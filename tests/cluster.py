@@ -20,10 +20,10 @@ from pathlib import Path
 
 import httpx
 
-from components.config import StackConfig
 from components.healthcheck import Report, Target, run_checks
-from components.refs import Ref, substitute
-from components.topology import (
+from components.model.config import StackConfig
+from components.model.refs import Ref, substitute
+from components.model.topology import (
     START_ORDER,
     Job,
     LoadBalancer,

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import httpx
 
-from components.config import StackConfig
-from components.refs import Ref
-from components.topology import Role, Topology
+from components.model.config import StackConfig
+from components.model.refs import Ref
+from components.model.topology import Role, Topology
 from tests.cluster import (
     LocalCluster,
     fresh_values,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.config import AwsSettings, DatabaseMode, StackConfig
+from components.model.config import AwsSettings, DatabaseMode, StackConfig
 
 STORAGE_AUTOSCALING_FACTOR = 10
 

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components import sizing
 from components.aws.node import ClusterNode, ClusterNodeArgs, NodeContext, NodeSpec
-from components.config import StackConfig
-from components.topology import HealthProbe, LoadBalancer, Role, Topology
+from components.model import sizing
+from components.model.config import StackConfig
+from components.model.topology import HealthProbe, LoadBalancer, Role, Topology
 
 
 @dataclass(frozen=True)

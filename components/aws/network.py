@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.config import StackConfig
+from components.model.config import StackConfig
 
 
 def subnet_cidrs(vpc_cidr: str, zone_count: int) -> tuple[list[str], list[str]]:
@@ -78,41 +78,56 @@ class Network(pulumi.ComponentResource):
         self.vpc_id = vpc.id
         self.subnet_ids = []
         for zone, private_cidr, public_cidr in zip(zones, private_cidrs, public_cidrs, strict=True):
-            public = aws.ec2.Subnet(
-                f"{name}-public-{zone}",
-                vpc_id=vpc.id,
-                cidr_block=public_cidr,
-                availability_zone=zone,
-                tags={"Name": f"{self._tag}-public-{zone}"},
-                opts=child,
+            self.subnet_ids.append(
+                self._zone_subnets(vpc.id, zone, private_cidr, public_cidr, public_routes.id, gateway)
             )
-            aws.ec2.RouteTableAssociation(
-                f"{name}-public-{zone}", subnet_id=public.id, route_table_id=public_routes.id, opts=child
-            )
-            address = aws.ec2.Eip(f"{name}-nat-{zone}", domain="vpc", tags={"Name": f"{self._tag}-{zone}"}, opts=child)
-            nat = aws.ec2.NatGateway(
-                f"{name}-nat-{zone}",
-                allocation_id=address.id,
-                subnet_id=public.id,
-                tags={"Name": f"{self._tag}-{zone}"},
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]),
-            )
-            private = aws.ec2.Subnet(
-                f"{name}-private-{zone}",
-                vpc_id=vpc.id,
-                cidr_block=private_cidr,
-                availability_zone=zone,
-                tags={"Name": f"{self._tag}-private-{zone}"},
-                opts=child,
-            )
-            routes = aws.ec2.RouteTable(
-                f"{name}-private-{zone}",
-                vpc_id=vpc.id,
-                routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat.id)],
-                tags={"Name": f"{self._tag}-private-{zone}"},
-                opts=child,
-            )
-            aws.ec2.RouteTableAssociation(
-                f"{name}-private-{zone}", subnet_id=private.id, route_table_id=routes.id, opts=child
-            )
-            self.subnet_ids.append(private.id)
+
+    def _zone_subnets(
+        self,
+        vpc_id: pulumi.Output[str],
+        zone: str,
+        private_cidr: str,
+        public_cidr: str,
+        public_routes_id: pulumi.Output[str],
+        gateway: aws.ec2.InternetGateway,
+    ) -> pulumi.Output[str]:
+        """A public subnet with a NAT gateway, and the private subnet the nodes use, routed through it."""
+        name, child = self._name, pulumi.ResourceOptions(parent=self)
+        public = aws.ec2.Subnet(
+            f"{name}-public-{zone}",
+            vpc_id=vpc_id,
+            cidr_block=public_cidr,
+            availability_zone=zone,
+            tags={"Name": f"{self._tag}-public-{zone}"},
+            opts=child,
+        )
+        aws.ec2.RouteTableAssociation(
+            f"{name}-public-{zone}", subnet_id=public.id, route_table_id=public_routes_id, opts=child
+        )
+        address = aws.ec2.Eip(f"{name}-nat-{zone}", domain="vpc", tags={"Name": f"{self._tag}-{zone}"}, opts=child)
+        nat = aws.ec2.NatGateway(
+            f"{name}-nat-{zone}",
+            allocation_id=address.id,
+            subnet_id=public.id,
+            tags={"Name": f"{self._tag}-{zone}"},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]),
+        )
+        private = aws.ec2.Subnet(
+            f"{name}-private-{zone}",
+            vpc_id=vpc_id,
+            cidr_block=private_cidr,
+            availability_zone=zone,
+            tags={"Name": f"{self._tag}-private-{zone}"},
+            opts=child,
+        )
+        routes = aws.ec2.RouteTable(
+            f"{name}-private-{zone}",
+            vpc_id=vpc_id,
+            routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat.id)],
+            tags={"Name": f"{self._tag}-private-{zone}"},
+            opts=child,
+        )
+        aws.ec2.RouteTableAssociation(
+            f"{name}-private-{zone}", subnet_id=private.id, route_table_id=routes.id, opts=child
+        )
+        return private.id

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.cloud_init import DataDisk, SecretSource, node_texts, render_cloud_init
-from components.config import StackConfig
-from components.refs import Ref, refs_in
-from components.topology import Job, LoadBalancer, Service, Topology
+from components.aws.cloud_init import DataDisk, SecretSource, node_texts, render_cloud_init
+from components.model.config import StackConfig
+from components.model.refs import Ref, refs_in
+from components.model.topology import Job, LoadBalancer, Service, Topology
 
 DATA_DEVICE = "/dev/sdf"  # only the attachment's name: the node finds the disk by volume id
 DNS_TTL_SECONDS = 60
@@ -95,43 +95,9 @@ class ClusterNode(pulumi.ComponentResource):
         zone = zone_index(model, ctx.zones)
         tags = {"Name": f"aegis-storage-{ctx.stack}-{model.name}", "aegis-storage:node": model.name}
         child = pulumi.ResourceOptions(parent=self)
-
-        interface = aws.ec2.NetworkInterface(
-            f"{name}-eni",
-            subnet_id=ctx.subnet_ids[zone],
-            security_groups=[spec.security_group_id],
-            description=f"{model.host}: stable address of {model.name}",
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=spec.protect_interface),
-        )
+        interface = self._interface(name, model, spec, ctx, zone, tags)
         self.private_ip = interface.private_ip
-        aws.route53.Record(
-            f"{name}-dns",
-            zone_id=ctx.dns_zone_id,
-            name=model.host,
-            type="A",
-            ttl=DNS_TTL_SECONDS,
-            records=[interface.private_ip],
-            opts=child,
-        )
-
-        volume = None
-        if spec.data_disk is not None:
-            assert isinstance(model, Service), "only weed services have a data disk"
-            volume = aws.ebs.Volume(
-                f"{name}-data",
-                availability_zone=ctx.zones[zone],
-                size=spec.data_disk.size_gib,
-                type=spec.data_disk.type,
-                encrypted=True,
-                snapshot_id=spec.data_disk.snapshot_id or None,
-                tags={
-                    **tags,
-                    "Name": f"aegis-storage-{ctx.stack}-{model.name}-data",
-                    "aegis-storage:backup": f"{ctx.stack}-volume-data",
-                },
-                opts=pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=True),
-            )
+        volume = self._data_volume(name, model, spec, ctx, zone, tags) if spec.data_disk is not None else None
 
         self.instance = aws.ec2.Instance(
             name,
@@ -168,6 +134,63 @@ class ClusterNode(pulumi.ComponentResource):
                 opts=child,
             )
         self.register_outputs({"private_ip": self.private_ip, "host": model.host, "instance_id": self.instance.id})
+
+    def _interface(
+        self,
+        name: str,
+        model: Service | LoadBalancer,
+        spec: NodeSpec,
+        ctx: NodeContext,
+        zone: int,
+        tags: dict[str, str],
+    ) -> aws.ec2.NetworkInterface:
+        """The node's stable address: an ENI that outlives instances, and its `<node>.<zone>` name."""
+        child = pulumi.ResourceOptions(parent=self)
+        interface = aws.ec2.NetworkInterface(
+            f"{name}-eni",
+            subnet_id=ctx.subnet_ids[zone],
+            security_groups=[spec.security_group_id],
+            description=f"{model.host}: stable address of {model.name}",
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=spec.protect_interface),
+        )
+        aws.route53.Record(
+            f"{name}-dns",
+            zone_id=ctx.dns_zone_id,
+            name=model.host,
+            type="A",
+            ttl=DNS_TTL_SECONDS,
+            records=[interface.private_ip],
+            opts=child,
+        )
+        return interface
+
+    def _data_volume(
+        self,
+        name: str,
+        model: Service | LoadBalancer,
+        spec: NodeSpec,
+        ctx: NodeContext,
+        zone: int,
+        tags: dict[str, str],
+    ) -> aws.ebs.Volume:
+        """The encrypted data disk, protected and kept on delete: it is the node's state."""
+        assert spec.data_disk is not None
+        assert isinstance(model, Service), "only weed services have a data disk"
+        return aws.ebs.Volume(
+            f"{name}-data",
+            availability_zone=ctx.zones[zone],
+            size=spec.data_disk.size_gib,
+            type=spec.data_disk.type,
+            encrypted=True,
+            snapshot_id=spec.data_disk.snapshot_id or None,
+            tags={
+                **tags,
+                "Name": f"aegis-storage-{ctx.stack}-{model.name}-data",
+                "aegis-storage:backup": f"{ctx.stack}-volume-data",
+            },
+            opts=pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=True),
+        )
 
     @staticmethod
     def _user_data(args: ClusterNodeArgs, volume: aws.ebs.Volume | None) -> pulumi.Output[str]:

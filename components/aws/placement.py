@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from components.config import StackConfig
-from components.topology import Topology, build_topology
+from components.model.config import StackConfig
+from components.model.topology import Topology, build_topology
 
 
 class AwsPlacement:

@@ -7,6 +7,7 @@ from typing import Any
 import pulumi_aws as aws
 
 from components.aws.backups import VolumeBackups, VolumeBackupsArgs
+from components.aws.cloud_init import SecretSource
 from components.aws.database import MetadataDatabase, MetadataDatabaseArgs
 from components.aws.filers import FilerPool
 from components.aws.load_balancer import FilerLoadBalancer, FilerLoadBalancerArgs
@@ -17,11 +18,11 @@ from components.aws.placement import prod_topology
 from components.aws.s3_gateway import S3Gateway
 from components.aws.security import SecretAccess, SecretAccessArgs, SecurityGroups, SecurityGroupsArgs, Tier
 from components.aws.volumes import VolumeServers
-from components.cloud_init import SecretSource
-from components.config import DatabaseMode, StackConfig
-from components.outputs import stack_outputs
-from components.refs import Ref
-from components.secrets import ClusterSecrets, ClusterSecretsArgs
+from components.model.config import DatabaseMode, StackConfig
+from components.model.refs import Ref
+from components.model.topology import Topology
+from components.stack.outputs import stack_outputs
+from components.stack.secrets import ClusterSecrets, ClusterSecretsArgs
 
 
 def _ami(ami_id: str) -> Ami:
@@ -39,14 +40,11 @@ def _ami(ami_id: str) -> Ami:
     return Ami(id=found.id, pinned=False)
 
 
-def deploy_aws(cfg: StackConfig) -> dict[str, Any]:
-    aws_cfg = cfg.aws
-    assert aws_cfg is not None, "the aws program needs the aws settings"
-    topology = prod_topology(cfg)
-    rds = aws_cfg.database_mode is DatabaseMode.RDS
-    secrets = ClusterSecrets("seaweedfs", ClusterSecretsArgs(s3_enabled=cfg.s3_enabled, database_password=rds))
-    network = Network("network", NetworkArgs(cfg=cfg))
-    groups = SecurityGroups("sg", SecurityGroupsArgs(cfg=cfg, topology=topology, vpc_id=network.vpc_id))
+def _metadata_and_secrets(
+    cfg: StackConfig, topology: Topology, network: Network, groups: SecurityGroups, secrets: ClusterSecrets
+) -> tuple[MetadataDatabase, SecretAccess]:
+    """The filers' PostgreSQL, and every secret (its password included) in SSM for the nodes to read."""
+    assert cfg.aws is not None
     database = MetadataDatabase(
         "metadata-db",
         MetadataDatabaseArgs(
@@ -60,11 +58,23 @@ def deploy_aws(cfg: StackConfig) -> dict[str, Any]:
         "secrets",
         SecretAccessArgs(
             stack=cfg.stack,
-            region=aws_cfg.region,
+            region=cfg.aws.region,
             topology=topology,
             values={**secrets.values, Ref.DB_PASSWORD: database.password},
         ),
     )
+    return database, access
+
+
+def deploy_aws(cfg: StackConfig) -> dict[str, Any]:
+    aws_cfg = cfg.aws
+    assert aws_cfg is not None, "the aws program needs the aws settings"
+    topology = prod_topology(cfg)
+    rds = aws_cfg.database_mode is DatabaseMode.RDS
+    secrets = ClusterSecrets("seaweedfs", ClusterSecretsArgs(s3_enabled=cfg.s3_enabled, database_password=rds))
+    network = Network("network", NetworkArgs(cfg=cfg))
+    groups = SecurityGroups("sg", SecurityGroupsArgs(cfg=cfg, topology=topology, vpc_id=network.vpc_id))
+    database, access = _metadata_and_secrets(cfg, topology, network, groups, secrets)
     context = NodeContext(
         stack=cfg.stack,
         zones=aws_cfg.availability_zones,

@@ -29,11 +29,11 @@ from enum import StrEnum
 import pulumi
 import pulumi_aws as aws
 
+from components.aws.cloud_init import node_texts, parameter_name, secret_refs
 from components.aws.iam import assume_role_policy
-from components.cloud_init import node_texts, parameter_name, secret_refs
-from components.config import DatabaseMode, StackConfig
-from components.refs import Ref
-from components.topology import LoadBalancer, Role, Topology
+from components.model.config import DatabaseMode, StackConfig
+from components.model.refs import Ref
+from components.model.topology import LoadBalancer, Role, Topology
 
 
 class Tier(StrEnum):
@@ -241,48 +241,61 @@ class SecretAccess(pulumi.ComponentResource):
 
         # SecureStrings use the AWS-managed aws/ssm key; decrypting is allowed only through SSM.
         any_key = pulumi.Output.format("arn:{0}:kms:{1}:{2}:key/*", *account)
-        self.profiles = {}
-        for tier, refs in needs.items():
-            role = aws.iam.Role(
-                f"{name}-{tier.value}",
-                assume_role_policy=assume_role_policy("ec2.amazonaws.com"),
-                description=f"aegis-storage {args.stack} {tier.value} nodes",
-                opts=child,
-            )
-            aws.iam.RolePolicy(
-                f"{name}-{tier.value}-read-secrets",
-                role=role.id,
-                policy=pulumi.Output.json_dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Action": ["ssm:GetParameter", "ssm:GetParameters"],
-                                "Resource": [parameter_arn(ref) for ref in refs],
-                            },
-                            {
-                                "Effect": "Allow",
-                                "Action": "kms:Decrypt",
-                                "Resource": any_key,
-                                "Condition": {"StringEquals": {"kms:ViaService": f"ssm.{args.region}.amazonaws.com"}},
-                            },
-                        ],
-                    }
-                ),
-                opts=child,
-            )
-            profile = aws.iam.InstanceProfile(
-                f"{name}-{tier.value}",
-                # Named, so an operator can tell from an instance which tier's secrets it may read.
-                name=f"aegis-storage-{args.stack}-{tier.value}",
-                role=role.name,
-                opts=child,
-            )
-            self.profiles[tier] = profile.name
+        self.profiles = {
+            tier: self._tier_profile(name, args, tier, [parameter_arn(ref) for ref in refs], any_key)
+            for tier, refs in needs.items()
+        }
         self.register_outputs(
             {
                 "parameters": {ref.value: p.name for ref, p in parameters.items()},
                 "profiles": {tier.value: profile for tier, profile in self.profiles.items()},
             }
         )
+
+    def _tier_profile(
+        self,
+        name: str,
+        args: SecretAccessArgs,
+        tier: Tier,
+        parameter_arns: list[pulumi.Output[str]],
+        any_key: pulumi.Output[str],
+    ) -> pulumi.Output[str]:
+        """An instance profile whose role may read (and decrypt through SSM) exactly `parameter_arns`."""
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(
+            f"{name}-{tier.value}",
+            assume_role_policy=assume_role_policy("ec2.amazonaws.com"),
+            description=f"aegis-storage {args.stack} {tier.value} nodes",
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-{tier.value}-read-secrets",
+            role=role.id,
+            policy=pulumi.Output.json_dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": ["ssm:GetParameter", "ssm:GetParameters"],
+                            "Resource": parameter_arns,
+                        },
+                        {
+                            "Effect": "Allow",
+                            "Action": "kms:Decrypt",
+                            "Resource": any_key,
+                            "Condition": {"StringEquals": {"kms:ViaService": f"ssm.{args.region}.amazonaws.com"}},
+                        },
+                    ],
+                }
+            ),
+            opts=child,
+        )
+        profile = aws.iam.InstanceProfile(
+            f"{name}-{tier.value}",
+            # Named, so an operator can tell from an instance which tier's secrets it may read.
+            name=f"aegis-storage-{args.stack}-{tier.value}",
+            role=role.name,
+            opts=child,
+        )
+        return profile.name

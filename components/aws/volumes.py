@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 
 from components.aws.node import ClusterNode, DataDiskSpec, NodeSpec, RoleArgs, place
-from components.topology import Role
+from components.model.topology import Role
 
 
 class VolumeServers(pulumi.ComponentResource):

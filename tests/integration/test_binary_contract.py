@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from components.aws.placement import prod_topology
-from components.config import parse
-from components.docker_stack import dev_topology
+from components.docker.storage import dev_topology
+from components.model.config import parse
 from tests.cluster import loopback_topology, weed_binary
-from tests.unit.test_config import prod
+from tests.unit.model.test_config import prod
 
 pytestmark = pytest.mark.integration
 

@@ -7,8 +7,8 @@ import sys
 import httpx
 import pytest
 
-from components.config import parse
-from components.topology import Role
+from components.model.config import parse
+from components.model.topology import Role
 from tests.cluster import fresh_values, health_target, loopback_topology, running, wait_for_report
 
 pytestmark = pytest.mark.integration

@@ -3,10 +3,10 @@
 import httpx
 import pytest
 
-from components.refs import Ref
-from components.topology import Role
+from components.model.refs import Ref
+from components.model.topology import Role
 from tests.drill import TENANTS, fsck_missing, run_drill, signed_volume_delete
-from tests.unit.test_config import prod
+from tests.unit.model.test_config import prod
 
 pytestmark = pytest.mark.integration
 

@@ -20,11 +20,11 @@ import pytest
 from botocore.client import Config as BotoConfig
 from botocore.exceptions import ClientError
 
-from components.refs import Ref
-from components.topology import Role
+from components.model.refs import Ref
+from components.model.topology import Role
 from tests.cluster import LocalCluster, fresh_values, health_target, loopback_topology, running, wait_for_report
 from tests.postgres import LocalPostgres
-from tests.unit.test_config import prod
+from tests.unit.model.test_config import prod
 
 pytestmark = pytest.mark.integration
 

@@ -21,7 +21,7 @@ from benchmarks.core import (
     results_json,
 )
 from benchmarks.ha import Clusters
-from components.haproxy import SHIPPED, render_haproxy_cfg
+from components.model.haproxy import SHIPPED, render_haproxy_cfg
 
 
 class FakeClock:

@@ -28,10 +28,10 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE as UNKNOWN
 from pulumi_policy.proxy import unknown_checking_proxy
 
-from components.config import PROJECT
+from components.model.config import PROJECT
 from policy import pack, rules
 from tests.pulumi_harness import ROOT, Registration
-from tests.unit.test_prod_program import PROD, Run, execute
+from tests.unit.aws.test_prod_program import PROD, Run, execute
 
 WORLD = "0.0.0.0/0"
 ORCHESTRATORS = "10.20.0.0/16"

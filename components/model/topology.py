@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from components import sizing
-from components.config import Platform, StackConfig
-from components.haproxy import render_haproxy_cfg
-from components.refs import Ref
+from components.model import sizing
+from components.model.config import Platform, StackConfig
+from components.model.haproxy import render_haproxy_cfg
+from components.model.refs import Ref
 
 HTTP_PORTS = {"master": 9333, "volume": 8080, "filer": 8888, "s3": 8333}
 GRPC_OFFSET = 10000  # every weed server listens for gRPC on its HTTP port + 10000
@@ -291,91 +291,105 @@ def render_s3_identities() -> str:
 JWT_ENV = ("WEED_JWT_SIGNING_KEY", Ref.JWT_SIGNING_KEY.placeholder)
 
 
-def build_topology(cfg: StackConfig, placement: Placement) -> Topology:
-    nodes = layout(cfg)
-    masters = [n for n in nodes if n.role is Role.MASTER]
-    master_list = ",".join(f"{placement.host(m.name)}:{Role.MASTER.http_port}" for m in masters)
-    filer_list = ",".join(f"{placement.host(n.name)}:{Role.FILER.http_port}" for n in nodes if n.role is Role.FILER)
-    services: list[Service] = []
+@dataclass(frozen=True)
+class _Peers:
+    """The addresses a node's flags name: every master, every filer."""
 
-    for node in nodes:
-        data = placement.data_dir(node.name)
-        conf = placement.config_dir(node.name)
-        flags = _common_flags(node, placement)
-        env: tuple[tuple[str, str], ...] = (JWT_ENV,)
-        files: tuple[ConfigFile, ...] = ()
-        if node.role is Role.MASTER:
-            peers = "none" if len(masters) == 1 else master_list
-            args = [
-                "master",
-                *flags,
-                f"-mdir={data}",
-                f"-peers={peers}",
-                f"-defaultReplication={cfg.default_replication}",
-                f"-volumeSizeLimitMB={cfg.volume_size_limit_mb}",
-                f"-electionTimeout={cfg.election_timeout}",
-                "-telemetry=false",
-            ]
-            if cfg.raft_hashicorp:
-                args.append("-raftHashicorp")
-            health = HealthProbe("/cluster/healthz", node.role.http_port)
-        elif node.role is Role.VOLUME:
-            args = [
-                "volume",
-                *flags,
-                *_location_flags(node),
-                f"-dir={data}",
-                f"-max={volume_slots(cfg)}",
-                f"-master={master_list}",
-            ]
-            health = HealthProbe("/healthz", node.role.http_port)
-        elif node.role is Role.FILER:
-            args = [
-                "filer",
-                *flags,
-                *_location_flags(node),
-                f"-master={master_list}",
-                # The default socket path is shared by every filer on a host.
-                f"-localSocket={data}/filer.sock",
-            ]
-            env = (JWT_ENV, *filer_store_env(cfg, data))
-            health = HealthProbe("/healthz", node.role.http_port)
-        else:
-            s3_config = ConfigFile(f"{conf}/s3.json", render_s3_identities())
-            args = [
-                "s3",
-                *flags,
-                f"-filer={filer_list}",
-                f"-config={s3_config.path}",
-                # Without these the gateway also opens Iceberg (8181) and Lance (9101) listeners.
-                "-port.iceberg=0",
-                "-port.lance=0",
-            ]
-            env = ()
-            files = (s3_config,)
-            health = HealthProbe("/healthz", node.role.http_port)
-        services.append(
-            Service(
-                node=node,
-                host=placement.host(node.name),
-                args=tuple(args),
-                env=env,
-                files=files,
-                data_dir=data,
-                health=health,
-            )
-        )
+    masters: str
+    filers: str
+    master_count: int
 
-    rules = render_filer_rules(cfg)
-    first_filer = next(s for s in services if s.role is Role.FILER)
+
+def _master(node: Node, cfg: StackConfig, placement: Placement, peers: _Peers) -> Service:
+    args = [
+        "master",
+        *_common_flags(node, placement),
+        f"-mdir={placement.data_dir(node.name)}",
+        f"-peers={'none' if peers.master_count == 1 else peers.masters}",
+        f"-defaultReplication={cfg.default_replication}",
+        f"-volumeSizeLimitMB={cfg.volume_size_limit_mb}",
+        f"-electionTimeout={cfg.election_timeout}",
+        "-telemetry=false",
+    ]
+    if cfg.raft_hashicorp:
+        args.append("-raftHashicorp")
+    return _service(node, placement, args, (JWT_ENV,), (), HealthProbe("/cluster/healthz", node.role.http_port))
+
+
+def _volume(node: Node, cfg: StackConfig, placement: Placement, peers: _Peers) -> Service:
+    args = [
+        "volume",
+        *_common_flags(node, placement),
+        *_location_flags(node),
+        f"-dir={placement.data_dir(node.name)}",
+        f"-max={volume_slots(cfg)}",
+        f"-master={peers.masters}",
+    ]
+    return _service(node, placement, args, (JWT_ENV,), (), HealthProbe("/healthz", node.role.http_port))
+
+
+def _filer(node: Node, cfg: StackConfig, placement: Placement, peers: _Peers) -> Service:
+    data = placement.data_dir(node.name)
+    args = [
+        "filer",
+        *_common_flags(node, placement),
+        *_location_flags(node),
+        f"-master={peers.masters}",
+        # The default socket path is shared by every filer on a host.
+        f"-localSocket={data}/filer.sock",
+    ]
+    env = (JWT_ENV, *filer_store_env(cfg, data))
+    return _service(node, placement, args, env, (), HealthProbe("/healthz", node.role.http_port))
+
+
+def _s3(node: Node, cfg: StackConfig, placement: Placement, peers: _Peers) -> Service:
+    s3_config = ConfigFile(f"{placement.config_dir(node.name)}/s3.json", render_s3_identities())
+    args = [
+        "s3",
+        *_common_flags(node, placement),
+        f"-filer={peers.filers}",
+        f"-config={s3_config.path}",
+        # Without these the gateway also opens Iceberg (8181) and Lance (9101) listeners.
+        "-port.iceberg=0",
+        "-port.lance=0",
+    ]
+    return _service(node, placement, args, (), (s3_config,), HealthProbe("/healthz", node.role.http_port))
+
+
+def _service(
+    node: Node,
+    placement: Placement,
+    args: list[str],
+    env: tuple[tuple[str, str], ...],
+    files: tuple[ConfigFile, ...],
+    health: HealthProbe,
+) -> Service:
+    return Service(
+        node=node,
+        host=placement.host(node.name),
+        args=tuple(args),
+        env=env,
+        files=files,
+        data_dir=placement.data_dir(node.name),
+        health=health,
+    )
+
+
+_SERVICES = {Role.MASTER: _master, Role.VOLUME: _volume, Role.FILER: _filer, Role.S3: _s3}
+
+
+def _rules_job(rules: str, first_filer: Service, placement: Placement) -> Job:
     rules_file = ConfigFile(f"{placement.config_dir('filer-rules')}/filer.conf", rules)
-    apply_rules = Job(
+    return Job(
         name="filer-rules",
         args=("filer.copy", rules_file.path, f"http://{first_filer.http_address}{FILER_RULES_PATH.rsplit('/', 1)[0]}/"),
         files=(rules_file,),
     )
-    filer_addresses = [s.http_address for s in services if s.role is Role.FILER]
-    load_balancers = tuple(
+
+
+def _load_balancers(cfg: StackConfig, filers: list[Service], placement: Placement) -> tuple[LoadBalancer, ...]:
+    filer_addresses = [s.http_address for s in filers]
+    return tuple(
         LoadBalancer(
             name=name,
             host=placement.host(name),
@@ -393,10 +407,22 @@ def build_topology(cfg: StackConfig, placement: Placement) -> Topology:
         )
         for name, rack in load_balancer_nodes(cfg)
     )
+
+
+def build_topology(cfg: StackConfig, placement: Placement) -> Topology:
+    nodes = layout(cfg)
+
+    def addresses(role: Role) -> str:
+        return ",".join(f"{placement.host(n.name)}:{role.http_port}" for n in nodes if n.role is role)
+
+    peers = _Peers(addresses(Role.MASTER), addresses(Role.FILER), sum(n.role is Role.MASTER for n in nodes))
+    services = [_SERVICES[node.role](node, cfg, placement, peers) for node in nodes]
+    filers = [s for s in services if s.role is Role.FILER]
+    rules = render_filer_rules(cfg)
     return Topology(
         services=tuple(services),
-        jobs=(apply_rules,),
-        load_balancers=load_balancers,
+        jobs=(_rules_job(rules, filers[0], placement),),
+        load_balancers=_load_balancers(cfg, filers, placement),
         filer_rules=rules,
         replication_default=cfg.default_replication,
     )

@@ -7,10 +7,10 @@ from typing import Any
 
 import pulumi
 
-from components.config import StackConfig
-from components.node_config import render_node_config
-from components.refs import Ref
-from components.topology import Role, Topology
+from components.model.config import StackConfig
+from components.model.node_config import render_node_config
+from components.model.refs import Ref
+from components.model.topology import Role, Topology
 
 S3_KEY_OUTPUTS = {
     "s3_admin_access_key": Ref.S3_ADMIN_ACCESS_KEY,

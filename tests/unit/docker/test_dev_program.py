@@ -3,9 +3,9 @@
 import pulumi
 import pytest
 
-from components.config import parse
-from components.docker_stack import HOST_ADDRESS, dev_topology
-from components.refs import Ref, refs_in, substitute
+from components.docker.storage import HOST_ADDRESS, dev_topology
+from components.model.config import parse
+from components.model.refs import Ref, refs_in, substitute
 from tests.pulumi_harness import run_program
 
 CONFIG = {"platform": "docker", "s3Enabled": True}

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from components.config import StackConfig
-from components.deploy_values import resolved
-from components.refs import Ref
-from components.topology import START_ORDER, ConfigFile, Job, Role, Service, Topology, build_topology
-from components.version import SEAWEEDFS_IMAGE, WEED_IN_IMAGE
+from components.model.config import StackConfig
+from components.model.refs import Ref
+from components.model.topology import START_ORDER, ConfigFile, Job, Role, Service, Topology, build_topology
+from components.model.version import SEAWEEDFS_IMAGE, WEED_IN_IMAGE
+from components.stack.deploy_values import resolved
 
 HOST_ADDRESS = "127.0.0.1"  # published ports never leave the developer's machine
 

@@ -6,8 +6,8 @@ from importlib import metadata
 import pytest
 import yaml
 
-from components import config
-from components.version import SEAWEEDFS_IMAGE, SEAWEEDFS_VERSION
+from components.model import config
+from components.model.version import SEAWEEDFS_IMAGE, SEAWEEDFS_VERSION
 from tests.pulumi_harness import ROOT
 
 ALLOWED_TYPES = {"string", "integer", "boolean", "array"}

@@ -21,10 +21,10 @@ from typing import Any
 
 import yaml
 
-from components.config import PROJECT
-from components.refs import Ref, refs_in, substitute
-from components.topology import ConfigFile, Job, LoadBalancer, Service
-from components.version import SEAWEEDFS_IMAGE, WEED_IN_IMAGE
+from components.model.config import PROJECT
+from components.model.refs import Ref, refs_in, substitute
+from components.model.topology import ConfigFile, Job, LoadBalancer, Service
+from components.model.version import SEAWEEDFS_IMAGE, WEED_IN_IMAGE
 
 RENDER = "/usr/local/sbin/aegis-render"
 PREPARE_DATA_DISK = "/usr/local/sbin/aegis-prepare-data-disk"

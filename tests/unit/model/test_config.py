@@ -3,8 +3,8 @@
 import pytest
 import yaml
 
-from components import config
-from components.config import ConfigError, Platform, parse
+from components.model import config
+from components.model.config import ConfigError, Platform, parse
 from tests.pulumi_harness import ROOT
 
 PROD = {k.split(":", 1)[1]: v for k, v in yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())["config"].items()}

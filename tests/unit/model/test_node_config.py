@@ -1,7 +1,7 @@
 import yaml
 
-from components.config import parse
-from components.node_config import render_node_config
+from components.model.config import parse
+from components.model.node_config import render_node_config
 
 
 def test_node_config_is_the_specs_storage_block():

@@ -5,12 +5,12 @@ import json
 import yaml
 
 from components.aws.placement import prod_topology
-from components.config import parse
-from components.docker_stack import dev_topology
-from components.refs import Ref, refs_in
-from components.topology import GRPC_OFFSET, Role
+from components.docker.storage import dev_topology
+from components.model.config import parse
+from components.model.refs import Ref, refs_in
+from components.model.topology import GRPC_OFFSET, Role
 from tests.pulumi_harness import ROOT
-from tests.unit.test_config import prod
+from tests.unit.model.test_config import prod
 
 
 def flags(service) -> dict[str, str]:

@@ -3,8 +3,8 @@
 import pytest
 
 from components import healthcheck
-from components.health_gate import _HealthGateProvider
 from components.healthcheck import CheckResult, Report
+from components.healthcheck.gate import _HealthGateProvider
 
 OUTPUTS = {
     "health_target": {

@@ -7,13 +7,13 @@ from typing import Any
 
 import yaml
 
-from components import config
 from components.aws.placement import prod_topology
 from components.aws.security import Rule, SourceKind, Tier, ingress_matrix, tier_refs, tiers
-from components.refs import Ref
-from components.topology import LoadBalancer
+from components.model import config
+from components.model.refs import Ref
+from components.model.topology import LoadBalancer
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 ORCHESTRATORS, OPERATORS, MONITORING = "10.20.0.0/16", "10.99.0.0/24", "10.98.0.0/24"
 T, C, G = SourceKind.TIER, SourceKind.CIDR, SourceKind.SECURITY_GROUP
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_random as random
 
-from components.refs import Ref
+from components.model.refs import Ref
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from components import config
+from components.model import config
 
 
 def _project_values() -> dict[str, str]:

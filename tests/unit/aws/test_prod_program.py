@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 import yaml
 
-from components import config, sizing
 from components.aws.placement import prod_topology
-from components.version import SEAWEEDFS_IMAGE
+from components.model import config, sizing
+from components.model.version import SEAWEEDFS_IMAGE
 from tests.pulumi_harness import ProgramRun, RecordingMocks, RecordingMonitor, Registration, run_program
-from tests.unit.test_security_matrix import PROD_MATRIX
+from tests.unit.aws.test_security_matrix import PROD_MATRIX
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 STACK_FILE = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())["config"]
 PROD = {k.split(":", 1)[1]: v for k, v in STACK_FILE.items() if k.startswith(f"{config.PROJECT}:")}
 REGION = STACK_FILE["aws:region"]

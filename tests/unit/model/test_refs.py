@@ -1,6 +1,6 @@
 import pytest
 
-from components.refs import Ref, is_secret, refs_in, substitute
+from components.model.refs import Ref, is_secret, refs_in, substitute
 
 
 def test_placeholders_are_found_in_order_and_substituted():

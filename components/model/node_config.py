@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from components.config import StackConfig
+from components.model.config import StackConfig
 
 
 def render_node_config(cfg: StackConfig, filer_url: str, s3_endpoint: str | None) -> str:

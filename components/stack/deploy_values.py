@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import pulumi
 
-from components.refs import Ref, is_secret, refs_in, substitute
+from components.model.refs import Ref, is_secret, refs_in, substitute
 
 
 def resolved(text: str, values: Mapping[Ref, pulumi.Input[str]]) -> pulumi.Input[str]:

@@ -6,11 +6,11 @@ from typing import Any
 
 import pulumi
 
-from components.config import StackConfig
-from components.docker_stack import DevStorage, DevStorageArgs, dev_topology
-from components.health_gate import HealthGate
-from components.outputs import stack_outputs
-from components.secrets import ClusterSecrets, ClusterSecretsArgs
+from components.docker.storage import DevStorage, DevStorageArgs, dev_topology
+from components.healthcheck.gate import HealthGate
+from components.model.config import StackConfig
+from components.stack.outputs import stack_outputs
+from components.stack.secrets import ClusterSecrets, ClusterSecretsArgs
 
 
 def deploy_dev(cfg: StackConfig) -> dict[str, Any]:

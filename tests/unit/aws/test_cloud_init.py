@@ -16,9 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components import config
-from components.aws.placement import prod_topology
-from components.cloud_init import (
+from components.aws.cloud_init import (
     PREPARE_DATA_DISK,
     RENDER,
     DataDisk,
@@ -26,11 +24,13 @@ from components.cloud_init import (
     parameter_name,
     render_cloud_init,
 )
-from components.refs import Ref
-from components.topology import Role, Service, Topology
-from components.version import SEAWEEDFS_IMAGE
+from components.aws.placement import prod_topology
+from components.model import config
+from components.model.refs import Ref
+from components.model.topology import Role, Service, Topology
+from components.model.version import SEAWEEDFS_IMAGE
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SOURCE = SecretSource(stack="prod", region="us-east-1")
 DB_HOST = "aegis-storage-prod.abc123.us-east-1.rds.amazonaws.com"
 VOLUME_ID = "vol-0123456789abcdef0"

@@ -1,0 +1,243 @@
+"""Stack configuration: one frozen, validated object parsed from the stack's config values.
+
+The keys, their types and defaults are declared once, in the `config:` block of Pulumi.yaml
+(`config_reader` reads it); the value rules live in `config_checks`, the AWS-only settings in
+`config_aws`. All problems are reported together, each naming the key, the bad value and the fix,
+before a single resource exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from components.model import sizing
+from components.model.config_aws import REPLICATION_KEYS, AwsSettings, DatabaseMode, parse_aws
+from components.model.config_checks import (
+    DURATION_PATTERN,
+    VOLUME_PREFIX_PATTERN,
+    is_valid_bucket_name,
+    replication_problem,
+    ttl_problem,
+    url_problem,
+)
+from components.model.config_reader import PROJECT, SECRET_KEYS, ConfigError, Reader, at_least, schema
+
+__all__ = ["PROJECT", "AwsSettings", "ConfigError", "DatabaseMode", "Platform", "StackConfig", "parse", "schema"]
+
+DEFAULT_TENANT_ID = "00000000-0000-0000-0000-000000000001"
+
+
+class Platform(StrEnum):
+    DOCKER = "docker"
+    AWS = "aws"
+
+
+@dataclass(frozen=True)
+class StorageClass:
+    """Replication and TTL of one AEGIS storage class."""
+
+    name: str
+    replication: str
+    ttl: str = ""
+
+
+@dataclass(frozen=True)
+class NodeConfigSettings:
+    """Values of the AEGIS NodeConfig `spec.storage` block that are not derived from the cluster."""
+
+    nfs_port: int
+    default_ttl_hours: int
+    default_size_limit_mb: int
+    gc_interval_minutes: int
+    fallback_to_local: bool
+    filer_url_override: str
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Everything the topology and the components are computed from."""
+
+    stack: str
+    platform: Platform
+    master_count: int
+    volume_server_count: int
+    filer_count: int
+    default_replication: str
+    volume_size_limit_mb: int
+    tenant_ids: tuple[str, ...]
+    ephemeral_volume_prefix: str
+    ephemeral: StorageClass
+    persistent: StorageClass
+    s3_enabled: bool
+    s3_region: str
+    node: NodeConfigSettings
+    election_timeout: str
+    raft_hashicorp: bool
+    health_timeout_seconds: int
+    aws: AwsSettings | None
+
+    def key(self, name: str) -> str:
+        return f"{PROJECT}:{name}"
+
+
+def parse(
+    raw: Mapping[str, Any],
+    *,
+    stack: str,
+    secret_keys: set[str] | frozenset[str] = frozenset(),
+    aws_region: str = "",
+) -> StackConfig:
+    """Parse and validate raw stack config values (key without namespace -> value)."""
+    r = Reader(raw, set(secret_keys))
+    for key in sorted(set(raw) - set(schema()) - set(SECRET_KEYS)):
+        r.problem(
+            key, raw[key], "is not a key of this project", f"remove it, or use one of: {', '.join(sorted(schema()))}"
+        )
+    platform = _platform(r)
+    counts = _aws_counts(r) if platform is Platform.AWS else _docker_counts(r)
+    fields = {
+        **_storage(r),
+        "s3_enabled": r.value("s3Enabled"),
+        "s3_region": r.checked(
+            "s3Region", lambda v: None if v else "must not be empty", "pulumi config set s3Region us-east-1"
+        ),
+        "node": _node_config(r),
+        **_masters(r),
+        "health_timeout_seconds": r.checked(
+            "healthTimeoutSeconds", at_least(10, "seconds"), "pulumi config set healthTimeoutSeconds 120"
+        ),
+        "aws": parse_aws(r, aws_region) if platform is Platform.AWS else None,
+    }
+    if platform is Platform.DOCKER:
+        _single_copy_only(r)
+    if r.problems:
+        raise ConfigError(r.problems)
+    return StackConfig(stack=stack, platform=platform, **counts, **fields)
+
+
+def _platform(r: Reader) -> Platform:
+    names = {p.value for p in Platform}
+    name = r.checked(
+        "platform", lambda v: None if v in names else "must be docker or aws", "pulumi config set platform docker|aws"
+    )
+    return Platform(name) if name in names else Platform.DOCKER
+
+
+def _aws_counts(r: Reader) -> dict[str, int]:
+    return {
+        "master_count": r.checked(
+            "masterCount",
+            lambda v: (
+                None
+                if v >= 3 and v % 2 == 1
+                else "the Raft quorum needs an odd number of masters, at least 3 (3 tolerates 1 failure, 5 tolerates 2)"
+            ),
+            "pulumi config set masterCount 3",
+        ),
+        "volume_server_count": r.checked(
+            "volumeServerCount",
+            at_least(sizing.VOLUME.count, "volume servers (spec minimum sizing)"),
+            f"pulumi config set volumeServerCount {sizing.VOLUME.count}",
+        ),
+        "filer_count": r.checked(
+            "filerCount",
+            at_least(sizing.FILER.count, "filers (spec minimum sizing)"),
+            f"pulumi config set filerCount {sizing.FILER.count}",
+        ),
+    }
+
+
+def _docker_counts(r: Reader) -> dict[str, int]:
+    single = "the docker stack is single-node: one master (-peers=none), one volume server, one filer"
+    return {
+        field: r.checked(key, lambda v: None if v == 1 else single, f"pulumi config set {key} 1")
+        for field, key in (
+            ("master_count", "masterCount"),
+            ("volume_server_count", "volumeServerCount"),
+            ("filer_count", "filerCount"),
+        )
+    }
+
+
+def _storage(r: Reader) -> dict[str, Any]:
+    """Replication, volume size, tenants and the storage classes' path rules."""
+
+    def replication(key: str) -> str:
+        return r.checked(key, replication_problem, f"use three digits, e.g. pulumi config set {key} 001")
+
+    return {
+        "default_replication": replication("defaultReplication"),
+        "volume_size_limit_mb": r.checked(
+            "volumeSizeLimitMB",
+            lambda v: None if 1 <= v <= 30000 else "SeaweedFS volumes must be between 1 and 30000 MB",
+            "pulumi config set volumeSizeLimitMB 4096",
+        ),
+        "tenant_ids": r.checked(
+            "tenantIds",
+            lambda v: (
+                None
+                if v and all(is_valid_bucket_name(t) for t in v)
+                else "every tenant id is an S3 bucket name: 3-63 lower-case letters, digits, '-' or '.', not an IP"
+            ),
+            f'pulumi config set --path "tenantIds[0]" {DEFAULT_TENANT_ID}',
+        ),
+        "ephemeral_volume_prefix": r.checked(
+            "ephemeralVolumePrefix",
+            lambda v: (
+                None
+                if VOLUME_PREFIX_PATTERN.match(v)
+                else "must be a non-empty volume id prefix (lower-case, digits, . _ -)"
+            ),
+            'pulumi config set ephemeralVolumePrefix "eph-"',
+        ),
+        "ephemeral": StorageClass(
+            "ephemeral",
+            replication("ephemeralReplication"),
+            r.checked("ephemeralTtl", ttl_problem, "pulumi config set ephemeralTtl 24h"),
+        ),
+        "persistent": StorageClass("persistent", replication("persistentReplication")),
+    }
+
+
+def _node_config(r: Reader) -> NodeConfigSettings:
+    return NodeConfigSettings(
+        nfs_port=r.checked(
+            "nfsPort", lambda v: None if 1 <= v <= 65535 else "is not a TCP port", "pulumi config set nfsPort 2049"
+        ),
+        default_ttl_hours=r.checked("defaultTtlHours", at_least(1, "hour"), "pulumi config set defaultTtlHours 24"),
+        default_size_limit_mb=r.checked(
+            "defaultSizeLimitMb", at_least(1, "MB"), "pulumi config set defaultSizeLimitMb 1000"
+        ),
+        gc_interval_minutes=r.checked(
+            "gcIntervalMinutes", at_least(1, "minute"), "pulumi config set gcIntervalMinutes 60"
+        ),
+        fallback_to_local=r.value("fallbackToLocal"),
+        filer_url_override=r.checked(
+            "aegisFilerUrl", url_problem, 'pulumi config set aegisFilerUrl "http://seaweedfs-filer-lb:8888"'
+        ),
+    )
+
+
+def _masters(r: Reader) -> dict[str, Any]:
+    return {
+        "election_timeout": r.checked(
+            "electionTimeout",
+            lambda v: None if DURATION_PATTERN.match(v) else "must be a Go duration such as 3s or 1500ms",
+            "pulumi config set electionTimeout 10s",
+        ),
+        "raft_hashicorp": r.value("raftHashicorp"),
+    }
+
+
+def _single_copy_only(r: Reader) -> None:
+    for key in REPLICATION_KEYS:
+        if r.value(key) != "000" and not replication_problem(r.value(key)):
+            r.problem(
+                key,
+                r.value(key),
+                "the docker stack has one volume server, so extra copies have nowhere to go and writes hang",
+                f"pulumi config set {key} 000",
+            )

@@ -1,0 +1,263 @@
+"""The AWS-only part of the stack config: network, node sizing, the metadata database, disaster-recovery inputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from components.model import sizing
+from components.model.config_checks import cidr_list_problem, placement_problem, replication_problem
+from components.model.config_reader import PROJECT, Reader, at_least
+
+DISK_TYPES = ("gp3", "io2", "st1")
+REPLICATION_KEYS = ("defaultReplication", "persistentReplication", "ephemeralReplication")
+
+
+class DatabaseMode(StrEnum):
+    RDS = "rds"
+    EXTERNAL = "external"
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    region: str
+    availability_zones: tuple[str, ...]
+    vpc_id: str
+    subnet_ids: tuple[str, ...]
+    vpc_cidr: str
+    orchestrator_security_group_id: str
+    orchestrator_cidrs: tuple[str, ...]
+    operator_cidrs: tuple[str, ...]
+    monitoring_cidrs: tuple[str, ...]
+    dns_zone_name: str
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    ami_id: str
+    master_instance_type: str
+    filer_instance_type: str
+    volume_instance_type: str
+    load_balancer_instance_type: str
+    master_disk_gib: int
+    filer_disk_gib: int
+    volume_disk_gib: int
+    volume_disk_type: str
+    load_balancer_count: int
+    volume_snapshot_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    database_mode: DatabaseMode
+    database_host: str
+    database_port: int
+    database_name: str
+    database_user: str
+    database_instance_class: str
+    database_storage_gib: int
+    database_engine_version: str
+    database_backup_retention_days: int
+    database_restore_snapshot_id: str
+
+
+@dataclass(frozen=True)
+class AwsSettings(NetworkSettings, NodeSettings, DatabaseSettings):
+    """Settings that exist only for the AWS stack."""
+
+
+def parse_aws(r: Reader, region: str) -> AwsSettings:
+    network = _network(r, region)
+    nodes = _nodes(r)
+    database = _database(r)
+    _check_placement(r, network.availability_zones, r.value("volumeServerCount"))
+    return AwsSettings(**vars(network), **vars(nodes), **vars(database))
+
+
+def _network(r: Reader, region: str) -> NetworkSettings:
+    zones = r.checked(
+        "availabilityZones",
+        lambda v: None if len(set(v)) == len(v) >= 3 else "needs at least 3 distinct zones (one master per zone)",
+        'pulumi config set --path "availabilityZones[0]" us-east-1a (and [1], [2])',
+    )
+    if not region:
+        r.problems.append(
+            f"aws:region is not set. Fix: pulumi config set aws:region {zones[0][:-1] if zones else 'us-east-1'}"
+        )
+    vpc_id = r.value("vpcId")
+    subnets = r.checked(
+        "privateSubnetIds",
+        lambda v: (
+            None
+            if (not vpc_id and not v) or (vpc_id and len(v) == len(zones))
+            else "with vpcId, give one private subnet per availability zone (same order); without vpcId, none"
+        ),
+        'pulumi config set --path "privateSubnetIds[0]" subnet-... (one per zone)',
+    )
+    return NetworkSettings(
+        region=region,
+        availability_zones=zones,
+        vpc_id=vpc_id,
+        subnet_ids=subnets,
+        vpc_cidr=r.checked("vpcCidr", lambda v: cidr_list_problem((v,)), "pulumi config set vpcCidr 10.40.0.0/16"),
+        **_ingress(r),
+        dns_zone_name=r.value("dnsZoneName"),
+    )
+
+
+def _ingress(r: Reader) -> dict[str, object]:
+    """Who may reach the cluster: the orchestrators, the operators (S3), the monitoring (metrics)."""
+    orchestrator_sg = r.value("orchestratorSecurityGroupId")
+    orchestrator_cidrs = r.checked(
+        "orchestratorCidrs", cidr_list_problem, 'pulumi config set --path "orchestratorCidrs[0]" 10.20.0.0/16'
+    )
+    if not orchestrator_sg and not orchestrator_cidrs:
+        r.problem(
+            "orchestratorSecurityGroupId",
+            orchestrator_sg,
+            "AEGIS orchestrators need a way in to the filer load balancer",
+            "pulumi config set orchestratorSecurityGroupId sg-... (or set orchestratorCidrs)",
+        )
+    operator_cidrs = r.checked(
+        "operatorCidrs", cidr_list_problem, 'pulumi config set --path "operatorCidrs[0]" 10.99.0.0/24'
+    )
+    if r.value("s3Enabled") and not operator_cidrs:
+        r.problem(
+            "operatorCidrs",
+            list(operator_cidrs),
+            "the S3 gateway is enabled but no operator network may reach it",
+            'pulumi config set --path "operatorCidrs[0]" <operator CIDR>',
+        )
+    return {
+        "orchestrator_security_group_id": orchestrator_sg,
+        "orchestrator_cidrs": orchestrator_cidrs,
+        "operator_cidrs": operator_cidrs,
+        "monitoring_cidrs": r.checked(
+            "monitoringCidrs", cidr_list_problem, 'pulumi config set --path "monitoringCidrs[0]" 10.98.0.0/24'
+        ),
+    }
+
+
+def _instance_type(r: Reader, key: str, minimum: sizing.NodeMinimum) -> str:
+    chosen = r.value(key)
+    if not chosen:
+        return sizing.smallest_instance_type(minimum).name
+    problem = sizing.instance_type_problem(chosen, minimum)
+    if problem:
+        r.problem(key, chosen, problem, f"pulumi config set {key} {sizing.smallest_instance_type(minimum).name}")
+    return chosen
+
+
+def _disk(r: Reader, key: str, minimum: sizing.NodeMinimum) -> int:
+    return r.checked(
+        key,
+        at_least(minimum.disk_gib, f"GiB (spec minimum for a {minimum.role})"),
+        f"pulumi config set {key} {minimum.disk_gib}",
+    )
+
+
+def _nodes(r: Reader) -> NodeSettings:
+    volume_count = r.value("volumeServerCount")
+    return NodeSettings(
+        ami_id=r.value("amiId"),
+        master_instance_type=_instance_type(r, "masterInstanceType", sizing.MASTER),
+        filer_instance_type=_instance_type(r, "filerInstanceType", sizing.FILER),
+        volume_instance_type=_instance_type(r, "volumeInstanceType", sizing.VOLUME),
+        load_balancer_instance_type=_instance_type(r, "loadBalancerInstanceType", sizing.LOAD_BALANCER),
+        master_disk_gib=_disk(r, "masterDiskGiB", sizing.MASTER),
+        filer_disk_gib=_disk(r, "filerDiskGiB", sizing.FILER),
+        volume_disk_gib=_disk(r, "volumeDiskGiB", sizing.VOLUME),
+        volume_disk_type=r.checked(
+            "volumeDiskType",
+            lambda v: None if v in DISK_TYPES else f"must be one of {', '.join(DISK_TYPES)}",
+            "pulumi config set volumeDiskType gp3",
+        ),
+        load_balancer_count=r.checked(
+            "loadBalancerCount",
+            at_least(2, "HAProxy nodes (one is a single point of failure)"),
+            "pulumi config set loadBalancerCount 2",
+        ),
+        volume_snapshot_ids=r.checked(
+            "volumeSnapshotIds",
+            lambda v: (
+                None if not v or len(v) == volume_count else f"needs one snapshot per volume server ({volume_count})"
+            ),
+            'pulumi config set --path "volumeSnapshotIds[0]" snap-... (one per volume server, in order)',
+        ),
+    )
+
+
+def _database_mode(r: Reader) -> DatabaseMode:
+    name = r.checked(
+        "databaseMode",
+        lambda v: None if v in {m.value for m in DatabaseMode} else "must be rds or external",
+        "pulumi config set databaseMode rds",
+    )
+    mode = DatabaseMode(name) if name in {m.value for m in DatabaseMode} else DatabaseMode.RDS
+    if mode is DatabaseMode.EXTERNAL:
+        if not r.value("databaseHost"):
+            r.problem(
+                "databaseHost",
+                "",
+                "external databaseMode needs the PostgreSQL host",
+                "pulumi config set databaseHost <host>",
+            )
+        if "databasePassword" not in r.raw:
+            r.problems.append(
+                f"{PROJECT}:databasePassword is missing: external databaseMode needs the filers' PostgreSQL password. "
+                "Fix: pulumi config set --secret databasePassword <password>"
+            )
+    if "databasePassword" in r.raw and "databasePassword" not in r.secret_keys:
+        r.problems.append(
+            f"{PROJECT}:databasePassword is stored in plain text. "
+            "Fix: pulumi config set --secret databasePassword <password> (and rotate it)"
+        )
+    return mode
+
+
+def _database(r: Reader) -> DatabaseSettings:
+    return DatabaseSettings(
+        database_mode=_database_mode(r),
+        database_host=r.value("databaseHost"),
+        database_port=r.checked(
+            "databasePort",
+            lambda v: None if 1 <= v <= 65535 else "is not a TCP port",
+            "pulumi config set databasePort 5432",
+        ),
+        database_name=r.value("databaseName"),
+        database_user=r.value("databaseUser"),
+        database_instance_class=r.value("databaseInstanceClass"),
+        database_storage_gib=r.checked(
+            "databaseStorageGiB", at_least(20, "GiB (RDS minimum)"), "pulumi config set databaseStorageGiB 100"
+        ),
+        database_engine_version=r.value("databaseEngineVersion"),
+        database_backup_retention_days=r.checked(
+            "databaseBackupRetentionDays",
+            lambda v: None if 1 <= v <= 35 else "must be 1-35 days (0 would disable backups and point-in-time restore)",
+            "pulumi config set databaseBackupRetentionDays 14",
+        ),
+        database_restore_snapshot_id=r.value("databaseRestoreSnapshotId"),
+    )
+
+
+def _check_placement(r: Reader, zones: tuple[str, ...], volume_count: int) -> None:
+    """Every replication the stack uses must be able to grow volumes on the servers' racks (rack = zone)."""
+    if not zones:
+        return
+    per_rack: dict[str, int] = {}
+    for i in range(volume_count):
+        per_rack[zones[i % len(zones)]] = per_rack.get(zones[i % len(zones)], 0) + 1
+    for key in REPLICATION_KEYS:
+        value = r.value(key)
+        if replication_problem(value):
+            continue
+        problem = placement_problem(value, per_rack)
+        if problem:
+            spread = ", ".join(f"{zone}: {n}" for zone, n in per_rack.items())
+            r.problem(
+                key,
+                value,
+                f"cannot be placed on volume servers per zone ({spread}): it {problem}",
+                f"use 010 (a copy in another zone) with pulumi config set {key} 010, or add volume servers so one "
+                "zone has enough (volumeServerCount)",
+            )

@@ -1,0 +1,1 @@
+"""What both stacks share on the Pulumi side: config loading, generated secrets, stack outputs."""
