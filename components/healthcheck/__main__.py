@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -47,11 +48,23 @@ def _seconds(allow_zero: bool) -> Callable[[str], float]:
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"not a finite number of seconds: {text}")
         if value < 0 or (value == 0 and not allow_zero):
             raise argparse.ArgumentTypeError(f"must be {'0 or more' if allow_zero else 'more than 0'}: {text}")
         return value
 
     return parse
+
+
+def _positive_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text}")
+    return value
 
 
 def _parser() -> _Parser:
@@ -63,7 +76,12 @@ def _parser() -> _Parser:
     add("--stack-outputs", metavar="FILE", help="JSON of `pulumi stack output --json --show-secrets`; - for stdin")
     add("--filer-url", metavar="URL", help="the filer (or load balancer) AEGIS uses")
     add("--master-url", metavar="URL", action="append", default=[], help="a master; repeat for each")
-    add("--expect-masters", metavar="N", type=int, help="Raft cluster size (default: the number of --master-url)")
+    add(
+        "--expect-masters",
+        metavar="N",
+        type=_positive_count,
+        help="Raft cluster size (default: the number of --master-url)",
+    )
     add("--expect-volume-server", metavar="HOST:PORT", action="append", default=[], help="as the master lists it")
     add("--filer-address", metavar="URL", action="append", default=[], help="one filer directly; repeat for each")
     add("--s3-endpoint", metavar="URL", help="S3 gateway; enables the signed ListBuckets check")
@@ -87,7 +105,7 @@ def _target(args: argparse.Namespace) -> Target:
     return Target(
         filer_url=args.filer_url,
         master_urls=tuple(args.master_url),
-        expected_masters=args.expect_masters or len(args.master_url),
+        expected_masters=len(args.master_url) if args.expect_masters is None else args.expect_masters,
         expected_volume_servers=tuple(args.expect_volume_server),
         filer_addresses=tuple(args.filer_address),
         s3_endpoint=args.s3_endpoint,

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from functools import partial
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import SplitResult, quote, urlsplit
 
 import httpx
 
@@ -61,12 +61,13 @@ class Target:
         optional = (self.s3_endpoint,) if self.s3_endpoint is not None else ()
         for url in (self.filer_url, *self.master_urls, *self.filer_addresses, *optional):
             parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ValueError(f"{url!r} is not an http(s)://host[:port] URL")
+            if parts.scheme not in ("http", "https") or not parts.hostname or not _valid_port(parts):
+                raise ValueError(f"{url!r} is not an http(s)://host[:port] URL with a port of 1-65535")
         for server in self.expected_volume_servers:
             # The master reports volume servers as bare host:port; a URL here could never match.
-            if not re.fullmatch(r"[^\s/]+:\d+", server):
-                raise ValueError(f"volume server {server!r} must be host:port, as the master reports it")
+            found = re.fullmatch(r"[^\s/]+:(\d+)", server)
+            if not found or not 1 <= int(found.group(1)) <= 65535:
+                raise ValueError(f"volume server {server!r} must be host:port (port 1-65535), as the master reports it")
 
     @classmethod
     def from_stack_outputs(cls, outputs: Mapping[str, Any]) -> Target:
@@ -85,6 +86,15 @@ class Target:
             s3_secret_key=_output(outputs, "s3_admin_secret_key", str, default=""),
             s3_region=_output(health, "s3_region", str, "health_target.", default="us-east-1"),
         )
+
+
+def _valid_port(parts: SplitResult) -> bool:
+    # urlsplit only parses the port when asked, and raises then; httpx would raise later, mid-check.
+    try:
+        port = parts.port
+    except ValueError:
+        return False
+    return port is None or port >= 1
 
 
 _REQUIRED: Any = object()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,8 @@ import pytest
 
 from components.healthcheck import CheckResult, Report, Target, run_checks, wait_until_healthy
 from components.healthcheck.__main__ import main
+
+ROOT = Path(__file__).resolve().parents[3]
 
 FILER = "127.0.9.3:8888"
 MASTER = "127.0.9.1:9333"
@@ -420,6 +424,10 @@ def test_from_stack_outputs_refuses_hidden_secrets() -> None:
         (stack_outputs(expected_masters=True), "health_target.expected_masters has the wrong type"),
         (stack_outputs(master_urls=["127.0.9.1:9333"]), "is not an http"),
         (stack_outputs(expected_volume_servers=["http://v:8080"]), "must be host:port"),
+        (stack_outputs(filer_url="http://127.0.0.1:abc"), "port of 1-65535"),
+        (stack_outputs(master_urls=["http://127.0.0.1:65536"]), "port of 1-65535"),
+        (stack_outputs(s3_endpoint="http://127.0.0.1:0"), "port of 1-65535"),
+        (stack_outputs(expected_volume_servers=["v:70000"]), "port 1-65535"),
     ],
 )
 def test_from_stack_outputs_rejects_bad_values(outputs: dict[str, Any], message: str) -> None:
@@ -473,6 +481,16 @@ def test_cli_reads_stack_outputs_from_a_file(tmp_path: Path, capsys: pytest.Capt
     [
         ([], "", "give --stack-outputs, or --filer-url"),
         ([*CLI_TARGET, "--wait", "-1"], "", "argument --wait: must be 0 or more"),
+        ([*CLI_TARGET, "--wait", "nan"], "", "argument --wait: not a finite number"),
+        ([*CLI_TARGET, "--wait", "inf"], "", "argument --wait: not a finite number"),
+        ([*CLI_TARGET, "--probe-timeout", "nan"], "", "argument --probe-timeout: not a finite number"),
+        ([*CLI_TARGET, "--probe-timeout=-inf"], "", "argument --probe-timeout: not a finite number"),
+        ([*CLI_TARGET, "--expect-masters", "0"], "", "argument --expect-masters: must be at least 1"),
+        ([*CLI_TARGET, "--expect-masters", "two"], "", "argument --expect-masters: not a whole number"),
+        ([*CLI_TARGET, "--filer-url", "http://127.0.0.1:abc"], "", "port of 1-65535"),
+        ([*CLI_TARGET, "--master-url", "http://127.0.0.1:65536"], "", "port of 1-65535"),
+        ([*CLI_TARGET[:2], "--expect-volume-server", "v:65536"], "", "port 1-65535"),
+        (["--stack-outputs", "-"], json.dumps(stack_outputs(filer_url="http://127.0.0.1:abc")), "port of 1-65535"),
         ([*CLI_TARGET, "--bogus"], "", "unrecognized arguments: --bogus"),
         ([*CLI_TARGET, "--stack-outputs", "-"], "{}", "drop --filer-url, --master-url, --expect-volume-server"),
         (["--stack-outputs", "/nonexistent/out.json"], "", "cannot read stack outputs from /nonexistent/out.json"),
@@ -494,3 +512,24 @@ def test_cli_usage_errors_exit_2_with_one_line(
     assert message in captured.err
     assert captured.err.count("\n") == 1
     assert cluster.calls == []
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [*CLI_TARGET, "--filer-url", "http://127.0.0.1:abc"],
+        [*CLI_TARGET, "--probe-timeout", "nan"],
+        [*CLI_TARGET, "--wait", "inf"],
+    ],
+)
+def test_the_real_cli_answers_bad_input_with_one_line_and_status_2(argv: list[str]) -> None:
+    # A separate interpreter, as a user runs it: nothing here may reach the network or print a traceback.
+    cli = subprocess.run(
+        [sys.executable, "-m", "components.healthcheck", *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (cli.returncode, cli.stdout) == (2, "")
+    assert cli.stderr.startswith("healthcheck: error: ") and cli.stderr.count("\n") == 1, cli.stderr
