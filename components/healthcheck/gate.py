@@ -3,10 +3,20 @@
 It is a Pulumi dynamic resource: the engine calls `create`/`update` only during an update, never in
 preview. Its diff always reports a change, so the check runs on every `pulumi up`, after the resources
 it depends on, and a failing check fails the update with the health report.
+
+The target crosses into the provider as ONE JSON string (`pulumi.Output.json_dumps`), not as a nested
+property map. Between the program and a provider the engine carries properties in a protobuf `Struct`,
+where every number is a double: an `int` count such as `health_target.expected_masters` arrives as
+`1.0`. Teaching `Target` to accept whole-number floats would fix that one key and leave every future
+int, nested list or key type to the same loss. A string arrives byte for byte, so the provider reads
+exactly the JSON `pulumi stack output --json` prints, through the same `Target.from_stack_outputs` the
+CLI uses, and the check cannot depend on how the wire encodes a value. (Secret S3 keys make the whole
+string secret in state and previews; the gate reports a change on every run anyway, so no diff is lost.)
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pulumi
@@ -17,10 +27,12 @@ def _verify(inputs: dict[str, Any]) -> dict[str, Any]:
     # Imported here: this runs in the dynamic provider's own process.
     from components.healthcheck import Target, wait_until_healthy
 
-    target = Target.from_stack_outputs(inputs["outputs"])
-    report = wait_until_healthy(target, timeout=float(inputs["timeout_seconds"]))
+    target = Target.from_stack_outputs(json.loads(inputs["stack_outputs_json"]))
+    # A plain number is a double on the wire, and seconds are a float anyway.
+    timeout = float(inputs["timeout_seconds"])
+    report = wait_until_healthy(target, timeout=timeout)
     if not report.healthy:
-        raise Exception(f"SeaweedFS is not healthy after {inputs['timeout_seconds']} s:\n{report.table()}")
+        raise Exception(f"SeaweedFS is not healthy after {timeout:g} s:\n{report.table()}\n{report.summary()}")
     return {"healthy": True, "wall_seconds": round(report.wall_seconds, 3)}
 
 
@@ -50,6 +62,11 @@ class HealthGate(pulumi.dynamic.Resource):
         super().__init__(
             _HealthGateProvider(),
             name,
-            {"outputs": outputs, "timeout_seconds": timeout_seconds, "healthy": None, "wall_seconds": None},
+            {
+                "stack_outputs_json": pulumi.Output.json_dumps(outputs),
+                "timeout_seconds": timeout_seconds,
+                "healthy": None,
+                "wall_seconds": None,
+            },
             opts,
         )

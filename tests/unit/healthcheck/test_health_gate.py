@@ -1,19 +1,22 @@
-"""The health gate's provider: it checks on every update and fails it with the report when unhealthy."""
+"""The health gate's provider, fed what the engine delivers: the dev program's recorded gate inputs, sent
+through the SDK's serializer into a protobuf Struct and back (numbers as doubles)."""
+
+import json
 
 import pytest
 
 from components import healthcheck
 from components.healthcheck import CheckResult, Report
 from components.healthcheck.gate import _HealthGateProvider
+from tests.engine_wire import engine_delivers
+from tests.pulumi_harness import run_program
 
-OUTPUTS = {
-    "health_target": {
-        "filer_url": "http://127.0.0.1:8888",
-        "master_urls": ["http://127.0.0.1:9333"],
-        "expected_masters": 1,
-        "expected_volume_servers": ["seaweedfs-volume:8080"],
-    }
-}
+
+@pytest.fixture(scope="module")
+def delivered():
+    run = run_program("dev", {"platform": "docker", "s3Enabled": True, "healthTimeoutSeconds": 42})
+    [gate] = run.of_type("pulumi-python:dynamic:Resource")
+    return engine_delivers(gate.inputs)
 
 
 def report(ok: bool) -> Report:
@@ -33,20 +36,34 @@ def verdict(monkeypatch):
     return seen
 
 
-def test_every_update_is_a_change_so_the_check_runs_on_every_up():
-    assert _HealthGateProvider().diff("health-gate", {}, {}).changes is True
+def test_the_wire_turns_every_number_into_a_double():
+    # Why the target crosses as one JSON string: a count sent as a number comes back as 1.0.
+    assert engine_delivers({"expected_masters": 1}) == {"expected_masters": 1.0}
+    assert isinstance(engine_delivers({"expected_masters": 1})["expected_masters"], float)
 
 
-def test_healthy_cluster_passes_with_the_stack_outputs_as_target(verdict):
+def test_the_target_crosses_as_one_json_string(delivered):
+    assert isinstance(delivered["timeout_seconds"], float)
+    target = json.loads(delivered["stack_outputs_json"])["health_target"]
+    assert target["expected_masters"] == 1 and isinstance(target["expected_masters"], int)
+
+
+def test_every_update_is_a_change_so_the_check_runs_on_every_up(delivered):
+    assert _HealthGateProvider().diff("health-gate", delivered, delivered).changes is True
+
+
+def test_healthy_cluster_passes_with_the_stack_outputs_as_target(verdict, delivered):
     verdict["report"] = report(True)
-    result = _HealthGateProvider().create({"outputs": OUTPUTS, "timeout_seconds": 42})
+    result = _HealthGateProvider().create(delivered)
     assert result.outs == {"healthy": True, "wall_seconds": 0.5}
     assert verdict["timeout"] == 42.0
-    assert verdict["target"].expected_volume_servers == ("seaweedfs-volume:8080",)
+    target = verdict["target"]
+    assert (target.expected_masters, target.expected_volume_servers) == (1, ("seaweedfs-volume:8080",))
+    assert target.s3_access_key == "generated-seaweedfs-s3-admin-access-key"
 
 
-def test_unhealthy_cluster_fails_the_update_with_the_report(verdict):
+def test_unhealthy_cluster_fails_the_update_with_the_report(verdict, delivered):
     verdict["report"] = report(False)
     with pytest.raises(Exception, match="not healthy after 42 s") as err:
-        _HealthGateProvider().update("health-gate", {}, {"outputs": OUTPUTS, "timeout_seconds": 42})
+        _HealthGateProvider().update("health-gate", delivered, delivered)
     assert "no leader" in str(err.value)
