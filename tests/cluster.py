@@ -118,6 +118,7 @@ def health_target(topology: Topology, values: Mapping[Ref, str]) -> Target:
         expected_volume_servers=tuple(s.http_address for s in topology.of(Role.VOLUME)),
         filer_addresses=tuple(f"http://{f.http_address}" for f in filers) if lbs else (),
         s3_endpoint=f"http://{s3[0].http_address}" if s3 else None,
+        filer_rules=topology.filer_rules,
         s3_access_key=values[Ref.S3_ADMIN_ACCESS_KEY],
         s3_secret_key=values[Ref.S3_ADMIN_SECRET_KEY],
     )
@@ -186,18 +187,26 @@ class LocalCluster:
         _write_files((lb.config,), self.values)
         return self._spawn(lb.name, lb.argv, {}, self.root / lb.name)
 
-    def run_job(self, job: Job, timeout: float = 60.0) -> None:
+    def start_job(self, job: Job) -> Process:
+        """The job's own argv (its script retries, bounded); `weed` is found on PATH, as in the image."""
         _write_files(job.files, self.values)
-        deadline = time.monotonic() + timeout
-        while True:
-            result = subprocess.run(
-                (weed_binary(), *job.args), capture_output=True, text=True, timeout=timeout, cwd=self.root
-            )
-            if result.returncode == 0:
-                return
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"job {job.name} failed: {result.stderr[-2000:]}")
-            time.sleep(1.0)
+        path = f"{Path(weed_binary()).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+        return self._spawn(job.name, job.argv, {"PATH": path}, self.root / job.name)
+
+    def wait_job(self, job: Job, timeout: float = 300.0) -> None:
+        process = self.processes[job.name]
+        try:
+            code = process.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill(job.name)
+            code = None
+        if code != 0:
+            tail = process.log.read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"job {job.name} failed (exit {code}):\n{tail}")
+
+    def run_job(self, job: Job, timeout: float = 300.0) -> None:
+        self.start_job(job)
+        self.wait_job(job, timeout)
 
     def health_url(self, name: str) -> str:
         for lb in self.topology.load_balancers:

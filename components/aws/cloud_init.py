@@ -230,7 +230,8 @@ def _container_files(unit: str, files: Sequence[ConfigFile]) -> tuple[list[_Temp
     return templates, mounts
 
 
-def _docker_run(unit: str, options: Sequence[str], args: Sequence[str]) -> list[str]:
+def _docker_run(unit: str, options: Sequence[str], argv: Sequence[str]) -> list[str]:
+    """`docker run` of the SeaweedFS image with `argv[0]` as the entrypoint and the rest as its arguments."""
     return [
         DOCKER,
         "run",
@@ -253,9 +254,9 @@ def _docker_run(unit: str, options: Sequence[str], args: Sequence[str]) -> list[
         "journald",
         *options,
         "--entrypoint",
-        WEED_IN_IMAGE,
+        argv[0],
         SEAWEEDFS_IMAGE,
-        *args,
+        *argv[1:],
     ]
 
 
@@ -271,7 +272,7 @@ def _service_unit(writer: _Writer, service: Service, data_disk: DataDisk | None)
     manifest = writer.manifest(unit, [_Template("env", env, env_file), *templates])
     options = ["--env-file", env_file, "--volume", f"{service.data_dir}:{service.data_dir}", *mounts]
     run = f"{ETC}/{unit}/run"
-    writer.file(run, _run_script(_docker_run(unit, options, service.args)), "0700")
+    writer.file(run, _run_script(_docker_run(unit, options, (WEED_IN_IMAGE, *service.args))), "0700")
     # A data disk that is not mounted must stop the process: it would start on an empty directory.
     needs_mount = f"RequiresMountsFor={data_disk.mount_point}\n" if data_disk else ""
     writer.file(
@@ -310,7 +311,7 @@ def _job_unit(writer: _Writer, job: Job, service: Service) -> str:
     probe = f"http://127.0.0.1:{service.health.port}{service.health.path}"
     wait = f"until curl -fsS -o /dev/null {shlex.quote(probe)}; do sleep 5; done\n"
     run = f"{ETC}/{unit}/run"
-    writer.file(run, _run_script(_docker_run(unit, mounts, job.args), prelude=wait), "0700")
+    writer.file(run, _run_script(_docker_run(unit, mounts, job.argv), prelude=wait), "0700")
     writer.file(
         f"/etc/systemd/system/{unit}.service",
         f"""[Unit]

@@ -11,10 +11,13 @@ import pulumi_docker as docker
 from components.model.config import StackConfig
 from components.model.refs import Ref
 from components.model.topology import START_ORDER, ConfigFile, Job, Role, Service, Topology, build_topology
-from components.model.version import SEAWEEDFS_IMAGE, WEED_IN_IMAGE
+from components.model.version import IMAGE_USER, SEAWEEDFS_IMAGE, WEED_IN_IMAGE, WEED_LOG_FLAGS
 from components.stack.deploy_values import resolved
 
 HOST_ADDRESS = "127.0.0.1"  # published ports never leave the developer's machine
+# What a developer reaches from the host: AEGIS's filer, the master UI, the S3 gateway. Volume servers and
+# every gRPC port stay on the private network (the filer streams file contents itself).
+PUBLISHED_ROLES = (Role.MASTER, Role.FILER, Role.S3)
 
 
 class DockerPlacement:
@@ -54,6 +57,10 @@ class DevStorage(pulumi.ComponentResource):
 
     Data lives in named volumes so it survives re-runs of `pulumi up` and container replacement. The
     volumes are not protected: a dev stack is meant to be thrown away with `pulumi destroy`.
+
+    weed runs as the image's unprivileged `seaweed` user with the model's flags only: the entrypoint is
+    bypassed (see components/model/version.py), so the container does what it would add, `user` and
+    -logtostderr=true, and nothing in a container runs as root.
     """
 
     containers: dict[str, docker.Container]
@@ -109,12 +116,16 @@ class DevStorage(pulumi.ComponentResource):
             hostname=service.host,
             image=self.image.image_id,
             entrypoints=[WEED_IN_IMAGE],
-            command=list(service.args),
+            command=[*WEED_LOG_FLAGS, *service.args],
+            user=IMAGE_USER,
             envs=[resolved(f"{key}={value}", self._args.values) for key, value in service.env],
             uploads=self._uploads(service.files),
             volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=service.data_dir)],
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=self.network.name, aliases=[service.host])],
-            ports=[docker.ContainerPortArgs(internal=p, external=p, ip=HOST_ADDRESS) for p in service.ports[:2]],
+            ports=[
+                docker.ContainerPortArgs(internal=port, external=port, ip=HOST_ADDRESS)
+                for port in ([service.role.http_port] if service.role in PUBLISHED_ROLES else [])
+            ],
             healthcheck=docker.ContainerHealthcheckArgs(
                 tests=["CMD", "wget", "-q", "-O", "/dev/null", probe],
                 interval="5s",
@@ -127,17 +138,22 @@ class DevStorage(pulumi.ComponentResource):
         )
 
     def _job_container(self, name: str, prefix: str, job: Job) -> docker.Container:
-        """A one-shot container; it retries until the filer accepts the write, then exits 0."""
+        """A one-shot container running the job's script, which retries until its effect is served back.
+
+        The script's retries are bounded; Docker restarts it a few times more if it still fails (e.g. the
+        filer is restarting), and the health gate fails the update if the rules never arrive.
+        """
         return docker.Container(
             f"{name}-{job.name}",
             name=f"{prefix}-seaweedfs-{job.name}",
             image=self.image.image_id,
-            entrypoints=[WEED_IN_IMAGE],
-            command=list(job.args),
+            entrypoints=list(job.argv[:1]),
+            command=list(job.argv[1:]),
+            user=IMAGE_USER,
             uploads=self._uploads(job.files),
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=self.network.name)],
             restart="on-failure",
-            max_retry_count=30,
+            max_retry_count=3,
             must_run=False,
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(self.containers.values())),
         )

@@ -30,6 +30,7 @@ from urllib.parse import SplitResult, quote, urlsplit
 
 import httpx
 
+from components.healthcheck.filer_rules import RULES_PATH, rules_problem
 from components.healthcheck.sigv4 import sign_get
 
 SECRET_PLACEHOLDER = "[secret]"
@@ -52,6 +53,7 @@ class Target:
     s3_access_key: str = ""
     s3_secret_key: str = ""
     s3_region: str = "us-east-1"
+    filer_rules: str | None = None  # the rendered /etc/seaweedfs/filer.conf, compared with the live one
 
     def __post_init__(self) -> None:
         if not self.master_urls:
@@ -85,6 +87,7 @@ class Target:
             s3_access_key=_output(outputs, "s3_admin_access_key", str, default=""),
             s3_secret_key=_output(outputs, "s3_admin_secret_key", str, default=""),
             s3_region=_output(health, "s3_region", str, "health_target.", default="us-east-1"),
+            filer_rules=_output(health, "filer_rules", str, "health_target.", default=None),
         )
 
 
@@ -186,6 +189,8 @@ def run_checks(target: Target, probe_timeout: float = 3.0, *, transport: httpx.B
     if target.s3_endpoint is not None:
         probes.append(partial(_s3, endpoint=target.s3_endpoint, target=target))
     probes.append(partial(_roundtrip, filer_url=target.filer_url))
+    if target.filer_rules is not None:
+        probes.append(partial(_rules, filer_url=target.filer_url, rendered=target.filer_rules))
     with (
         httpx.Client(transport=transport, timeout=probe_timeout) as client,
         ThreadPoolExecutor(max_workers=len(probes)) as pool,
@@ -402,6 +407,12 @@ def _s3(http: _Http, endpoint: str, target: Target) -> list[CheckResult]:
         denied = f"signed ListBuckets denied (403): wrong S3 credentials{s3_code}"
         problem = denied if code == 403 else f"HTTP {code}{s3_code}"
     return [_result("s3", where, "ListBuckets", answer.latency_ms, problem)]
+
+
+def _rules(http: _Http, filer_url: str, rendered: str) -> list[CheckResult]:
+    answer = http.send("GET", f"{filer_url.rstrip('/')}{RULES_PATH}")
+    problem = answer.error or rules_problem(answer.response.status_code, answer.response.content, rendered)
+    return [_result("rules", _address(filer_url), "filer.conf", answer.latency_ms, problem)]
 
 
 def _roundtrip(http: _Http, filer_url: str) -> list[CheckResult]:

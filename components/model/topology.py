@@ -15,6 +15,7 @@ from typing import Protocol
 from components.model import sizing
 from components.model.config import Platform, StackConfig
 from components.model.haproxy import render_haproxy_cfg
+from components.model.job_script import apply_until_served
 from components.model.refs import Ref
 
 HTTP_PORTS = {"master": 9333, "volume": 8080, "filer": 8888, "s3": 8333}
@@ -119,15 +120,17 @@ class Service:
 
 @dataclass(frozen=True)
 class Job:
-    """A one-shot weed command run after the cluster is up (idempotent, safe to re-run)."""
+    """A one-shot job run after the cluster is up: `weed <args>` applies its file, and it exits 0 only once
+    `served_url` returns exactly that file (idempotent, safe to re-run). Every runner starts `argv`."""
 
     name: str
     args: tuple[str, ...]
     files: tuple[ConfigFile, ...]
+    served_url: str
 
     @property
     def argv(self) -> tuple[str, ...]:
-        return ("weed", *self.args)
+        return ("/bin/sh", "-c", apply_until_served(self.name, self.args, self.served_url, self.files[0].path))
 
 
 @dataclass(frozen=True)
@@ -384,6 +387,7 @@ def _rules_job(rules: str, first_filer: Service, placement: Placement) -> Job:
         name="filer-rules",
         args=("filer.copy", rules_file.path, f"http://{first_filer.http_address}{FILER_RULES_PATH.rsplit('/', 1)[0]}/"),
         files=(rules_file,),
+        served_url=f"http://{first_filer.http_address}{FILER_RULES_PATH}",
     )
 
 

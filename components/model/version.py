@@ -1,6 +1,18 @@
-"""The one SeaweedFS version of the whole project: the container image and the tests' binary."""
+"""The one SeaweedFS version of the whole project: the container image and the tests' binary, and what the
+project relies on inside that image.
+
+Facts of the image (its Dockerfile): Alpine, with busybox `sh`, `wget` and `curl`; the user `seaweed`
+(uid 1000) owns /data; there is no USER line, and /entrypoint.sh adds defaults of its own for some
+subcommands, drops root with su-exec and adds -logtostderr=true.
+"""
 
 SEAWEEDFS_VERSION = "4.48"
 SEAWEEDFS_IMAGE = f"chrislusf/seaweedfs:{SEAWEEDFS_VERSION}"
-# Where the image keeps the binary; containers start it directly so the image entrypoint adds no flags.
+# Containers start the binary directly, so only the model's flags reach weed (the entrypoint's own
+# defaults never do), and take over the two things the entrypoint does: the user and the log flag.
 WEED_IN_IMAGE = "/usr/bin/weed"
+IMAGE_USER = "seaweed"  # uid 1000; a new named volume on /data is created owned by it
+# glog's files would pile up in the container's /tmp; stderr is what `docker logs` shows. A global flag,
+# so it goes before the subcommand.
+WEED_LOG_FLAGS = ("-logtostderr=true",)
+IMAGE_TOOLS = frozenset({"sh", "wget", "curl"})  # what health checks and jobs may call inside the image

@@ -45,6 +45,8 @@ def stack_outputs(
             "filer_addresses": filer_addresses,
             "s3_endpoint": s3_endpoint,
             "s3_region": cfg.s3_region,
+            # The health check compares the filer's live rules with these.
+            "filer_rules": topology.filer_rules,
         },
     }
     if s3_endpoint is not None:

@@ -58,8 +58,9 @@ def files(user_data: str) -> dict[str, str]:
 
 
 def run_command(script: str) -> list[str]:
-    (line,) = [line for line in script.splitlines() if line.startswith("exec ")]
-    return shlex.split(line)[1:]
+    """What the run script execs; it may span lines (a job's shell script is one quoted argument)."""
+    _, command = script.split("\nexec ", 1)
+    return shlex.split(command)
 
 
 def weed_args(command: list[str]) -> list[str]:
@@ -168,7 +169,10 @@ def test_filer_rules_job_runs_after_the_local_filer_is_healthy(topology: Topolog
     run = written["/etc/aegis/seaweedfs-filer-rules/run"]
     wait, _ = run.split("exec ", 1)
     assert f"http://127.0.0.1:{filer.health.port}{filer.health.path}" in wait
-    assert weed_args(run_command(run)) == list(job.args)
+    command = run_command(run)
+    # The job's own script, which applies the rules and waits until the filer serves them.
+    assert command[command.index("--entrypoint") + 1] == job.argv[0] == "/bin/sh"
+    assert weed_args(command) == list(job.argv[1:])
     (rules,) = job.files
     assert written["/etc/aegis/seaweedfs-filer-rules/templates/etc/seaweedfs/filer.conf"] == rules.content
     assert "seaweedfs-filer-rules.service" in yaml.safe_load(render(filer, topology))["runcmd"][-1]

@@ -6,6 +6,7 @@ import pytest
 from components.docker.storage import HOST_ADDRESS, dev_topology
 from components.model.config import parse
 from components.model.refs import Ref, refs_in, substitute
+from components.model.version import IMAGE_TOOLS, IMAGE_USER
 from tests.pulumi_harness import run_program
 
 CONFIG = {"platform": "docker", "s3Enabled": True}
@@ -34,7 +35,8 @@ def test_one_container_per_service_with_the_models_command_and_env(run, topology
     for service in topology.services:
         container = run.named(f"seaweedfs-{service.name}")
         assert container.inputs["entrypoints"] == ["/usr/bin/weed"]
-        assert container.inputs["command"] == list(service.args)
+        # What the bypassed image entrypoint would add, and nothing else: the global log flag first.
+        assert container.inputs["command"] == ["-logtostderr=true", *service.args]
         assert container.inputs.get("envs", []) == [substitute(f"{k}={v}", MOCK_VALUES) for k, v in service.env]
         assert container.inputs["hostname"] == service.host
 
@@ -45,12 +47,39 @@ def test_config_files_are_uploaded_as_rendered(run, topology):
     assert uploads == [{"file": f.path, "content": substitute(f.content, MOCK_VALUES)} for f in s3.files]
 
 
-def test_ports_are_published_on_loopback_only(run):
-    for container in run.of_type(CONTAINER):
-        for port in container.inputs.get("ports", []):
-            assert port["ip"] == HOST_ADDRESS == "127.0.0.1"
+def test_only_master_filer_and_s3_http_ports_are_published_on_loopback(run):
+    published = {
+        (c.name, p["ip"], p["internal"], p["external"])
+        for c in run.of_type(CONTAINER)
+        for p in c.inputs.get("ports", [])
+    }
+    assert HOST_ADDRESS == "127.0.0.1"
+    assert published == {
+        ("seaweedfs-master-0", "127.0.0.1", 9333, 9333),
+        ("seaweedfs-filer-0", "127.0.0.1", 8888, 8888),
+        ("seaweedfs-s3-0", "127.0.0.1", 8333, 8333),
+    }
+
+
+def test_without_s3_only_master_and_filer_are_published():
+    run = run_program("dev", {"platform": "docker", "s3Enabled": False})
     published = {p["external"] for c in run.of_type(CONTAINER) for p in c.inputs.get("ports", [])}
-    assert {9333, 8080, 8888, 8333} <= published
+    assert published == {9333, 8888}
+
+
+def test_nothing_runs_as_root_and_every_command_uses_a_tool_the_image_has(run, topology):
+    # The image has no USER line: without `user` a container runs as root.
+    for container in run.of_type(CONTAINER):
+        assert container.inputs["user"] == IMAGE_USER == "seaweed", container.name
+        assert container.inputs["entrypoints"][0] in ("/usr/bin/weed", "/bin/sh"), container.name
+    for service in topology.services:
+        check = run.named(f"seaweedfs-{service.name}").inputs["healthcheck"]["tests"]
+        assert check[0] == "CMD" and check[1] in IMAGE_TOOLS
+    [job] = topology.jobs
+    container = run.named(f"seaweedfs-{job.name}")
+    assert [*container.inputs["entrypoints"], *container.inputs["command"]] == list(job.argv)
+    script = job.argv[2]
+    assert {"wget", "sh"} <= IMAGE_TOOLS and "wget -q -O - " in script
 
 
 def test_data_lives_in_named_volumes(run, topology):

@@ -533,3 +533,54 @@ def test_the_real_cli_answers_bad_input_with_one_line_and_status_2(argv: list[st
     )
     assert (cli.returncode, cli.stdout) == (2, "")
     assert cli.stderr.startswith("healthcheck: error: ") and cli.stderr.count("\n") == 1, cli.stderr
+
+
+RULES = '{\n  "version": 1,\n  "locations": [\n    {"locationPrefix": "/buckets/t/", "replication": "000"}\n  ]\n}\n'
+
+
+def with_rules(served: str | None) -> FakeCluster:
+    cluster = FakeCluster()
+    if served is not None:
+        cluster.files["/etc/seaweedfs/filer.conf"] = served.encode()
+        cluster.created["/etc/seaweedfs/filer.conf"] = NOW_CRTIME
+    return cluster
+
+
+def test_live_rules_equal_to_the_rendered_ones_pass() -> None:
+    report = run_checks(make_target(filer_rules=RULES), transport=with_rules(RULES).transport)
+    assert report.healthy, report.table()
+    assert [(r.component, r.where, r.check) for r in report.results if r.component == "rules"] == [
+        ("rules", FILER, "filer.conf")
+    ]
+
+
+def test_live_rules_that_differ_fail_naming_the_first_different_line() -> None:
+    served = RULES.replace('"000"', '"001"')
+    report = run_checks(make_target(filer_rules=RULES), transport=with_rules(served).transport)
+    assert failure(report, "rules", "filer.conf").detail == (
+        "live /etc/seaweedfs/filer.conf differs from the rendered rules at line 4: "
+        """'{"locationPrefix": "/buckets/t/", "replication": "001"}', """
+        """expected '{"locationPrefix": "/buckets/t/", "replication": "000"}'"""
+    )
+    truncated = run_checks(make_target(filer_rules=RULES), transport=with_rules(RULES[:20]).transport)
+    assert failure(truncated, "rules", "filer.conf").detail.endswith("at line 3: '', expected '\"locations\": ['")
+
+
+def test_missing_rules_fail() -> None:
+    report = run_checks(make_target(filer_rules=RULES), transport=with_rules(None).transport)
+    assert (
+        failure(report, "rules", "filer.conf").detail
+        == "no storage-class rules on the filer (/etc/seaweedfs/filer.conf: 404)"
+    )
+
+
+def test_rules_are_not_probed_without_rendered_rules() -> None:
+    cluster = with_rules(None)
+    assert run_checks(make_target(), transport=cluster.transport).healthy
+    assert ("GET", f"{FILER}/etc/seaweedfs/filer.conf") not in cluster.calls
+
+
+def test_from_stack_outputs_reads_the_rendered_rules() -> None:
+    assert Target.from_stack_outputs(stack_outputs(filer_rules=RULES)).filer_rules == RULES
+    with pytest.raises(ValueError, match=r"health_target\.filer_rules has the wrong type"):
+        Target.from_stack_outputs(stack_outputs(filer_rules=["not", "text"]))
