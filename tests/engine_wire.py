@@ -77,10 +77,13 @@ class DynamicProviderServer:
         return self.stub.Check(proto.CheckRequest(urn=urn, olds=olds, news=news), timeout=self.timeout).inputs
 
     def diff(self, urn: str, id_: str, olds: struct_pb2.Struct, news: struct_pb2.Struct) -> Any:
-        return self.stub.Diff(proto.DiffRequest(urn=urn, id=id_, olds=olds, news=news), timeout=self.timeout)
+        # The engine also sends the last inputs; these tests never change them between calls.
+        request = proto.DiffRequest(urn=urn, id=id_, olds=olds, news=news, old_inputs=news)
+        return self.stub.Diff(request, timeout=self.timeout)
 
     def create(self, urn: str, properties: struct_pb2.Struct) -> Any:
         return self.stub.Create(proto.CreateRequest(urn=urn, properties=properties), timeout=self.timeout)
 
     def update(self, urn: str, id_: str, olds: struct_pb2.Struct, news: struct_pb2.Struct) -> Any:
-        return self.stub.Update(proto.UpdateRequest(urn=urn, id=id_, olds=olds, news=news), timeout=self.timeout)
+        request = proto.UpdateRequest(urn=urn, id=id_, olds=olds, news=news, old_inputs=news)
+        return self.stub.Update(request, timeout=self.timeout)
