@@ -11,24 +11,35 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 
+TOOLS = ("sh", "weed", "wget", "cmp", "sleep")
 APPLY_TRIES = 60
 APPLY_INTERVAL_SECONDS = 2
 
 
-def apply_until_served(name: str, weed_args: Sequence[str], served_url: str, expected_file: str) -> str:
-    """Exit 0 once GET `served_url` equals `expected_file` byte for byte, else 1 after APPLY_TRIES tries."""
+def apply_until_served(
+    name: str,
+    weed_args: Sequence[str],
+    served_url: str,
+    expected_file: str,
+    tries: int = APPLY_TRIES,
+    interval_seconds: float = APPLY_INTERVAL_SECONDS,
+) -> str:
+    """Exit 0 once GET `served_url` equals `expected_file` byte for byte, else 1 after `tries` tries."""
     apply = shlex.join(("weed", *weed_args))
     served = f"wget -q -O - {shlex.quote(served_url)}"
     same = f"cmp -s - {shlex.quote(expected_file)}"
     not_yet = shlex.quote(f"{name}: {served_url} does not serve {expected_file} yet, try")
+    gave_up = shlex.quote(f"{name}: giving up after {tries} tries: {served_url} never served {expected_file}")
+    sleep = f"{interval_seconds:g}"
     return f"""tries=0
 until {apply} && {served} | {same}; do
   tries=$((tries + 1))
-  echo {not_yet} "$tries/{APPLY_TRIES}" >&2
-  if [ "$tries" -ge {APPLY_TRIES} ]; then
+  echo {not_yet} "$tries/{tries}" >&2
+  if [ "$tries" -ge {tries} ]; then
+    echo {gave_up} >&2
     exit 1
   fi
-  sleep {APPLY_INTERVAL_SECONDS}
+  sleep {sleep}
 done
 echo {shlex.quote(f"{name}: {served_url} serves {expected_file}")}
 """

@@ -15,4 +15,5 @@ IMAGE_USER = "seaweed"  # uid 1000; a new named volume on /data is created owned
 # glog's files would pile up in the container's /tmp; stderr is what `docker logs` shows. A global flag,
 # so it goes before the subcommand.
 WEED_LOG_FLAGS = ("-logtostderr=true",)
-IMAGE_TOOLS = frozenset({"sh", "wget", "curl"})  # what health checks and jobs may call inside the image
+# What health checks and jobs may call inside the image: busybox applets of the Alpine base, and curl.
+IMAGE_TOOLS = frozenset({"sh", "wget", "curl", "cmp", "sleep"})

@@ -4,6 +4,7 @@ import pulumi
 import pytest
 
 from components.docker.storage import HOST_ADDRESS, dev_topology
+from components.model import job_script
 from components.model.config import parse
 from components.model.refs import Ref, refs_in, substitute
 from components.model.version import IMAGE_TOOLS, IMAGE_USER
@@ -78,8 +79,10 @@ def test_nothing_runs_as_root_and_every_command_uses_a_tool_the_image_has(run, t
     [job] = topology.jobs
     container = run.named(f"seaweedfs-{job.name}")
     assert [*container.inputs["entrypoints"], *container.inputs["command"]] == list(job.argv)
-    script = job.argv[2]
-    assert {"wget", "sh"} <= IMAGE_TOOLS and "wget -q -O - " in script
+    assert job.argv[:2] == ("/bin/sh", "-c")
+    assert set(job_script.TOOLS) - {"weed"} <= IMAGE_TOOLS
+    for tool in job_script.TOOLS[1:]:
+        assert f"{tool} " in job.argv[2], tool
 
 
 def test_data_lives_in_named_volumes(run, topology):
