@@ -38,6 +38,7 @@ class Registration:
     retain_on_delete: bool
     custom: bool
     dependencies: list[str]
+    delete_before_replace: bool = False
 
     def secret(self, prop: str) -> bool:
         """True when `prop` itself, or any value inside it, was sent to the engine as a secret."""
@@ -130,6 +131,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     retain_on_delete=request.retainOnDelete,
                     custom=request.custom,
                     dependencies=list(request.dependencies),
+                    delete_before_replace=request.deleteBeforeReplace,
                 )
             )
         return response

@@ -60,7 +60,10 @@ class DevStorage(pulumi.ComponentResource):
 
     weed runs as the image's unprivileged `seaweed` user with the model's flags only: the entrypoint is
     bypassed (see components/model/version.py), so the container does what it would add, `user` and
-    -logtostderr=true, and nothing in a container runs as root.
+    -logtostderr=true. Only a one-shot `chown` per volume runs as root.
+
+    Containers have fixed names and host ports, so a changed one is deleted before its replacement is
+    created; otherwise the replacement could never start next to it.
     """
 
     containers: dict[str, docker.Container]
@@ -77,7 +80,7 @@ class DevStorage(pulumi.ComponentResource):
         self.containers = {}
         for service in args.topology.services:
             volume = docker.Volume(f"{name}-{service.name}-data", name=f"{prefix}-{service.name}-data", opts=child)
-            depends = [
+            depends = [self._data_owner(name, prefix, service, volume)] + [
                 self.containers[s.name]
                 for s in args.topology.services
                 if START_ORDER.index(s.role) < START_ORDER.index(service.role)
@@ -100,6 +103,26 @@ class DevStorage(pulumi.ComponentResource):
 
     def _uploads(self, files: tuple[ConfigFile, ...]) -> list[docker.ContainerUploadArgs]:
         return [docker.ContainerUploadArgs(file=f.path, content=resolved(f.content, self._args.values)) for f in files]
+
+    def _data_owner(self, name: str, prefix: str, service: Service, volume: docker.Volume) -> docker.Container:
+        """A one-shot root container that hands the data volume to the image's user before weed starts.
+
+        A new volume is `seaweed`'s already (Docker copies the image's /data into it). One written while
+        weed still ran as root holds root-owned files the unprivileged weed cannot open. `attach` makes the
+        create wait until it has exited; it runs again only when replaced.
+        """
+        return docker.Container(
+            f"{name}-{service.name}-data-owner",
+            name=f"{prefix}-{service.host}-data-owner",
+            image=self.image.image_id,
+            entrypoints=["chown"],
+            command=["-R", IMAGE_USER, service.data_dir],
+            user="root",
+            volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=service.data_dir)],
+            attach=True,
+            must_run=False,
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+        )
 
     def _service_container(
         self,
@@ -134,7 +157,7 @@ class DevStorage(pulumi.ComponentResource):
                 start_period="15s",
             ),
             restart="unless-stopped",
-            opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends, delete_before_replace=True),
         )
 
     def _job_container(self, name: str, prefix: str, job: Job) -> docker.Container:
@@ -155,5 +178,7 @@ class DevStorage(pulumi.ComponentResource):
             restart="on-failure",
             max_retry_count=3,
             must_run=False,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(self.containers.values())),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=list(self.containers.values()), delete_before_replace=True
+            ),
         )

@@ -16,4 +16,4 @@ IMAGE_USER = "seaweed"  # uid 1000; a new named volume on /data is created owned
 # so it goes before the subcommand.
 WEED_LOG_FLAGS = ("-logtostderr=true",)
 # What health checks and jobs may call inside the image: busybox applets of the Alpine base, and curl.
-IMAGE_TOOLS = frozenset({"sh", "wget", "curl", "cmp", "sleep"})
+IMAGE_TOOLS = frozenset({"sh", "wget", "curl", "cmp", "sleep", "chown"})

@@ -14,6 +14,15 @@ CONFIG = {"platform": "docker", "s3Enabled": True}
 CONTAINER = "docker:index/container:Container"
 
 
+def data_owner(registration) -> bool:
+    return registration.name.endswith("-data-owner")
+
+
+def long_running_and_jobs(run):
+    """Every container but the one-shot chown of each volume."""
+    return [c for c in run.of_type(CONTAINER) if not data_owner(c)]
+
+
 @pytest.fixture(scope="module")
 def run():
     return run_program("dev", CONFIG)
@@ -68,9 +77,9 @@ def test_without_s3_only_master_and_filer_are_published():
     assert published == {9333, 8888}
 
 
-def test_nothing_runs_as_root_and_every_command_uses_a_tool_the_image_has(run, topology):
+def test_weed_never_runs_as_root_and_every_command_uses_a_tool_the_image_has(run, topology):
     # The image has no USER line: without `user` a container runs as root.
-    for container in run.of_type(CONTAINER):
+    for container in long_running_and_jobs(run):
         assert container.inputs["user"] == IMAGE_USER == "seaweed", container.name
         assert container.inputs["entrypoints"][0] in ("/usr/bin/weed", "/bin/sh"), container.name
     for service in topology.services:
@@ -107,9 +116,30 @@ def test_one_pinned_image_pulled_once(run):
         assert container.inputs["image"] == "sha256:mock-chrislusf/seaweedfs:4.48"
 
 
+def test_volumes_written_by_root_are_handed_to_the_image_user_before_weed_starts(run, topology):
+    owners = [c for c in run.of_type(CONTAINER) if data_owner(c)]
+    assert len(owners) == len(topology.services)
+    for service in topology.services:
+        owner = run.named(f"seaweedfs-{service.name}-data-owner")
+        assert owner.inputs["user"] == "root"
+        assert [*owner.inputs["entrypoints"], *owner.inputs["command"]] == ["chown", "-R", "seaweed", "/data"]
+        assert "chown" in IMAGE_TOOLS
+        assert owner.inputs["volumes"] == run.named(f"seaweedfs-{service.name}").inputs["volumes"]
+        # attach: the create returns only once chown has exited; no network, no ports, never restarted.
+        assert owner.inputs["attach"] is True and owner.inputs["mustRun"] is False
+        assert "networksAdvanced" not in owner.inputs and "ports" not in owner.inputs
+        assert owner.urn in run.named(f"seaweedfs-{service.name}").dependencies
+
+
+def test_containers_are_deleted_before_their_replacement_is_created(run):
+    # Fixed names and host ports: a replacement created first could never start next to the old one.
+    for container in run.of_type(CONTAINER):
+        assert container.delete_before_replace, container.name
+
+
 def test_containers_share_one_private_network(run):
     [network] = run.of_type("docker:index/network:Network")
-    for container in run.of_type(CONTAINER):
+    for container in long_running_and_jobs(run):
         assert [n["name"] for n in container.inputs["networksAdvanced"]] == [network.inputs["name"]]
 
 
@@ -169,7 +199,7 @@ def test_health_gate_runs_after_every_container(run):
 def test_rules_job_runs_once_after_the_services(run):
     job = run.named("seaweedfs-filer-rules")
     assert job.inputs["mustRun"] is False and job.inputs["restart"] == "on-failure"
-    service_urns = {c.urn for c in run.of_type(CONTAINER) if c.name != "seaweedfs-filer-rules"}
+    service_urns = {c.urn for c in long_running_and_jobs(run) if c.name != "seaweedfs-filer-rules"}
     assert service_urns <= set(job.dependencies)
 
 
