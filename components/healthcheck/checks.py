@@ -411,7 +411,9 @@ def _s3(http: _Http, endpoint: str, target: Target) -> list[CheckResult]:
 
 def _rules(http: _Http, filer_url: str, rendered: str) -> list[CheckResult]:
     answer = http.send("GET", f"{filer_url.rstrip('/')}{RULES_PATH}")
-    problem = answer.error or rules_problem(answer.response.status_code, answer.response.content, rendered)
+    problem = answer.error
+    if answer.response is not None:
+        problem = rules_problem(answer.response.status_code, answer.response.content, rendered)
     return [_result("rules", _address(filer_url), "filer.conf", answer.latency_ms, problem)]
 
 

@@ -41,7 +41,7 @@ def test_health_check_cli_reports_healthy_then_names_each_stopped_component(dev)
     report = wait_for_report(target, healthy=True)
     assert report.healthy, report.table()
     checked = {r.component for r in report.results}
-    assert checked == {"filer", "master", "volume", "s3", "roundtrip"}
+    assert checked == {"filer", "master", "volume", "s3", "roundtrip", "rules"}
 
     outputs = {
         "health_target": {
@@ -51,6 +51,7 @@ def test_health_check_cli_reports_healthy_then_names_each_stopped_component(dev)
             "expected_volume_servers": list(target.expected_volume_servers),
             "s3_endpoint": target.s3_endpoint,
             "s3_region": "us-east-1",
+            "filer_rules": cluster.topology.filer_rules,
         },
         "s3_admin_access_key": target.s3_access_key,
         "s3_admin_secret_key": target.s3_secret_key,

@@ -38,8 +38,9 @@ PULUMI = f"""#!/bin/sh
 case "$1 $2" in
   "stack select") [ -e "$STUB_STATE/$3" ] ;;
   "stack init")
-    mkdir -p "$STUB_STATE" && touch "$STUB_STATE/$3"
-    echo "encryptionsalt: v1:salt-of-$3" >>"Pulumi.$3.yaml" ;;
+    echo "encryptionsalt: v1:salt-of-$3" >>"Pulumi.$3.yaml"
+    [ -z "${{STUB_INIT_EXIT:-}}" ] || {{ echo "error: stub init failed" >&2; exit "$STUB_INIT_EXIT"; }}
+    mkdir -p "$STUB_STATE" && touch "$STUB_STATE/$3" ;;
   "stack output") echo '{{"health_target": "stub"}}' ;;
   "up "*) exit "${{STUB_UP_EXIT:-0}}" ;;
 esac
@@ -254,6 +255,15 @@ def test_prod_without_a_secrets_provider(machine: Machine) -> None:
     err = one_line_failure(machine.deploy("prod"))
     assert "stack prod: pulumi stack init prod --secrets-provider awskms://" in err
     assert not machine.calls("docker")
+
+
+def test_a_failed_stack_init_restores_the_tracked_file(machine: Machine) -> None:
+    run = machine.deploy("dev", STUB_INIT_EXIT="255")
+    assert run.returncode == 1
+    assert run.stderr.splitlines()[-1] == f"deploy: pulumi stack init dev failed on file://{machine.home}/.pulumi-state"
+    assert (machine.project / "Pulumi.dev.yaml").read_text() == TRACKED
+    assert not (machine.project / "Pulumi.dev.yaml.before-init").exists()
+    assert not machine.pulumi("up")
 
 
 def test_a_failed_up_stops_before_the_health_check(machine: Machine) -> None:
