@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -48,30 +49,40 @@ class DynamicProviderServer:
         self.timeout = timeout
 
     def __enter__(self) -> DynamicProviderServer:
+        self.stderr = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             [sys.executable, "-u", "-m", "pulumi.dynamic"],
             cwd=ROOT,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=self.stderr,
             env={**os.environ, "PULUMI_PROJECT": "aegis-storage"},
             start_new_session=True,
         )
         assert self.process.stdout is not None
-        port = int(self.process.stdout.readline())
+        line = self.process.stdout.readline()
+        if not line.strip().isdigit():
+            self.stderr.seek(0)
+            error = self.stderr.read().decode(errors="replace")
+            self.__exit__()
+            raise RuntimeError(f"the provider server did not start: {error}")
+        port = int(line)
         self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         self.stub = provider_pb2_grpc.ResourceProviderStub(self.channel)
         # The engine configures a provider before any other call.
-        self.stub.Configure(proto.ConfigureRequest(args=struct_pb2.Struct(), acceptSecrets=False), timeout=30)
+        self.stub.Configure(proto.ConfigureRequest(args=struct_pb2.Struct(), acceptSecrets=True), timeout=30)
         return self
 
     def __exit__(self, *_: object) -> None:
-        self.channel.close()
-        os.kill(self.process.pid, signal.SIGTERM)
+        if hasattr(self, "channel"):
+            self.channel.close()
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGTERM)
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             os.kill(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
+        self.stderr.close()
 
     def check(self, urn: str, olds: struct_pb2.Struct, news: struct_pb2.Struct) -> struct_pb2.Struct:
         return self.stub.Check(proto.CheckRequest(urn=urn, olds=olds, news=news), timeout=self.timeout).inputs
