@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from components.model.aegis_calls import aegis_call_rules
+
 
 @dataclass(frozen=True)
 class HaproxySettings:
@@ -67,7 +69,7 @@ resolvers system
 
 frontend filer
     bind {bind}:{port}
-    default_backend filers
+{aegis_call_rules()}    default_backend filers
 
 frontend stats
     bind {stats_bind}:{stats_port}
