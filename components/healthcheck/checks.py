@@ -189,6 +189,10 @@ def run_checks(target: Target, probe_timeout: float = 3.0, *, transport: httpx.B
     if target.s3_endpoint is not None:
         probes.append(partial(_s3, endpoint=target.s3_endpoint, target=target))
     probes.append(partial(_roundtrip, filer_url=target.filer_url))
+    # Imported here: the AEGIS probe is built on this module's _Http and results.
+    from components.healthcheck.aegis_probe import aegis_probe
+
+    probes.append(partial(aegis_probe, filer_url=target.filer_url))
     if target.filer_rules is not None:
         probes.append(partial(_rules, filer_url=target.filer_url, rendered=target.filer_rules))
     with (

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import quote
 
 import httpx
 import pytest
 
+from components.healthcheck import run_checks
+from components.healthcheck.aegis_probe import PROBE_TENANT
 from components.model.aegis_calls import DELETE_REFUSED, QUOTA_NOT_ENFORCED, USAGE_NOT_TRACKED
 from components.model.config import StackConfig
 from components.model.refs import Ref
@@ -164,3 +166,17 @@ def test_the_filers_own_recursive_delete_passes_through_unchanged(stack: Stack):
     volume = new_volume(stack)
     assert stack.client.delete(f"{stack.url}{volume}?recursive=true").status_code == 204
     assert stack.status_everywhere(f"{volume}/.keep") == {404}
+
+
+def test_the_health_checks_aegis_probe_passes_through_the_tier_and_fails_on_a_bare_filer(stack: Stack):
+    target = health_target(stack.cluster.topology, stack.cluster.values)
+    [through_tier] = [r for r in run_checks(target).results if r.component == "aegis"]
+    assert through_tier.ok, through_tier.detail
+
+    bare = replace(target, filer_url=stack.filers[0])
+    [direct] = [r for r in run_checks(bare).results if r.component == "aegis"]
+    assert not direct.ok
+    assert direct.detail.startswith("AEGIS's volume delete left the file in place (GET answered 200)")
+    tenant = f"{stack.url}/aegis/volumes/{PROBE_TENANT}/"
+    probe_tenant = stack.client.get(tenant, headers={"Accept": "application/json"})
+    assert probe_tenant.status_code == 404 or not probe_tenant.json().get("Entries"), "the probe cleans up after itself"

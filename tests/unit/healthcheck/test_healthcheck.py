@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -45,6 +46,8 @@ class FakeCluster:
     s3_status: int = 200
     unreachable: set[str] = field(default_factory=set)
     timing_out: set[str] = field(default_factory=set)
+    # False: a filer without the HTTP tier's rewrite, which answers AEGIS's delete with 204 and deletes nothing.
+    aegis_delete_rewritten: bool = True
     files: dict[str, bytes] = field(default_factory=dict)
     created: dict[str, str] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
@@ -90,16 +93,47 @@ class FakeCluster:
                 self.files[path] = request.content
                 self.created[path] = NOW_CRTIME
             return httpx.Response(self.put_status)
-        if request.method == "GET" and path == "/.aegis-healthcheck/":
-            entries = [
-                {"FullPath": name, "Crtime": self.created[name], "FileSize": len(body)}
-                for name, body in self.files.items()
-            ]
-            return httpx.Response(200, json={"Path": path[:-1], "Entries": entries or None}, headers={"Date": NOW_DATE})
-        if request.method == "GET" and path in self.files:
-            body = self.files[path]
-            return httpx.Response(200, content=bytes([body[0] ^ 1]) + body[1:] if self.corrupt_reads else body)
-        if request.method == "DELETE" and path in self.files:
+        if request.method == "POST" and path == "/dir/":
+            return httpx.Response(201)  # the filer makes an empty /dir whatever the form says
+        if request.method == "DELETE":
+            return self._delete(request)
+        if request.method == "GET" and path.endswith("/"):
+            return self._listing(path)
+        if request.method in ("GET", "HEAD") and path in self.files:
+            return self._read(request, self.files[path])
+        return httpx.Response(404)
+
+    def _listing(self, path: str) -> httpx.Response:
+        entries = [
+            {"FullPath": name, "Crtime": self.created[name], "FileSize": len(body)}
+            for name, body in list(self.files.items())  # other probes write concurrently
+            if name.startswith(path)
+        ]
+        if not entries and path != "/.aegis-healthcheck/":
+            return httpx.Response(404)
+        return httpx.Response(200, json={"Path": path[:-1], "Entries": entries or None}, headers={"Date": NOW_DATE})
+
+    def _read(self, request: httpx.Request, body: bytes) -> httpx.Response:
+        if self.corrupt_reads:
+            body = bytes([body[0] ^ 1]) + body[1:]
+        if request.method == "HEAD":
+            return httpx.Response(200, headers={"Content-Length": str(len(body))})
+        if found := re.fullmatch(r"bytes=(\d+)-(\d+)", request.headers.get("Range", "")):
+            return httpx.Response(206, content=body[int(found.group(1)) : int(found.group(2)) + 1])
+        return httpx.Response(200, content=body)
+
+    def _delete(self, request: httpx.Request) -> httpx.Response:
+        path, query = request.url.path, dict(request.url.params)
+        if path == "/dir/" and query.get("recursive") == "true":
+            # AEGIS's form: the tier rewrites it into the recursive delete below, a bare filer ignores path=.
+            if not self.aegis_delete_rewritten:
+                return httpx.Response(204)
+            path = query["path"]
+        if query.get("recursive") == "true":
+            for name in [n for n in list(self.files) if n.startswith(path.rstrip("/") + "/")]:
+                del self.files[name]
+            return httpx.Response(204)
+        if path in self.files:
             del self.files[path]
             return httpx.Response(204)
         return httpx.Response(404)
@@ -150,6 +184,7 @@ def test_all_healthy_runs_every_check_and_cleans_up() -> None:
         ("volume", VOLUME, "registered"),
         ("s3", S3, "ListBuckets"),
         ("roundtrip", FILER, "write/read/delete"),
+        ("aegis", FILER, "AEGIS calls"),
     ]
     methods = [method for method, url in cluster.calls if "/.aegis-healthcheck/probe-" in url]
     assert methods == ["PUT", "GET", "DELETE"]
