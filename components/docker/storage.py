@@ -10,14 +10,31 @@ import pulumi_docker as docker
 
 from components.model.config import StackConfig
 from components.model.refs import Ref
-from components.model.topology import START_ORDER, ConfigFile, Job, Role, Service, Topology, build_topology
-from components.model.version import IMAGE_USER, SEAWEEDFS_IMAGE, WEED_IN_IMAGE, WEED_LOG_FLAGS
+from components.model.topology import (
+    START_ORDER,
+    ConfigFile,
+    Job,
+    LoadBalancer,
+    Role,
+    Service,
+    Topology,
+    build_topology,
+)
+from components.model.version import (
+    HAPROXY_IMAGE,
+    HAPROXY_USER,
+    IMAGE_USER,
+    SEAWEEDFS_IMAGE,
+    WEED_IN_IMAGE,
+    WEED_LOG_FLAGS,
+)
 from components.stack.deploy_values import resolved
 
 HOST_ADDRESS = "127.0.0.1"  # published ports never leave the developer's machine
-# What a developer reaches from the host: AEGIS's filer, the master UI, the S3 gateway. Volume servers and
-# every gRPC port stay on the private network (the filer streams file contents itself).
-PUBLISHED_ROLES = (Role.MASTER, Role.FILER, Role.S3)
+# What a developer reaches from the host: the master UI and the S3 gateway; AEGIS's filer URL is the HAProxy in
+# front of the filer. The filer itself, volume servers and every gRPC port stay on the private network (the
+# filer streams file contents itself), so nothing reaches the filer around the HTTP tier's rules.
+PUBLISHED_ROLES = (Role.MASTER, Role.S3)
 
 
 class DockerPlacement:
@@ -53,7 +70,7 @@ class DevStorageArgs:
 
 
 class DevStorage(pulumi.ComponentResource):
-    """Master, volume server, filer (LevelDB) and optional S3 gateway as containers.
+    """Master, volume server, filer (LevelDB), optional S3 gateway, and the HAProxy AEGIS talks to, as containers.
 
     Data lives in named volumes so it survives re-runs of `pulumi up` and container replacement. The
     volumes are not protected: a dev stack is meant to be thrown away with `pulumi destroy`.
@@ -86,10 +103,16 @@ class DevStorage(pulumi.ComponentResource):
                 if START_ORDER.index(s.role) < START_ORDER.index(service.role)
             ]
             self.containers[service.name] = self._service_container(name, prefix, service, volume, depends)
+        self.haproxy_image = docker.RemoteImage(
+            f"{name}-haproxy-image", name=HAPROXY_IMAGE, keep_locally=True, opts=child
+        )
+        filers = [self.containers[s.name] for s in args.topology.of(Role.FILER)]
+        for lb in args.topology.load_balancers:
+            self.containers[lb.name] = self._load_balancer_container(name, prefix, lb, filers)
         for job in args.topology.jobs:
             self.containers[job.name] = self._job_container(name, prefix, job)
 
-        self.filer_url = published_url(Role.FILER)
+        self.filer_url = f"http://{HOST_ADDRESS}:{LoadBalancer.port}"
         self.master_url = published_url(Role.MASTER)
         self.s3_endpoint = published_url(Role.S3) if args.topology.of(Role.S3) else None
         self.register_outputs(
@@ -158,6 +181,34 @@ class DevStorage(pulumi.ComponentResource):
             ),
             restart="unless-stopped",
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends, delete_before_replace=True),
+        )
+
+    def _load_balancer_container(
+        self, name: str, prefix: str, lb: LoadBalancer, filers: list[docker.Container]
+    ) -> docker.Container:
+        """The HTTP tier AEGIS talks to: the model's haproxy.cfg and command line, the filer URL on the host."""
+        probe = f"http://127.0.0.1:{lb.health.port}{lb.health.path}"
+        return docker.Container(
+            f"{name}-{lb.name}",
+            name=f"{prefix}-{lb.host}",
+            hostname=lb.host,
+            image=self.haproxy_image.image_id,
+            # The model's argv, not the image entrypoint's (which would add its own flags).
+            entrypoints=list(lb.argv[:1]),
+            command=list(lb.argv[1:]),
+            user=HAPROXY_USER,
+            uploads=self._uploads((lb.config,)),
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=self.network.name, aliases=[lb.host])],
+            ports=[docker.ContainerPortArgs(internal=lb.port, external=lb.port, ip=HOST_ADDRESS)],
+            healthcheck=docker.ContainerHealthcheckArgs(
+                tests=["CMD", "wget", "-q", "-O", "/dev/null", probe],
+                interval="5s",
+                timeout="3s",
+                retries=5,
+                start_period="5s",
+            ),
+            restart="unless-stopped",
+            opts=pulumi.ResourceOptions(parent=self, depends_on=filers, delete_before_replace=True),
         )
 
     def _job_container(self, name: str, prefix: str, job: Job) -> docker.Container:

@@ -291,7 +291,10 @@ def _filer(http: _Http, url: str) -> list[CheckResult]:
     if answer.response is not None and answer.response.status_code != 200:
         code = answer.response.status_code
         # The filer's /healthz is its metadata store's health: 503 is the only way it reports that store gone.
+        # HAProxy answers 503 too when no filer behind it is up, and says so in its page.
         problem = "metadata store unreachable (503)" if code == 503 else f"HTTP {code}"
+        if code == 503 and "No server is available" in answer.response.text:
+            problem = "no filer is up behind the load balancer (503)"
     return [_result("filer", _address(url), "/healthz", answer.latency_ms, problem)]
 
 

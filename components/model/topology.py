@@ -135,7 +135,8 @@ class Job:
 
 @dataclass(frozen=True)
 class LoadBalancer:
-    """An HAProxy node in front of every filer (AWS only; AEGIS talks to it as the filer URL)."""
+    """An HAProxy node in front of every filer; AEGIS talks to it as the filer URL, in both stacks, because it
+    turns AEGIS's calls into what AEGIS means (components/model/aegis_calls.py)."""
 
     name: str
     host: str
@@ -199,9 +200,9 @@ def layout(cfg: StackConfig) -> tuple[Node, ...]:
 
 
 def load_balancer_nodes(cfg: StackConfig) -> tuple[tuple[str, str], ...]:
-    """(name, zone) of each HAProxy node: none on docker, where AEGIS reaches the single filer directly."""
+    """(name, zone) of each HAProxy node: one on docker, in front of the single filer."""
     if cfg.aws is None:
-        return ()
+        return (("lb-0", ""),)
     zones = cfg.aws.availability_zones
     return tuple((f"lb-{i}", zones[i % len(zones)]) for i in range(cfg.aws.load_balancer_count))
 

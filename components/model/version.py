@@ -17,3 +17,11 @@ IMAGE_USER = "seaweed"  # uid 1000; a new named volume on /data is created owned
 WEED_LOG_FLAGS = ("-logtostderr=true",)
 # What health checks and jobs may call inside the image: busybox applets of the Alpine base, and curl.
 IMAGE_TOOLS = frozenset({"sh", "wget", "curl", "cmp", "sleep", "chown"})
+
+# The HTTP tier in front of the dev filer (AWS nodes install their distribution's HAProxy). 2.6.12 is the release
+# the integration tests run (Debian 12's haproxy package), so the haproxy.cfg the container loads is the one
+# the tests exercise; the alpine variant brings busybox wget for the container's health check. The image runs
+# as its own unprivileged `haproxy` user.
+HAPROXY_VERSION = "2.6.12"
+HAPROXY_IMAGE = f"haproxy:{HAPROXY_VERSION}-alpine"
+HAPROXY_USER = "haproxy"

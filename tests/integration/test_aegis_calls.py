@@ -1,5 +1,6 @@
-"""AEGIS's calls, replayed as the orchestrator sends them (../shared notes: aegis-client.md, one test per row),
-against the real HA topology: weed, PostgreSQL and HAProxy on loopback, through AEGIS's filer URL.
+"""AEGIS's calls, replayed as the orchestrator sends them (tests/aegis_client.py), one test per call, against
+the real dev and HA topologies: weed, HAProxy and (HA) PostgreSQL on loopback, through AEGIS's filer URL, which
+is the HAProxy in both stacks.
 
 Each call either does what AEGIS means or gets the refusal documented in components/model/aegis_calls.py.
 """
@@ -7,7 +8,8 @@ Each call either does what AEGIS means or gets the refusal documented in compone
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import quote
@@ -18,7 +20,7 @@ import pytest
 from components.healthcheck import run_checks
 from components.healthcheck.aegis_probe import PROBE_TENANT
 from components.model.aegis_calls import DELETE_REFUSED, QUOTA_NOT_ENFORCED, USAGE_NOT_TRACKED
-from components.model.config import StackConfig
+from components.model.config import StackConfig, parse
 from components.model.refs import Ref
 from components.model.topology import Role
 from tests import aegis_client as aegis
@@ -29,6 +31,7 @@ from tests.unit.model.test_config import prod
 pytestmark = pytest.mark.integration
 
 HA_SUBNET = "127.0.42"
+DEV_SUBNET = "127.0.43"
 
 
 @dataclass
@@ -46,25 +49,34 @@ class Stack:
         return {httpx.get(f"{filer}{path}", timeout=10).status_code for filer in self.filers}
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory) -> Iterator[Stack]:
-    root: Path = tmp_path_factory.mktemp("aegis-ha")
-    cfg: StackConfig = prod()
-    topology, _ = loopback_topology(cfg, root, HA_SUBNET)
-    values = fresh_values(f"{HA_SUBNET}.60")
+@pytest.fixture(scope="module", params=["dev", "ha"])
+def stack(request, tmp_path_factory) -> Iterator[Stack]:
+    root: Path = tmp_path_factory.mktemp(f"aegis-{request.param}")
+    with ExitStack() as stop:
+        if request.param == "dev":
+            cfg = parse({}, stack="dev")
+            topology, _ = loopback_topology(cfg, root, DEV_SUBNET)
+            values = fresh_values()
+        else:
+            cfg = prod()
+            topology, _ = loopback_topology(cfg, root, HA_SUBNET)
+            values = fresh_values(f"{HA_SUBNET}.60")
+            start_postgres(cfg, values, stop)
+        cluster = stop.enter_context(running(topology, values, root))
+        client = stop.enter_context(httpx.Client(timeout=aegis.TIMEOUT))
+        target = health_target(topology, values)
+        report = wait_for_report(target, healthy=True, timeout=90)
+        assert report.healthy, report.table()
+        yield Stack(cluster, target.filer_url, client)
+
+
+def start_postgres(cfg: StackConfig, values: Mapping[Ref, str], stop: ExitStack) -> None:
     assert cfg.aws is not None
     postgres = LocalPostgres(
         f"{HA_SUBNET}.60", cfg.aws.database_port, cfg.aws.database_name, cfg.aws.database_user, values[Ref.DB_PASSWORD]
     )
-    try:
-        postgres.init()
-        with running(topology, values, root) as cluster, httpx.Client(timeout=aegis.TIMEOUT) as client:
-            target = health_target(topology, values)
-            report = wait_for_report(target, healthy=True, timeout=90)
-            assert report.healthy, report.table()
-            yield Stack(cluster, target.filer_url, client)
-    finally:
-        postgres.remove()
+    stop.callback(postgres.remove)
+    postgres.init()
 
 
 def new_volume(stack: Stack) -> str:

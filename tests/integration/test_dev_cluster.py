@@ -41,7 +41,7 @@ def test_health_check_cli_reports_healthy_then_names_each_stopped_component(dev)
     report = wait_for_report(target, healthy=True)
     assert report.healthy, report.table()
     checked = {r.component for r in report.results}
-    assert checked == {"filer", "master", "volume", "s3", "roundtrip", "rules"}
+    assert checked == {"filer", "master", "volume", "s3", "roundtrip", "rules", "aegis"}
 
     outputs = {
         "health_target": {
@@ -74,6 +74,9 @@ def test_health_check_cli_reports_healthy_then_names_each_stopped_component(dev)
     filer = cluster.topology.of(Role.FILER)[0]
     cluster.kill(filer.name)
     report = wait_for_report(target, healthy=False)
-    filer_failures = [f for f in report.failures() if f.component == "filer"]
-    assert filer_failures and filer_failures[0].where == filer.http_address, report.table()
-    assert "connection refused" in filer_failures[0].detail
+    filer_failures = {f.where: f.detail for f in report.failures() if f.component == "filer"}
+    # Through AEGIS's filer URL (the HAProxy) and at the filer's own address.
+    assert filer_failures == {
+        target.filer_url.removeprefix("http://"): "no filer is up behind the load balancer (503)",
+        filer.http_address: "connection refused",
+    }, report.table()

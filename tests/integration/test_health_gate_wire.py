@@ -58,9 +58,10 @@ def dev(tmp_path_factory):
 
 def _loopback_inputs(gate_inputs: dict[str, Any], cluster: Any, values: Mapping[Ref, str]) -> dict[str, Any]:
     topology = cluster.topology
-    [filer], [master], [volume], [s3] = (topology.of(role) for role in (Role.FILER, Role.MASTER, Role.VOLUME, Role.S3))
+    [master], [volume], [s3] = (topology.of(role) for role in (Role.MASTER, Role.VOLUME, Role.S3))
+    [lb] = topology.load_balancers
     replacements = {
-        "http://127.0.0.1:8888": f"http://{filer.http_address}",
+        "http://127.0.0.1:8888": f"http://{lb.host}:{lb.port}",
         "http://127.0.0.1:9333": f"http://{master.http_address}",
         "http://127.0.0.1:8333": f"http://{s3.http_address}",
         "seaweedfs-volume:8080": volume.http_address,
@@ -91,4 +92,5 @@ def test_gate_passes_a_healthy_cluster_and_names_a_stopped_filer(recorded_gate, 
             provider.create(urn, checked)
     message = failed.value.details()
     assert "SeaweedFS is not healthy after 10 s" in message
-    assert f"filer {filer.http_address}: connection refused" in message
+    [lb] = cluster.topology.load_balancers
+    assert f"filer {lb.host}:{lb.port}: no filer is up behind the load balancer (503)" in message

@@ -67,6 +67,10 @@ def test_health_check_fails_when_the_live_rules_differ_and_the_job_restores_them
     if volume.name not in cluster.processes:
         cluster.start_service(volume)
     cluster.run_job(job, timeout=150)
+    for lb in cluster.topology.load_balancers:  # AEGIS's filer URL, where the health check looks
+        if lb.name not in cluster.processes:
+            cluster.start_load_balancer(lb)
+            cluster.wait_healthy(lb.name)
     target = health_target(cluster.topology, cluster.values)
     report = wait_for_report(target, healthy=True)
     assert report.healthy, report.table()
@@ -78,7 +82,7 @@ def test_health_check_fails_when_the_live_rules_differ_and_the_job_restores_them
     assert put.status_code == 201
     report = wait_for_report(target, healthy=False)
     [rules] = [r for r in report.failures() if r.component == "rules"]
-    assert rules.where == filer.http_address
+    assert rules.where == target.filer_url.removeprefix("http://")
     assert rules.detail.startswith("live /etc/seaweedfs/filer.conf differs from the rendered rules at line 2")
 
     cluster.run_job(job, timeout=150)

@@ -57,7 +57,7 @@ def test_config_files_are_uploaded_as_rendered(run, topology):
     assert uploads == [{"file": f.path, "content": substitute(f.content, MOCK_VALUES)} for f in s3.files]
 
 
-def test_only_master_filer_and_s3_http_ports_are_published_on_loopback(run):
+def test_only_master_s3_and_the_haproxy_in_front_of_the_filer_are_published_on_loopback(run):
     published = {
         (c.name, p["ip"], p["internal"], p["external"])
         for c in run.of_type(CONTAINER)
@@ -66,7 +66,7 @@ def test_only_master_filer_and_s3_http_ports_are_published_on_loopback(run):
     assert HOST_ADDRESS == "127.0.0.1"
     assert published == {
         ("seaweedfs-master-0", "127.0.0.1", 9333, 9333),
-        ("seaweedfs-filer-0", "127.0.0.1", 8888, 8888),
+        ("seaweedfs-lb-0", "127.0.0.1", 8888, 8888),
         ("seaweedfs-s3-0", "127.0.0.1", 8333, 8333),
     }
 
@@ -80,6 +80,8 @@ def test_without_s3_only_master_and_filer_are_published():
 def test_weed_never_runs_as_root_and_every_command_uses_a_tool_the_image_has(run, topology):
     # The image has no USER line: without `user` a container runs as root.
     for container in long_running_and_jobs(run):
+        if container.name == "seaweedfs-lb-0":
+            continue
         assert container.inputs["user"] == IMAGE_USER == "seaweed", container.name
         assert container.inputs["entrypoints"][0] in ("/usr/bin/weed", "/bin/sh"), container.name
     for service in topology.services:
@@ -109,11 +111,24 @@ def test_health_checks_come_from_the_model(run, topology):
         assert run.named(f"seaweedfs-{service.name}").inputs["restart"] == "unless-stopped"
 
 
-def test_one_pinned_image_pulled_once(run):
-    [image] = run.of_type("docker:index/remoteImage:RemoteImage")
-    assert image.inputs["name"] == "chrislusf/seaweedfs:4.48"
+def test_two_pinned_images_each_pulled_once(run):
+    images = {image.inputs["name"] for image in run.of_type("docker:index/remoteImage:RemoteImage")}
+    assert images == {"chrislusf/seaweedfs:4.48", "haproxy:2.6.12-alpine"}
     for container in run.of_type(CONTAINER):
-        assert container.inputs["image"] == "sha256:mock-chrislusf/seaweedfs:4.48"
+        expected = "haproxy:2.6.12-alpine" if container.name == "seaweedfs-lb-0" else "chrislusf/seaweedfs:4.48"
+        assert container.inputs["image"] == f"sha256:mock-{expected}", container.name
+
+
+def test_the_haproxy_runs_the_models_config_and_command_as_its_own_user_after_the_filer(run, topology):
+    [lb] = topology.load_balancers
+    container = run.named("seaweedfs-lb-0")
+    assert [*container.inputs["entrypoints"], *container.inputs["command"]] == list(lb.argv)
+    assert container.inputs["user"] == "haproxy"
+    assert container.inputs["uploads"] == [{"file": lb.config.path, "content": lb.config.content}]
+    check = container.inputs["healthcheck"]["tests"]
+    assert check == ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8404/healthz"]
+    assert run.named("seaweedfs-filer-0").urn in container.dependencies
+    assert container.inputs["networksAdvanced"][0]["aliases"] == ["seaweedfs-lb"]
 
 
 def test_volumes_written_by_root_are_handed_to_the_image_user_before_weed_starts(run, topology):

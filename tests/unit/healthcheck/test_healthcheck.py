@@ -282,6 +282,18 @@ def test_filer_503_means_metadata_store_unreachable() -> None:
     assert failure(report, "filer", "/healthz").detail == "metadata store unreachable (503)"
 
 
+def test_haproxy_503_means_no_filer_behind_it_is_up() -> None:
+    page = "<html><body><h1>503 Service Unavailable</h1>\nNo server is available to handle this request.\n"
+
+    def haproxy(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/healthz" and request.url.netloc.decode() == FILER:
+            return httpx.Response(503, text=page)
+        return FakeCluster().handle(request)
+
+    report = run_checks(make_target(), transport=httpx.MockTransport(haproxy))
+    assert failure(report, "filer", "/healthz").detail == "no filer is up behind the load balancer (503)"
+
+
 def test_each_filer_address_is_probed_once() -> None:
     cluster = FakeCluster()
     target = make_target(filer_addresses=(f"http://{FILER}", "http://127.0.9.31:8888"))

@@ -30,7 +30,10 @@ def test_dev_topology_is_the_spec_dev_stack():
     assert master["peers"] == "none" and master["defaultReplication"] == "000" and master["telemetry"] == "false"
     assert "defaultReplicaPlacement" not in master
     assert dict(topo.service("filer-0").env)["WEED_LEVELDB2_ENABLED"] == "true"
-    assert topo.load_balancers == ()
+    # The HTTP tier AEGIS talks to, in front of the single filer, as on AWS.
+    [lb] = topo.load_balancers
+    assert (lb.host, lb.port) == ("seaweedfs-lb", 8888)
+    assert " seaweedfs-filer:8888 check" in lb.config.content and "aegis_volume_delete" in lb.config.content
 
 
 def test_grpc_port_is_http_plus_ten_thousand_everywhere():
