@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import filer_failover, leader_failover, suite
+from benchmarks import aegis_delete, filer_failover, leader_failover, suite
 from benchmarks.core import (
     SLACK,
     Budget,
@@ -190,3 +190,32 @@ def test_leader_failover_variants_differ_only_in_the_master_raft_settings():
     base = variants["raft 10s"]
     for cfg in variants.values():
         assert cfg.aws == base.aws and cfg.master_count == base.master_count
+
+
+def test_aegis_delete_sums_every_volume_of_a_volume_servers_status():
+    status = {
+        "Volumes": [
+            {"Id": 1, "Size": 3000050, "DeletedByteCount": 3000050},
+            {"Id": 2, "Size": 198, "DeletedByteCount": 0},
+        ]
+    }
+    assert aegis_delete.volume_sizes(status) == (3000248, 3000050)
+    assert aegis_delete.volume_sizes({"Volumes": None}) == (0, 0)
+
+
+def test_aegis_delete_prints_one_aligned_row_per_step():
+    rows = [
+        ("ha", "empty cluster", aegis_delete.Bytes(0, 100 * 1024)),
+        ("ha", "via the HTTP tier: 200 MiB written", aegis_delete.Bytes(400 * 1024 * 1024, 401 * 1024 * 1024)),
+    ]
+    lines = aegis_delete.render(rows).splitlines()
+    assert lines[0].split()[:2] == ["topology", "step"]
+    assert lines[1].split()[-4:] == ["0.0", "MiB", "0.1", "MiB"]
+    assert lines[2].split()[-4:] == ["400.0", "MiB", "401.0", "MiB"]
+    assert len({len(line) for line in lines}) == 1
+
+
+def test_aegis_delete_is_not_in_the_default_suite():
+    assert "aegis-delete" not in suite.NAMES
+    with pytest.raises(SystemExit):
+        aegis_delete.main(["--topology", "nope"])
