@@ -73,7 +73,8 @@ if aegis_dir_delete aegis_dir_api aegis_recursive aegis_has_path
     acl aegis_ambiguous_query query -m reg '[?;]'
     http-request return status 403 content-type text/plain string {_line(DELETE_REFUSED)} \
 if {_REFUSE_IF}
-    http-request set-pathq %[var(txn.aegis_volume)]?recursive=true if aegis_volume_delete
+    http-request set-path %[var(txn.aegis_volume)] if aegis_volume_delete
+    http-request set-query recursive=true if aegis_volume_delete
     http-request return status 200 content-type text/plain string {_line(QUOTA_NOT_ENFORCED)} \
 if {{ method POST }} {{ path /quota }}
     http-request return status 404 content-type text/plain string {_line(USAGE_NOT_TRACKED)} \

@@ -32,6 +32,7 @@ def test_every_answer_is_one_line_of_text_naming_the_limit():
 
 def test_the_delete_is_rewritten_only_for_aegis_form_and_into_a_recursive_delete():
     rules = aegis_call_rules()
-    assert "http-request set-pathq %[var(txn.aegis_volume)]?recursive=true if aegis_volume_delete" in rules
+    assert "http-request set-path %[var(txn.aegis_volume)] if aegis_volume_delete" in rules
+    assert "http-request set-query recursive=true if aegis_volume_delete" in rules
     setter = next(line for line in rules.splitlines() if "set-var(txn.aegis_volume)" in line)
     assert setter.endswith("if aegis_dir_delete aegis_dir_api aegis_recursive aegis_has_path")
