@@ -12,9 +12,11 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from urllib.parse import urlencode
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from urllib.parse import quote, urlencode
 
-from components.healthcheck.checks import CheckResult, _address, _Answer, _Http, _result, _since
+from components.healthcheck.checks import STALE_PROBE_AGE, CheckResult, _address, _Answer, _Http, _result, _since
 
 PROBE_TENANT = "aegis-healthcheck"
 PROBE_BYTES = 4096
@@ -49,8 +51,34 @@ def aegis_probe(http: _Http, filer_url: str) -> list[CheckResult]:
     finally:
         # The filer's own recursive delete, not AEGIS's: cleanup must work even when the rewrite does not.
         http.send("DELETE", f"{base}{volume}?recursive=true")
-    note = f"mkdir, .keep, {PROBE_BYTES} B write, Range read, HEAD, volume delete" if not problem else ""
-    return [_result(COMPONENT, _address(base), CHECK, _since(start), problem, note)]
+    latency = _since(start)
+    note = ""
+    if not problem:
+        swept = _sweep_stale_volumes(http, base)
+        note = f"mkdir, .keep, {PROBE_BYTES} B write, Range read, HEAD, volume delete"
+        note += f"; removed {swept} stale probe volume(s)" if swept else ""
+    return [_result(COMPONENT, _address(base), CHECK, latency, problem, note)]
+
+
+def _sweep_stale_volumes(http: _Http, base: str) -> int:
+    """Remove probe volumes that a write finishing after its run's cleanup left behind; best effort."""
+    tenant = f"/aegis/volumes/{PROBE_TENANT}"
+    listing = http.send("GET", f"{base}{tenant}/", headers={"Accept": "application/json"})
+    if listing.response is None or listing.response.status_code != 200:
+        return 0
+    try:
+        # Ages on the filer's clock (its Date header), as for the round trip's probe files.
+        now = parsedate_to_datetime(listing.response.headers["Date"])
+        stale = [
+            entry["FullPath"]
+            for entry in listing.response.json()["Entries"] or []
+            if entry["FullPath"].startswith(f"{tenant}/")
+            and now - datetime.fromisoformat(entry["Crtime"]) > STALE_PROBE_AGE
+        ]
+    except (KeyError, TypeError, ValueError):
+        return 0
+    deleted = [http.send("DELETE", f"{base}{quote(path)}?recursive=true") for path in stale]
+    return sum(1 for answer in deleted if answer.response is not None and answer.response.is_success)
 
 
 def _create(http: _Http, base: str, volume: str) -> str:

@@ -9,7 +9,7 @@ import pytest
 
 from components.healthcheck.aegis_probe import PROBE_TENANT, aegis_probe
 from components.healthcheck.checks import CheckResult, _Http
-from tests.unit.healthcheck.test_healthcheck import FILER, FakeCluster
+from tests.unit.healthcheck.test_healthcheck import FILER, NOW_DATE, FakeCluster
 
 BASE = f"http://{FILER}"
 
@@ -46,6 +46,7 @@ def test_healthy_probe_runs_aegis_sequence_in_order_and_leaves_nothing() -> None
         f"GET {volume}/probe.bin",
         f"GET {volume}/",
         f"DELETE {volume}",
+        f"GET /aegis/volumes/{PROBE_TENANT}/",  # the sweep of stale probe volumes: none here
     ]
     assert cluster.files == {}
 
@@ -101,3 +102,24 @@ def test_an_unexpected_error_mid_sequence_still_deletes_the_probe_volume() -> No
         probe(cluster, httpx.MockTransport(broken_head))
     assert aegis_calls(cluster)[-1].startswith(f"DELETE /aegis/volumes/{PROBE_TENANT}/")
     assert cluster.files == {}
+
+
+def test_probe_volumes_left_by_late_writes_are_swept_after_a_healthy_run() -> None:
+    cluster = FakeCluster()
+    tenant = f"/aegis/volumes/{PROBE_TENANT}"
+    old, recent = f"{tenant}/old-volume", f"{tenant}/recent-volume"
+
+    def with_leftovers(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET" and request.url.path == f"{tenant}/":
+            entries = [
+                {"FullPath": old, "Crtime": "2026-11-24T21:19:59Z", "IsDirectory": True},
+                {"FullPath": recent, "Crtime": "2026-11-24T21:20:01Z", "IsDirectory": True},
+            ]
+            return httpx.Response(200, json={"Path": tenant, "Entries": entries}, headers={"Date": NOW_DATE})
+        return cluster.handle(request)
+
+    result = probe(cluster, httpx.MockTransport(with_leftovers))
+    assert result.ok and result.detail.endswith("; removed 1 stale probe volume(s)"), result.detail
+    deletes = [call for call in aegis_calls(cluster) if call.startswith(f"DELETE {tenant}/")]
+    assert deletes[-1] == f"DELETE {old}"
+    assert f"DELETE {recent}" not in deletes
