@@ -31,8 +31,8 @@ from __future__ import annotations
 AEGIS_VOLUMES = "/aegis/volumes/"
 
 DELETE_REFUSED = (
-    "refused: DELETE /dir/ needs path=/aegis/volumes/<tenant>/<volume>[/<dir>...] "
-    "without . or .. segments or control characters"
+    f"refused: DELETE /dir/ needs path={AEGIS_VOLUMES}<tenant>/<volume>[/<dir>...] without . or .. segments, "
+    "control characters, or an unencoded ? or ; in the query"
 )
 QUOTA_NOT_ENFORCED = (
     "quota not enforced: SeaweedFS has no per-directory quota; nothing was stored "
@@ -42,7 +42,7 @@ USAGE_NOT_TRACKED = "usage not tracked: the SeaweedFS filer has no per-directory
 
 # One path segment as AEGIS's form encoding leaves it: unreserved characters and %XX escapes only.
 _SEGMENT = "[A-Za-z0-9._~*%-]+"
-_VOLUME_PATH = f"^/aegis/volumes/{_SEGMENT}/{_SEGMENT}(/{_SEGMENT})*/?$"
+_VOLUME_PATH = f"^{AEGIS_VOLUMES}{_SEGMENT}/{_SEGMENT}(/{_SEGMENT})*/?$"
 # HAProxy conditions: AND binds tighter than ||, so each alternative names the delete again.
 _REFUSE_IF = " || ".join(
     f"aegis_volume_delete {acl}"
