@@ -70,7 +70,10 @@ def _positive_count(text: str) -> int:
 def _parser() -> _Parser:
     parser = _Parser(
         prog="python -m components.healthcheck",
-        description="Probe a deployed SeaweedFS cluster: filers, Raft masters, volume servers, S3, a write round trip.",
+        description=(
+            "Probe a deployed SeaweedFS cluster: filers, Raft masters, volume servers, S3, a write round trip, "
+            "AEGIS's own call sequence."
+        ),
     )
     add = parser.add_argument
     add("--stack-outputs", metavar="FILE", help="JSON of `pulumi stack output --json --show-secrets`; - for stdin")
