@@ -239,6 +239,9 @@ class LocalCluster:
                     self.wait_healthy(service.name, timeout)
         for lb in self.topology.load_balancers:
             self.wait_healthy(lb.name, timeout)
+            # Its own /healthz only says HAProxy runs; a filer's /healthz through it says HAProxy has
+            # marked a filer up (`rise` checks after the filer started), which is what AEGIS needs.
+            wait_http(f"http://{lb.host}:{lb.port}/healthz", timeout)
         for job in self.topology.jobs:
             self.run_job(job)
 
