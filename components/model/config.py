@@ -8,12 +8,13 @@ before a single resource exists.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from components.model import sizing
+from components.model.aegis_schema import RUST_UNSIGNED_MAX
 from components.model.config_aws import REPLICATION_KEYS, AwsSettings, DatabaseMode, parse_aws
 from components.model.config_checks import (
     DURATION_PATTERN,
@@ -24,6 +25,7 @@ from components.model.config_checks import (
     url_problem,
 )
 from components.model.config_reader import PROJECT, SECRET_KEYS, ConfigError, Reader, at_least, schema
+from components.model.config_retired import RETIRED_KEYS, retired_key_problems
 
 __all__ = ["PROJECT", "AwsSettings", "ConfigError", "DatabaseMode", "Platform", "StackConfig", "parse", "schema"]
 
@@ -51,8 +53,9 @@ class NodeConfigSettings:
     nfs_port: int
     default_ttl_hours: int
     default_size_limit_mb: int
+    max_size_limit_mb: int
     gc_interval_minutes: int
-    fallback_to_local: bool
+    mount_point: str
     filer_url_override: str
 
 
@@ -92,7 +95,8 @@ def parse(
 ) -> StackConfig:
     """Parse and validate raw stack config values (key without namespace -> value)."""
     r = Reader(raw, set(secret_keys))
-    for key in sorted(set(raw) - set(schema()) - set(SECRET_KEYS)):
+    retired_key_problems(r, raw)
+    for key in sorted(set(raw) - set(schema()) - set(SECRET_KEYS) - set(RETIRED_KEYS)):
         r.problem(
             key, raw[key], "is not a key of this project", f"remove it, or use one of: {', '.join(sorted(schema()))}"
         )
@@ -203,21 +207,46 @@ def _storage(r: Reader) -> dict[str, Any]:
 
 
 def _node_config(r: Reader) -> NodeConfigSettings:
+    """The NodeConfig values, each within the range of its Rust type in the orchestrator (aegis_schema)."""
+    default_size = r.checked(
+        "defaultSizeLimitMb", _unsigned("u64", 1, "MB"), "pulumi config set defaultSizeLimitMb 1000"
+    )
     return NodeConfigSettings(
         nfs_port=r.checked(
             "nfsPort", lambda v: None if 1 <= v <= 65535 else "is not a TCP port", "pulumi config set nfsPort 2049"
         ),
-        default_ttl_hours=r.checked("defaultTtlHours", at_least(1, "hour"), "pulumi config set defaultTtlHours 24"),
-        default_size_limit_mb=r.checked(
-            "defaultSizeLimitMb", at_least(1, "MB"), "pulumi config set defaultSizeLimitMb 1000"
+        default_ttl_hours=r.checked(
+            "defaultTtlHours", _unsigned("u32", 1, "hour"), "pulumi config set defaultTtlHours 24"
+        ),
+        default_size_limit_mb=default_size,
+        max_size_limit_mb=r.checked(
+            "maxSizeLimitMb",
+            lambda v: (
+                _unsigned("u64", 1, "MB")(v)
+                or (f"is below defaultSizeLimitMb ({default_size})" if v < default_size else None)
+            ),
+            f"pulumi config set maxSizeLimitMb {max(default_size, 10000)}",
         ),
         gc_interval_minutes=r.checked(
-            "gcIntervalMinutes", at_least(1, "minute"), "pulumi config set gcIntervalMinutes 60"
+            "gcIntervalMinutes", _unsigned("u32", 1, "minute"), "pulumi config set gcIntervalMinutes 60"
         ),
-        fallback_to_local=r.value("fallbackToLocal"),
+        mount_point=r.checked(
+            "mountPoint",
+            lambda v: None if v.startswith("/") else "must be an absolute path on the AEGIS host",
+            "pulumi config set mountPoint /var/lib/aegis/storage",
+        ),
         filer_url_override=r.checked(
             "aegisFilerUrl", url_problem, 'pulumi config set aegisFilerUrl "http://seaweedfs-filer-lb:8888"'
         ),
+    )
+
+
+def _unsigned(rust_type: str, minimum: int, what: str) -> Callable[[int], str | None]:
+    """At least `minimum`, and small enough for the orchestrator's `rust_type` field."""
+    largest = RUST_UNSIGNED_MAX[rust_type]
+    return lambda v: (
+        at_least(minimum, what)(v)
+        or (f"is above {largest}, the largest value AEGIS reads ({rust_type})" if v > largest else None)
     )
 
 
