@@ -16,34 +16,16 @@ from typing import Any
 from components.model import sizing
 from components.model.aegis_schema import RUST_UNSIGNED_MAX
 from components.model.config_aws import REPLICATION_KEYS, AwsSettings, DatabaseMode, parse_aws
-from components.model.config_checks import (
-    DURATION_PATTERN,
-    VOLUME_PREFIX_PATTERN,
-    is_valid_bucket_name,
-    replication_problem,
-    ttl_problem,
-    url_problem,
-)
+from components.model.config_checks import DURATION_PATTERN, replication_problem, url_problem
 from components.model.config_reader import PROJECT, SECRET_KEYS, ConfigError, Reader, at_least, schema
 from components.model.config_retired import RETIRED_KEYS, retired_key_problems
 
 __all__ = ["PROJECT", "AwsSettings", "ConfigError", "DatabaseMode", "Platform", "StackConfig", "parse", "schema"]
 
-DEFAULT_TENANT_ID = "00000000-0000-0000-0000-000000000001"
-
 
 class Platform(StrEnum):
     DOCKER = "docker"
     AWS = "aws"
-
-
-@dataclass(frozen=True)
-class StorageClass:
-    """Replication and TTL of one AEGIS storage class."""
-
-    name: str
-    replication: str
-    ttl: str = ""
 
 
 @dataclass(frozen=True)
@@ -70,10 +52,7 @@ class StackConfig:
     filer_count: int
     default_replication: str
     volume_size_limit_mb: int
-    tenant_ids: tuple[str, ...]
-    ephemeral_volume_prefix: str
-    ephemeral: StorageClass
-    persistent: StorageClass
+    aegis_replication: str  # of every file under /aegis/volumes/ (aegis_layout)
     s3_enabled: bool
     s3_region: str
     node: NodeConfigSettings
@@ -167,42 +146,19 @@ def _docker_counts(r: Reader) -> dict[str, int]:
 
 
 def _storage(r: Reader) -> dict[str, Any]:
-    """Replication, volume size, tenants and the storage classes' path rules."""
+    """Replication of everything and of AEGIS's volumes, and the volume size."""
 
     def replication(key: str) -> str:
         return r.checked(key, replication_problem, f"use three digits, e.g. pulumi config set {key} 001")
 
     return {
         "default_replication": replication("defaultReplication"),
+        "aegis_replication": replication("aegisReplication"),
         "volume_size_limit_mb": r.checked(
             "volumeSizeLimitMB",
             lambda v: None if 1 <= v <= 30000 else "SeaweedFS volumes must be between 1 and 30000 MB",
             "pulumi config set volumeSizeLimitMB 4096",
         ),
-        "tenant_ids": r.checked(
-            "tenantIds",
-            lambda v: (
-                None
-                if v and all(is_valid_bucket_name(t) for t in v)
-                else "every tenant id is an S3 bucket name: 3-63 lower-case letters, digits, '-' or '.', not an IP"
-            ),
-            f'pulumi config set --path "tenantIds[0]" {DEFAULT_TENANT_ID}',
-        ),
-        "ephemeral_volume_prefix": r.checked(
-            "ephemeralVolumePrefix",
-            lambda v: (
-                None
-                if VOLUME_PREFIX_PATTERN.match(v)
-                else "must be a non-empty volume id prefix (lower-case, digits, . _ -)"
-            ),
-            'pulumi config set ephemeralVolumePrefix "eph-"',
-        ),
-        "ephemeral": StorageClass(
-            "ephemeral",
-            replication("ephemeralReplication"),
-            r.checked("ephemeralTtl", ttl_problem, "pulumi config set ephemeralTtl 24h"),
-        ),
-        "persistent": StorageClass("persistent", replication("persistentReplication")),
     }
 
 

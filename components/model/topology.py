@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from components.model import sizing
+from components.model import aegis_layout, sizing
 from components.model.config import Platform, StackConfig
 from components.model.haproxy import render_haproxy_cfg
 from components.model.job_script import apply_until_served
@@ -248,23 +248,8 @@ def filer_store_env(cfg: StackConfig, data_dir: str) -> tuple[tuple[str, str], .
 
 
 def render_filer_rules(cfg: StackConfig) -> str:
-    """filer.conf path rules for the storage classes, per tenant bucket.
-
-    The persistent rule covers the whole bucket; the ephemeral rule is the longer prefix, so it wins
-    for volumes whose id starts with the ephemeral prefix. Under /buckets/ the collection is the bucket.
-    """
-    locations = []
-    for tenant in cfg.tenant_ids:
-        bucket = f"/buckets/{tenant}/"
-        locations.append({"locationPrefix": bucket, "replication": cfg.persistent.replication})
-        locations.append(
-            {
-                "locationPrefix": f"{bucket}{cfg.ephemeral_volume_prefix}",
-                "replication": cfg.ephemeral.replication,
-                "ttl": cfg.ephemeral.ttl,
-            }
-        )
-    return json.dumps({"version": 1, "locations": locations}, indent=2) + "\n"
+    """filer.conf path rules: AEGIS's volumes keep `aegisReplication` copies, and no path gets a TTL."""
+    return aegis_layout.render_rules(cfg.aegis_replication)
 
 
 def render_s3_identities() -> str:

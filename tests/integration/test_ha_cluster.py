@@ -99,18 +99,6 @@ def test_write_through_the_load_balancer_reads_identically_through_every_filer(h
     assert_healthy(ha, "after")
 
 
-def test_persistent_files_get_a_copy_in_another_zone_and_ephemeral_ones_a_ttl(ha: HA):
-    persistent = f"/buckets/{TENANT}/vol-repl/file.txt"
-    ephemeral = f"/buckets/{TENANT}/eph-repl/file.txt"
-    assert ha.put(persistent, b"keep me").status_code == 201
-    assert ha.put(ephemeral, b"scratch").status_code == 201
-    locations = replica_locations(ha, persistent)
-    racks = {ha.topology.service(name).node.rack for name in locations}
-    assert len(locations) == 2 and len(racks) == 2, locations
-    assert len(replica_locations(ha, ephemeral)) == 1
-    assert httpx.get(f"{ha.lb}{ephemeral}?metadata=true", timeout=10).json()["TtlSec"] == 24 * 3600
-
-
 def replica_locations(ha: HA, path: str) -> list[str]:
     """Volume server names holding the first chunk of `path`, per the master's lookup."""
     meta = httpx.get(f"{ha.lb}{path}?metadata=true", timeout=10).json()
