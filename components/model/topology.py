@@ -326,7 +326,8 @@ def _filer(node: Node, cfg: StackConfig, placement: Placement, peers: _Peers) ->
         # The default socket path is shared by every filer on a host.
         f"-localSocket={data}/filer.sock",
     ]
-    env = (JWT_ENV, *filer_store_env(cfg, data))
+    # The buckets folder /aegis makes all AEGIS data the one S3 bucket (and collection) `volumes`.
+    env = (JWT_ENV, *filer_store_env(cfg, data), aegis_layout.BUCKETS_FOLDER_ENV)
     return _service(node, placement, args, env, (), HealthProbe("/healthz", node.role.http_port))
 
 
@@ -340,6 +341,8 @@ def _s3(node: Node, cfg: StackConfig, placement: Placement, peers: _Peers) -> Se
         # Without these the gateway also opens Iceberg (8181) and Lance (9101) listeners.
         "-port.iceberg=0",
         "-port.lance=0",
+        # The one bucket `volumes` holds all AEGIS data: no S3 call may delete it with its contents.
+        "-allowDeleteBucketNotEmpty=false",
     ]
     return _service(node, placement, args, (), (s3_config,), HealthProbe("/healthz", node.role.http_port))
 

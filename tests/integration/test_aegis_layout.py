@@ -164,6 +164,9 @@ def test_no_entry_under_the_aegis_prefix_carries_a_ttl(stack: Stack):
     assert seen > 0
 
 
-def test_the_cluster_is_healthy_with_the_rules_it_rendered(stack: Stack):
+def test_the_cluster_is_healthy_and_its_s3_gateway_sees_aegis_data(stack: Stack):
     report = wait_for_report(health_target(stack.topology, stack.cluster.values), healthy=True, timeout=60)
     assert report.healthy, report.table()
+    # The S3 gateway listed a file the probe wrote through the filer under /aegis/volumes/.
+    [s3_view] = [r for r in report.results if (r.component, r.check) == ("s3", "lists AEGIS data")]
+    assert s3_view.detail.startswith("s3://volumes/aegis-healthcheck/"), report.table()
