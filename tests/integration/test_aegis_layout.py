@@ -170,3 +170,5 @@ def test_the_cluster_is_healthy_and_its_s3_gateway_sees_aegis_data(stack: Stack)
     # The S3 gateway listed a file the probe wrote through the filer under /aegis/volumes/.
     [s3_view] = [r for r in report.results if (r.component, r.check) == ("s3", "lists AEGIS data")]
     assert s3_view.detail.startswith("s3://volumes/aegis-healthcheck/"), report.table()
+    probe_volume = s3_view.detail.removeprefix("s3://volumes/").rsplit("/", 1)[0]
+    assert httpx.get(f"{stack.filer}/aegis/volumes/{probe_volume}/", timeout=10).status_code == 404, "probe left data"
