@@ -174,8 +174,8 @@ def report(capacity: int, shipped: Run, per_bucket: Run) -> str:
             f"  {shipped.tenants} tenants, {shipped.failed} failed writes; slots used: {shipped.before.used} before,"
             f" {shipped.first.used} after the first tenant, {shipped.after.used} after all, of {shipped.after.total}"
             f" ({shipped.per_tenant:.2f} per further tenant); collections: {collections}",
-            "  tenants add no slots: volumes grow only with data, and -max = disk / volume size, so slots run out",
-            "  only when the disks are full",
+            "  tenants add no slots: new volumes grow as data fills the existing ones, and -max = disk / volume size,",
+            "  so the slots run out when the disks fill, not before",
             "bucket-per-tenant mapping s3://<tenant>/<volume>/<path> (buckets folder /aegis/volumes):",
             f"  {per_bucket.tenants} tenants, {per_bucket.failed} failed writes; slots used: {per_bucket.before.used}"
             f" before, {per_bucket.after.used} after ({per_bucket.per_tenant:.1f} per tenant)",
