@@ -5,7 +5,7 @@ The orchestrator (`orchestrator/core/src/application/volume_manager.rs`) writes 
 `u-<32 hex>` per user, `t-...` per team) that appear at run time, and ephemeral and persistent volumes
 look alike: the storage class is not in the path, and AEGIS sends no collection, replication or TTL.
 So a path rule can only say one thing for all AEGIS data, and it must never carry a TTL, which would
-delete persistent volumes (AEGIS expires its ephemeral volumes itself).
+delete persistent volumes (AEGIS deletes its expired ephemeral volumes itself).
 
 S3 view: the filer's buckets folder is `/aegis`, so all AEGIS data is the one bucket `volumes`
 (`s3://volumes/<tenant>/<volume>/<path>`), and the filer stores it in the one collection `volumes`.

@@ -42,8 +42,9 @@ RETIRED_KEYS: dict[str, RetiredKey] = {
     ),
     "ephemeralTtl": RetiredKey(
         f"is retired: {_NO_CLASS_IN_PATH}, and a TTL on a prefix that holds persistent volumes would delete "
-        "customer data; AEGIS expires its ephemeral volumes itself (NodeConfig default_ttl_hours)",
-        "pulumi config rm ephemeralTtl (set defaultTtlHours for AEGIS's own expiry)",
+        "customer data; AEGIS deletes its expired ephemeral volumes itself (its volume manager's garbage "
+        "collection, with each volume's own TTL)",
+        "pulumi config rm ephemeralTtl",
     ),
     "ephemeralReplication": RetiredKey(
         f"is retired: {_NO_CLASS_IN_PATH}; one replication, aegisReplication, applies to all AEGIS data",
