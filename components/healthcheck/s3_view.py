@@ -17,6 +17,7 @@ AEGIS_BUCKET = "volumes"
 # A tenant of its own, so the probe never shares a directory with a real AEGIS tenant.
 PROBE_TENANT = "aegis-healthcheck"
 PROBE_FILE = "s3-view-probe"
+PROBE_TENANT_DIR = f"{AEGIS_BUCKETS_FOLDER}/{AEGIS_BUCKET}/{PROBE_TENANT}/"
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class S3ViewProbe:
 
     @property
     def volume_dir(self) -> str:
-        return f"{AEGIS_BUCKETS_FOLDER}/{AEGIS_BUCKET}/{PROBE_TENANT}/{self.volume_id}"
+        return f"{PROBE_TENANT_DIR}{self.volume_id}"
 
     @property
     def filer_path(self) -> str:
