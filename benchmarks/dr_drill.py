@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 
 from benchmarks.core import Context, Estimate
-from tests.drill import TENANTS, run_drill
+from tests.drill import run_drill
 from tests.unit.model.test_config import prod
 
 NAME = "dr-drill"
@@ -27,7 +27,7 @@ def run(ctx: Context, runs: int) -> None:
     missing = ctx.figure("fsck missing", "files")
     for run_index in ctx.runs(runs):
         workdir = ctx.workdir / f"drill-{run_index}"
-        rebuilt = run_drill(prod(tenantIds=list(TENANTS)), workdir, FILES, SUBNET)
+        rebuilt = run_drill(prod(), workdir, FILES, SUBNET)
         # Its directory goes next: SIGKILL skips the 10-15 s graceful exit of volume servers and filers.
         for name in rebuilt.cluster.processes:
             rebuilt.cluster.kill(name)

@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 
 from components.healthcheck import run_checks
+from components.model.aegis_layout import volume_path
 from components.model.config import StackConfig
 from components.model.haproxy import HaproxySettings, render_haproxy_cfg
 from components.model.refs import Ref
@@ -66,7 +67,8 @@ class HA:
         self.cfg = cfg
         self.target = health_target(cluster.topology, cluster.values)
         self.lb = self.target.filer_url
-        self.bucket = f"/buckets/{cfg.tenant_ids[0]}"
+        # Where AEGIS writes: one tenant's volumes.
+        self.bucket = volume_path("zaru-consumer", "00000000-0000-4000-8000-00000000be0c")
 
     @property
     def topology(self) -> Topology:

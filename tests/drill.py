@@ -19,12 +19,14 @@ import random
 import shutil
 import subprocess
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
+from components.model.aegis_layout import volume_path
 from components.model.config import StackConfig
 from components.model.refs import Ref
 from components.model.topology import Role, Topology
@@ -38,7 +40,7 @@ from tests.cluster import (
 )
 from tests.postgres import LocalPostgres
 
-TENANTS = ("00000000-0000-0000-0000-000000000001", "tenant-b", "tenant-c")
+TENANTS = ("zaru-consumer", "aegis-system", "u-0123456789abcdef0123456789abcdef")
 
 
 @dataclass(frozen=True)
@@ -96,8 +98,8 @@ def write_files(filer_url: str, count: int, seed: int, prefix: str = "") -> list
     jobs = []
     for i, size in enumerate(_sizes(rng, count)):
         tenant = TENANTS[i % len(TENANTS)]
-        volume = f"vol-{i % 7}" if i % 10 else f"eph-{i % 3}"
-        jobs.append((f"/buckets/{tenant}/{prefix}{volume}/dir-{i % 13}/file-{i}.bin", rng.randbytes(size)))
+        volume = volume_path(tenant, f"{prefix}{uuid.UUID(int=i % 10)}")
+        jobs.append((f"{volume}/dir-{i % 13}/file-{i}.bin", rng.randbytes(size)))
 
     def put(job: tuple[str, bytes]) -> StoredFile:
         path, body = job

@@ -31,6 +31,7 @@ from urllib.parse import SplitResult, quote, urlsplit
 import httpx
 
 from components.healthcheck.filer_rules import RULES_PATH, rules_problem
+from components.healthcheck.s3_view import AEGIS_BUCKET, PROBE_TENANT_DIR, S3ViewProbe, listed_keys
 from components.healthcheck.sigv4 import sign_get
 
 SECRET_PLACEHOLDER = "[secret]"
@@ -413,7 +414,61 @@ def _s3(http: _Http, endpoint: str, target: Target) -> list[CheckResult]:
         s3_code = f" ({found.group(1)})" if found else ""
         denied = f"signed ListBuckets denied (403): wrong S3 credentials{s3_code}"
         problem = denied if code == 403 else f"HTTP {code}{s3_code}"
-    return [_result("s3", where, "ListBuckets", answer.latency_ms, problem)]
+    listed = _result("s3", where, "ListBuckets", answer.latency_ms, problem)
+    return [listed] if problem else [listed, _s3_sees_aegis_data(http, endpoint, target)]
+
+
+def _s3_sees_aegis_data(http: _Http, endpoint: str, target: Target) -> CheckResult:
+    """Write a file through the filer where AEGIS writes, find it in a signed S3 listing, then delete it."""
+    start, probe = time.perf_counter(), S3ViewProbe(str(uuid.uuid4()))
+    filer = target.filer_url.rstrip("/")
+
+    def outcome(problem: str, note: str = "") -> CheckResult:
+        return _result("s3", _address(endpoint), "lists AEGIS data", _since(start), problem, note)
+
+    try:
+        put = http.send("PUT", f"{filer}{probe.filer_path}", content=b"s3 view probe")
+        if put.response is None or not put.response.is_success:
+            why = put.error if put.response is None else f"HTTP {put.response.status_code}"
+            return outcome(f"probe write to {probe.filer_path} through the filer failed: {why}")
+        url = probe.list_url(endpoint)
+        listing = http.send(
+            "GET", url, headers=sign_get(url, target.s3_access_key, target.s3_secret_key, target.s3_region)
+        )
+        where = f"signed ListObjectsV2 of s3://{AEGIS_BUCKET}/{probe.prefix}"
+        if listing.response is None:
+            return outcome(f"{where} failed: {listing.error}")
+        if listing.response.status_code != 200:
+            return outcome(f"{where} answered HTTP {listing.response.status_code}")
+        if probe.key not in listed_keys(listing.response.text):
+            return outcome(f"{where} does not list the file the probe wrote through the filer: no AEGIS data in S3")
+        swept = _sweep_stale_s3_probes(http, filer)
+        return outcome(
+            "", f"s3://{AEGIS_BUCKET}/{probe.key}" + (f"; removed {swept} stale probe volume(s)" if swept else "")
+        )
+    finally:
+        # The filer's own recursive delete of the probe volume, whatever happened above.
+        http.send("DELETE", f"{filer}{probe.volume_dir}", params={"recursive": "true"})
+
+
+def _sweep_stale_s3_probes(http: _Http, filer: str) -> int:
+    """Delete probe volumes that a late-landing write of a timed-out run left behind; best effort."""
+    listing = http.send("GET", f"{filer}{PROBE_TENANT_DIR}", headers={"Accept": "application/json"})
+    if listing.response is None or listing.response.status_code != 200:
+        return 0
+    try:
+        # Ages on the filer's clock, as in _sweep_stale_probes.
+        now = parsedate_to_datetime(listing.response.headers["Date"])
+        stale = [
+            entry["FullPath"]
+            for entry in listing.response.json()["Entries"] or []
+            if entry["FullPath"].startswith(PROBE_TENANT_DIR)
+            and now - datetime.fromisoformat(entry["Crtime"]) > STALE_PROBE_AGE
+        ]
+    except (KeyError, TypeError, ValueError):
+        return 0
+    deleted = [http.send("DELETE", f"{filer}{quote(path)}", params={"recursive": "true"}) for path in stale]
+    return sum(1 for answer in deleted if answer.response is not None and answer.response.is_success)
 
 
 def _rules(http: _Http, filer_url: str, rendered: str) -> list[CheckResult]:

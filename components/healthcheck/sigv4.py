@@ -1,4 +1,4 @@
-"""AWS Signature Version 4 for the one request the health check signs: a body-less S3 GET (ListBuckets).
+"""AWS Signature Version 4 for the requests the health check signs: body-less S3 GETs (ListBuckets, ListObjectsV2).
 
 Standard library only, so the check runs wherever Python and httpx do; botocore is far too heavy a dependency
 for one header.

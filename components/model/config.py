@@ -8,40 +8,24 @@ before a single resource exists.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from components.model import sizing
+from components.model.aegis_schema import RUST_UNSIGNED_MAX
 from components.model.config_aws import REPLICATION_KEYS, AwsSettings, DatabaseMode, parse_aws
-from components.model.config_checks import (
-    DURATION_PATTERN,
-    VOLUME_PREFIX_PATTERN,
-    is_valid_bucket_name,
-    replication_problem,
-    ttl_problem,
-    url_problem,
-)
+from components.model.config_checks import DURATION_PATTERN, replication_problem, url_problem
 from components.model.config_reader import PROJECT, SECRET_KEYS, ConfigError, Reader, at_least, schema
+from components.model.config_retired import RETIRED_KEYS, retired_key_problems
 
 __all__ = ["PROJECT", "AwsSettings", "ConfigError", "DatabaseMode", "Platform", "StackConfig", "parse", "schema"]
-
-DEFAULT_TENANT_ID = "00000000-0000-0000-0000-000000000001"
 
 
 class Platform(StrEnum):
     DOCKER = "docker"
     AWS = "aws"
-
-
-@dataclass(frozen=True)
-class StorageClass:
-    """Replication and TTL of one AEGIS storage class."""
-
-    name: str
-    replication: str
-    ttl: str = ""
 
 
 @dataclass(frozen=True)
@@ -51,8 +35,9 @@ class NodeConfigSettings:
     nfs_port: int
     default_ttl_hours: int
     default_size_limit_mb: int
+    max_size_limit_mb: int
     gc_interval_minutes: int
-    fallback_to_local: bool
+    mount_point: str
     filer_url_override: str
 
 
@@ -67,10 +52,7 @@ class StackConfig:
     filer_count: int
     default_replication: str
     volume_size_limit_mb: int
-    tenant_ids: tuple[str, ...]
-    ephemeral_volume_prefix: str
-    ephemeral: StorageClass
-    persistent: StorageClass
+    aegis_replication: str  # of every file under /aegis/volumes/ (aegis_layout)
     s3_enabled: bool
     s3_region: str
     node: NodeConfigSettings
@@ -92,7 +74,8 @@ def parse(
 ) -> StackConfig:
     """Parse and validate raw stack config values (key without namespace -> value)."""
     r = Reader(raw, set(secret_keys))
-    for key in sorted(set(raw) - set(schema()) - set(SECRET_KEYS)):
+    retired_key_problems(r, raw)
+    for key in sorted(set(raw) - set(schema()) - set(SECRET_KEYS) - set(RETIRED_KEYS)):
         r.problem(
             key, raw[key], "is not a key of this project", f"remove it, or use one of: {', '.join(sorted(schema()))}"
         )
@@ -163,61 +146,63 @@ def _docker_counts(r: Reader) -> dict[str, int]:
 
 
 def _storage(r: Reader) -> dict[str, Any]:
-    """Replication, volume size, tenants and the storage classes' path rules."""
+    """Replication of everything and of AEGIS's volumes, and the volume size."""
 
     def replication(key: str) -> str:
         return r.checked(key, replication_problem, f"use three digits, e.g. pulumi config set {key} 001")
 
     return {
         "default_replication": replication("defaultReplication"),
+        "aegis_replication": replication("aegisReplication"),
         "volume_size_limit_mb": r.checked(
             "volumeSizeLimitMB",
             lambda v: None if 1 <= v <= 30000 else "SeaweedFS volumes must be between 1 and 30000 MB",
             "pulumi config set volumeSizeLimitMB 4096",
         ),
-        "tenant_ids": r.checked(
-            "tenantIds",
-            lambda v: (
-                None
-                if v and all(is_valid_bucket_name(t) for t in v)
-                else "every tenant id is an S3 bucket name: 3-63 lower-case letters, digits, '-' or '.', not an IP"
-            ),
-            f'pulumi config set --path "tenantIds[0]" {DEFAULT_TENANT_ID}',
-        ),
-        "ephemeral_volume_prefix": r.checked(
-            "ephemeralVolumePrefix",
-            lambda v: (
-                None
-                if VOLUME_PREFIX_PATTERN.match(v)
-                else "must be a non-empty volume id prefix (lower-case, digits, . _ -)"
-            ),
-            'pulumi config set ephemeralVolumePrefix "eph-"',
-        ),
-        "ephemeral": StorageClass(
-            "ephemeral",
-            replication("ephemeralReplication"),
-            r.checked("ephemeralTtl", ttl_problem, "pulumi config set ephemeralTtl 24h"),
-        ),
-        "persistent": StorageClass("persistent", replication("persistentReplication")),
     }
 
 
 def _node_config(r: Reader) -> NodeConfigSettings:
+    """The NodeConfig values, each within the range of its Rust type in the orchestrator (aegis_schema)."""
+    default_size = r.checked(
+        "defaultSizeLimitMb", _unsigned("u64", 1, "MB"), "pulumi config set defaultSizeLimitMb 1000"
+    )
     return NodeConfigSettings(
         nfs_port=r.checked(
             "nfsPort", lambda v: None if 1 <= v <= 65535 else "is not a TCP port", "pulumi config set nfsPort 2049"
         ),
-        default_ttl_hours=r.checked("defaultTtlHours", at_least(1, "hour"), "pulumi config set defaultTtlHours 24"),
-        default_size_limit_mb=r.checked(
-            "defaultSizeLimitMb", at_least(1, "MB"), "pulumi config set defaultSizeLimitMb 1000"
+        default_ttl_hours=r.checked(
+            "defaultTtlHours", _unsigned("u32", 1, "hour"), "pulumi config set defaultTtlHours 24"
+        ),
+        default_size_limit_mb=default_size,
+        max_size_limit_mb=r.checked(
+            "maxSizeLimitMb",
+            lambda v: (
+                _unsigned("u64", 1, "MB")(v)
+                or (f"is below defaultSizeLimitMb ({default_size})" if v < default_size else None)
+            ),
+            f"pulumi config set maxSizeLimitMb {max(default_size, 10000)}",
         ),
         gc_interval_minutes=r.checked(
-            "gcIntervalMinutes", at_least(1, "minute"), "pulumi config set gcIntervalMinutes 60"
+            "gcIntervalMinutes", _unsigned("u32", 1, "minute"), "pulumi config set gcIntervalMinutes 60"
         ),
-        fallback_to_local=r.value("fallbackToLocal"),
+        mount_point=r.checked(
+            "mountPoint",
+            lambda v: None if v.startswith("/") else "must be an absolute path on the AEGIS host",
+            "pulumi config set mountPoint /var/lib/aegis/storage",
+        ),
         filer_url_override=r.checked(
             "aegisFilerUrl", url_problem, 'pulumi config set aegisFilerUrl "http://seaweedfs-filer-lb:8888"'
         ),
+    )
+
+
+def _unsigned(rust_type: str, minimum: int, what: str) -> Callable[[int], str | None]:
+    """At least `minimum`, and small enough for the orchestrator's `rust_type` field."""
+    largest = RUST_UNSIGNED_MAX[rust_type]
+    return lambda v: (
+        at_least(minimum, what)(v)
+        or (f"is above {largest}, the largest value AEGIS reads ({rust_type})" if v > largest else None)
     )
 
 

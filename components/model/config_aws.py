@@ -10,7 +10,7 @@ from components.model.config_checks import cidr_list_problem, placement_problem,
 from components.model.config_reader import PROJECT, Reader, at_least
 
 DISK_TYPES = ("gp3", "io2", "st1")
-REPLICATION_KEYS = ("defaultReplication", "persistentReplication", "ephemeralReplication")
+REPLICATION_KEYS = ("defaultReplication", "aegisReplication")
 
 
 class DatabaseMode(StrEnum):

@@ -8,21 +8,7 @@ from collections.abc import Mapping
 from urllib.parse import urlparse
 
 REPLICATION_PATTERN = re.compile(r"^[0-9]{3}$")
-TTL_PATTERN = re.compile(r"^([1-9][0-9]{0,2})([mhdwMy])$")
 DURATION_PATTERN = re.compile(r"^[1-9][0-9]*(ms|s|m)$")
-BUCKET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-VOLUME_PREFIX_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
-
-
-def is_valid_bucket_name(name: str) -> bool:
-    """S3 bucket naming rules (what the SeaweedFS S3 gateway accepts as a bucket)."""
-    if not BUCKET_PATTERN.match(name) or ".." in name or ".-" in name or "-." in name:
-        return False
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        return True
-    return False
 
 
 def replication_problem(value: str) -> str | None:
@@ -31,13 +17,6 @@ def replication_problem(value: str) -> str | None:
             "must be three digits xyz (x other data centers, y other racks, z other servers in the same rack), "
             "e.g. 000 or 001"
         )
-    return None
-
-
-def ttl_problem(value: str) -> str | None:
-    match = TTL_PATTERN.match(value)
-    if not match or int(match.group(1)) > 255:
-        return "must be a SeaweedFS TTL: 1-255 followed by m, h, d, w, M or y (e.g. 24h, 7d)"
     return None
 
 

@@ -1,4 +1,8 @@
-"""The AEGIS NodeConfig `spec.storage` block that points an orchestrator node at this cluster."""
+"""The AEGIS NodeConfig `spec.storage` block that points an orchestrator node at this cluster.
+
+It carries exactly the keys the orchestrator parses (`aegis_schema`, with its source); a key it does
+not know would be ignored silently, so none is emitted.
+"""
 
 from __future__ import annotations
 
@@ -14,17 +18,14 @@ def render_node_config(cfg: StackConfig, filer_url: str, s3_endpoint: str | None
     """
     seaweedfs: dict[str, object] = {
         "filer_url": cfg.node.filer_url_override or filer_url,
+        "mount_point": cfg.node.mount_point,
         "default_ttl_hours": cfg.node.default_ttl_hours,
         "default_size_limit_mb": cfg.node.default_size_limit_mb,
+        "max_size_limit_mb": cfg.node.max_size_limit_mb,
         "gc_interval_minutes": cfg.node.gc_interval_minutes,
     }
     if s3_endpoint:
         seaweedfs["s3_endpoint"] = s3_endpoint
-        seaweedfs["s3_region"] = cfg.s3_region
-    storage = {
-        "backend": "seaweedfs",
-        "nfs_port": cfg.node.nfs_port,
-        "fallback_to_local": cfg.node.fallback_to_local,
-        "seaweedfs": seaweedfs,
-    }
+    seaweedfs["s3_region"] = cfg.s3_region
+    storage = {"backend": "seaweedfs", "nfs_port": cfg.node.nfs_port, "seaweedfs": seaweedfs}
     return yaml.safe_dump({"spec": {"storage": storage}}, sort_keys=False)

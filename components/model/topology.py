@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from components.model import sizing
+from components.model import aegis_layout, sizing
 from components.model.config import Platform, StackConfig
 from components.model.haproxy import render_haproxy_cfg
 from components.model.job_script import apply_until_served
@@ -249,23 +249,8 @@ def filer_store_env(cfg: StackConfig, data_dir: str) -> tuple[tuple[str, str], .
 
 
 def render_filer_rules(cfg: StackConfig) -> str:
-    """filer.conf path rules for the storage classes, per tenant bucket.
-
-    The persistent rule covers the whole bucket; the ephemeral rule is the longer prefix, so it wins
-    for volumes whose id starts with the ephemeral prefix. Under /buckets/ the collection is the bucket.
-    """
-    locations = []
-    for tenant in cfg.tenant_ids:
-        bucket = f"/buckets/{tenant}/"
-        locations.append({"locationPrefix": bucket, "replication": cfg.persistent.replication})
-        locations.append(
-            {
-                "locationPrefix": f"{bucket}{cfg.ephemeral_volume_prefix}",
-                "replication": cfg.ephemeral.replication,
-                "ttl": cfg.ephemeral.ttl,
-            }
-        )
-    return json.dumps({"version": 1, "locations": locations}, indent=2) + "\n"
+    """filer.conf path rules: AEGIS's volumes keep `aegisReplication` copies, and no path gets a TTL."""
+    return aegis_layout.render_rules(cfg.aegis_replication)
 
 
 def render_s3_identities() -> str:
@@ -342,7 +327,8 @@ def _filer(node: Node, cfg: StackConfig, placement: Placement, peers: _Peers) ->
         # The default socket path is shared by every filer on a host.
         f"-localSocket={data}/filer.sock",
     ]
-    env = (JWT_ENV, *filer_store_env(cfg, data))
+    # The buckets folder /aegis makes all AEGIS data the one S3 bucket (and collection) `volumes`.
+    env = (JWT_ENV, *filer_store_env(cfg, data), aegis_layout.BUCKETS_FOLDER_ENV)
     return _service(node, placement, args, env, (), HealthProbe("/healthz", node.role.http_port))
 
 
@@ -356,6 +342,8 @@ def _s3(node: Node, cfg: StackConfig, placement: Placement, peers: _Peers) -> Se
         # Without these the gateway also opens Iceberg (8181) and Lance (9101) listeners.
         "-port.iceberg=0",
         "-port.lance=0",
+        # The one bucket `volumes` holds all AEGIS data: no S3 call may delete it with its contents.
+        "-allowDeleteBucketNotEmpty=false",
     ]
     return _service(node, placement, args, (), (s3_config,), HealthProbe("/healthz", node.role.http_port))
 

@@ -3,17 +3,17 @@
 import json
 import subprocess
 import sys
+import uuid
 
 import httpx
 import pytest
 
+from components.model.aegis_layout import volume_path
 from components.model.config import parse
 from components.model.topology import Role
 from tests.cluster import fresh_values, health_target, loopback_topology, running, wait_for_report
 
 pytestmark = pytest.mark.integration
-
-TENANT = "00000000-0000-0000-0000-000000000001"
 
 
 @pytest.fixture(scope="module")
@@ -31,9 +31,9 @@ def test_storage_class_rules_are_applied(dev):
     filer = target.filer_url
     rules = httpx.get(f"{filer}/etc/seaweedfs/filer.conf", timeout=10).json()
     assert rules == json.loads(cluster.topology.filer_rules)
-    assert httpx.put(f"{filer}/buckets/{TENANT}/eph-1/a.txt", content=b"x", timeout=30).status_code == 201
-    meta = httpx.get(f"{filer}/buckets/{TENANT}/eph-1/a.txt?metadata=true", timeout=10).json()
-    assert meta["TtlSec"] == 24 * 3600
+    path = f"{volume_path('zaru-consumer', str(uuid.uuid4()))}/a.txt"
+    assert httpx.put(f"{filer}{path}", content=b"x", timeout=30).status_code == 201
+    assert httpx.get(f"{filer}{path}?metadata=true", timeout=10).json().get("TtlSec", 0) == 0
 
 
 def test_health_check_cli_reports_healthy_then_names_each_stopped_component(dev):

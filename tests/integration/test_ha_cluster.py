@@ -11,6 +11,7 @@ import hashlib
 import os
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -30,7 +31,7 @@ pytestmark = pytest.mark.integration
 
 SUBNET = "127.0.2"
 DB_HOST = f"{SUBNET}.60"
-TENANT = "00000000-0000-0000-0000-000000000001"
+TENANT = "zaru-consumer"
 
 
 class HA:
@@ -91,24 +92,12 @@ def assert_healthy(ha: HA, when: str) -> None:
 def test_write_through_the_load_balancer_reads_identically_through_every_filer(ha: HA):
     assert_healthy(ha, "before")
     body = os.urandom(64 * 1024)
-    path = f"/buckets/{TENANT}/vol-lb/data.bin"
+    path = f"/aegis/volumes/{TENANT}/vol-lb/data.bin"
     assert ha.put(path, body).status_code == 201
     for filer in ha.topology.of(Role.FILER):
         got = httpx.get(f"http://{filer.http_address}{path}", timeout=30)
         assert got.status_code == 200 and got.content == body, filer.name
     assert_healthy(ha, "after")
-
-
-def test_persistent_files_get_a_copy_in_another_zone_and_ephemeral_ones_a_ttl(ha: HA):
-    persistent = f"/buckets/{TENANT}/vol-repl/file.txt"
-    ephemeral = f"/buckets/{TENANT}/eph-repl/file.txt"
-    assert ha.put(persistent, b"keep me").status_code == 201
-    assert ha.put(ephemeral, b"scratch").status_code == 201
-    locations = replica_locations(ha, persistent)
-    racks = {ha.topology.service(name).node.rack for name in locations}
-    assert len(locations) == 2 and len(racks) == 2, locations
-    assert len(replica_locations(ha, ephemeral)) == 1
-    assert httpx.get(f"{ha.lb}{ephemeral}?metadata=true", timeout=10).json()["TtlSec"] == 24 * 3600
 
 
 def replica_locations(ha: HA, path: str) -> list[str]:
@@ -123,7 +112,7 @@ def replica_locations(ha: HA, path: str) -> list[str]:
 
 def test_sigkill_of_a_replica_holder_keeps_persistent_files_readable(ha: HA):
     assert_healthy(ha, "before")
-    path = f"/buckets/{TENANT}/vol-holder/file.bin"
+    path = f"/aegis/volumes/{TENANT}/vol-holder/file.bin"
     body = os.urandom(32 * 1024)
     assert ha.put(path, body).status_code == 201
     holder = replica_locations(ha, path)[0]
@@ -139,7 +128,7 @@ def test_sigkill_of_a_replica_holder_keeps_persistent_files_readable(ha: HA):
 
 def test_sigkill_of_the_raft_leader_elects_a_new_one_and_reads_never_fail(ha: HA):
     assert_healthy(ha, "before")
-    existing = {f"/buckets/{TENANT}/vol-raft/{i}.txt": os.urandom(1024) for i in range(10)}
+    existing = {f"/aegis/volumes/{TENANT}/vol-raft/{i}.txt": os.urandom(1024) for i in range(10)}
     for path, body in existing.items():
         assert ha.put(path, body).status_code == 201
     old_leader = ha.leader()
@@ -177,7 +166,7 @@ def test_sigkill_of_the_raft_leader_elects_a_new_one_and_reads_never_fail(ha: HA
                 leader_seconds = time.monotonic() - killed_at
         attempt += 1
         try:
-            if ha.put(f"/buckets/{TENANT}/vol-raft/after-{attempt}.txt", b"x", timeout=5).status_code == 201:
+            if ha.put(f"/aegis/volumes/{TENANT}/vol-raft/after-{attempt}.txt", b"x", timeout=5).status_code == 201:
                 write_seconds = time.monotonic() - killed_at
         except httpx.HTTPError:
             pass
@@ -204,7 +193,7 @@ def test_sigkill_of_a_filer_under_load_through_the_load_balancer(ha: HA):
 
     def put_and_get(i: int) -> None:
         nonlocal done
-        path = f"/buckets/{TENANT}/vol-load/{i}.bin"
+        path = f"/aegis/volumes/{TENANT}/vol-load/{i}.bin"
         body = hashlib.sha256(str(i).encode()).digest() * 128
         try:
             put = httpx.put(f"{ha.lb}{path}", content=body, timeout=30)
@@ -233,7 +222,7 @@ def test_sigkill_of_a_filer_under_load_through_the_load_balancer(ha: HA):
 
 def test_postgres_restart_takes_filers_to_503_and_back_without_data_loss(ha: HA):
     assert_healthy(ha, "before")
-    path = f"/buckets/{TENANT}/vol-pg/file.txt"
+    path = f"/aegis/volumes/{TENANT}/vol-pg/file.txt"
     assert ha.put(path, b"survives").status_code == 201
     filers = [f"http://{f.http_address}/healthz" for f in ha.topology.of(Role.FILER)]
     ha.postgres.stop()
@@ -269,24 +258,32 @@ def s3_client(ha: HA, access: Ref | None, secret: Ref | None):
 
 
 def test_s3_gateway_access_rules_and_path_convention(ha: HA):
+    """s3://volumes/<tenant>/<volume>/<path> is /aegis/volumes/<tenant>/<volume>/<path> on the filer."""
     assert_healthy(ha, "before")
-    assert ha.put(f"/buckets/{TENANT}/vol-abc/main.py", b"print('hi')\n").status_code == 201
+    volume = f"{TENANT}/{uuid.uuid4()}"
+    assert ha.put(f"/aegis/volumes/{volume}/main.py", b"print('hi')\n").status_code == 201
 
     operator = s3_client(ha, Ref.S3_READONLY_ACCESS_KEY, Ref.S3_READONLY_SECRET_KEY)
-    assert TENANT in [b["Name"] for b in operator.list_buckets()["Buckets"]]
-    assert operator.get_object(Bucket=TENANT, Key="vol-abc/main.py")["Body"].read() == b"print('hi')\n"
+    assert [b["Name"] for b in operator.list_buckets()["Buckets"]] == ["volumes"]
+    listed = operator.list_objects_v2(Bucket="volumes", Prefix=f"{volume}/")["Contents"]
+    assert [o["Key"] for o in listed] == [f"{volume}/main.py"]
+    assert operator.get_object(Bucket="volumes", Key=f"{volume}/main.py")["Body"].read() == b"print('hi')\n"
     with pytest.raises(ClientError) as denied:
-        operator.put_object(Bucket=TENANT, Key="vol-abc/evil.py", Body=b"x")
+        operator.put_object(Bucket="volumes", Key=f"{volume}/evil.py", Body=b"x")
     assert denied.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
     with pytest.raises(ClientError):
-        operator.delete_object(Bucket=TENANT, Key="vol-abc/main.py")
-    assert operator.get_object(Bucket=TENANT, Key="vol-abc/main.py")["Body"].read() == b"print('hi')\n"
+        operator.delete_object(Bucket="volumes", Key=f"{volume}/main.py")
+    assert operator.get_object(Bucket="volumes", Key=f"{volume}/main.py")["Body"].read() == b"print('hi')\n"
 
     s3 = ha.topology.of(Role.S3)[0]
     assert httpx.get(f"http://{s3.http_address}/", timeout=10).status_code == 403
-    assert httpx.get(f"http://{s3.http_address}/{TENANT}/vol-abc/main.py", timeout=10).status_code == 403
+    assert httpx.get(f"http://{s3.http_address}/volumes/{volume}/main.py", timeout=10).status_code == 403
 
     admin = s3_client(ha, Ref.S3_ADMIN_ACCESS_KEY, Ref.S3_ADMIN_SECRET_KEY)
-    admin.put_object(Bucket=TENANT, Key="vol-abc/from-s3.txt", Body=b"via s3")
-    assert httpx.get(f"{ha.lb}/buckets/{TENANT}/vol-abc/from-s3.txt", timeout=10).content == b"via s3"
+    admin.put_object(Bucket="volumes", Key=f"{volume}/from-s3.txt", Body=b"via s3")
+    assert httpx.get(f"{ha.lb}/aegis/volumes/{volume}/from-s3.txt", timeout=10).content == b"via s3"
+    # The one bucket holds every tenant's data: not even the admin key deletes it with its contents.
+    with pytest.raises(ClientError):
+        admin.delete_bucket(Bucket="volumes")
+    assert httpx.get(f"{ha.lb}/aegis/volumes/{volume}/main.py", timeout=10).content == b"print('hi')\n"
     assert_healthy(ha, "after")

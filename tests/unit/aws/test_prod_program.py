@@ -488,10 +488,10 @@ def test_invalid_config_fails_before_any_resource_is_registered() -> None:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(RecordingMonitor, "RegisterResource", recording)
-        with pytest.raises(Exception, match=r"persistentReplication = \"001\".*cannot be placed"):
+        with pytest.raises(Exception, match=r"aegisReplication = \"001\".*cannot be placed"):
             run_program(
                 "prod",
-                {**PROD, "persistentReplication": "001"},
+                {**PROD, "aegisReplication": "001"},
                 extra_config={"aws:region": REGION},
                 call_results=CALLS,
                 preview=True,

@@ -220,9 +220,9 @@ def test_rules_job_runs_once_after_the_services(run):
 
 def test_invalid_config_creates_nothing():
     with pytest.raises(pulumi.RunError) as err:
-        run_program("dev", {"platform": "docker", "masterCount": 2, "persistentReplication": "0011"})
+        run_program("dev", {"platform": "docker", "masterCount": 2, "aegisReplication": "0011"})
     assert "aegis-storage:masterCount = 2" in str(err.value)
-    assert "aegis-storage:persistentReplication" in str(err.value)
+    assert "aegis-storage:aegisReplication" in str(err.value)
 
 
 def test_invalid_config_registers_no_resource(monkeypatch):
@@ -231,5 +231,5 @@ def test_invalid_config_registers_no_resource(monkeypatch):
     seen = []
     monkeypatch.setattr(pulumi_harness.RecordingMocks, "new_resource", lambda self, args: seen.append(args))
     with pytest.raises(pulumi.RunError):
-        run_program("dev", {"platform": "docker", "tenantIds": ["Tenant_1"]})
+        run_program("dev", {"platform": "docker", "ephemeralTtl": "24h"})
     assert seen == []

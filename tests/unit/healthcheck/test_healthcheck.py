@@ -44,6 +44,7 @@ class FakeCluster:
     put_status: int = 201
     corrupt_reads: bool = False
     s3_status: int = 200
+    s3_sees_aegis_data: bool = True
     unreachable: set[str] = field(default_factory=set)
     timing_out: set[str] = field(default_factory=set)
     # False: a filer without the HTTP tier's rewrite, which answers AEGIS's delete with 204 and deletes nothing.
@@ -136,15 +137,25 @@ class FakeCluster:
         if path in self.files:
             del self.files[path]
             return httpx.Response(204)
+        if request.method == "DELETE" and request.url.params.get("recursive") == "true":
+            for name in [name for name in self.files if name.startswith(f"{path}/")]:
+                del self.files[name]
+            return httpx.Response(204)
         return httpx.Response(404)
 
     def _s3(self, request: httpx.Request) -> httpx.Response:
         signed = request.headers.get("Authorization", "").startswith(f"AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/")
-        if request.url.path != "/" or not signed:
+        if request.url.path not in ("/", "/volumes") or not signed:
             return httpx.Response(400)
         if self.s3_status == 403:
             return httpx.Response(403, text="<Error><Code>SignatureDoesNotMatch</Code></Error>")
-        return httpx.Response(self.s3_status, text="<ListAllMyBucketsResult/>")
+        if request.url.path == "/":
+            return httpx.Response(self.s3_status, text="<ListAllMyBucketsResult/>")
+        # The gateway serves the filer's buckets folder /aegis: bucket `volumes` is /aegis/volumes/.
+        prefix = f"/aegis/volumes/{request.url.params['prefix']}"
+        keys = [name.removeprefix("/aegis/volumes/") for name in self.files if name.startswith(prefix)]
+        contents = "".join(f"<Contents><Key>{key}</Key></Contents>" for key in keys if self.s3_sees_aegis_data)
+        return httpx.Response(200, text=f"<ListBucketResult><Name>volumes</Name>{contents}</ListBucketResult>")
 
     @property
     def transport(self) -> httpx.MockTransport:
@@ -183,6 +194,7 @@ def test_all_healthy_runs_every_check_and_cleans_up() -> None:
         ("master", MASTER, "peers"),
         ("volume", VOLUME, "registered"),
         ("s3", S3, "ListBuckets"),
+        ("s3", S3, "lists AEGIS data"),
         ("roundtrip", FILER, "write/read/delete"),
         ("aegis", FILER, "AEGIS calls"),
     ]

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 import yaml
 
 from components.aws.placement import prod_topology
@@ -109,13 +110,12 @@ def test_prod_haproxy_balances_every_filer():
         assert "retry-on all-retryable-errors" in lb.config.content
 
 
-def test_filer_rules_set_storage_classes_per_tenant():
-    cfg = parse({"tenantIds": ["t-one", "t-two"], "ephemeralTtl": "12h"}, stack="dev")
-    rules = json.loads(dev_topology(cfg).filer_rules)
-    assert rules["version"] == 1
-    by_prefix = {loc["locationPrefix"]: loc for loc in rules["locations"]}
-    assert by_prefix["/buckets/t-one/"] == {"locationPrefix": "/buckets/t-one/", "replication": "000"}
-    assert by_prefix["/buckets/t-two/eph-"]["ttl"] == "12h"
+@pytest.mark.parametrize("replication", ["000", "010"])
+def test_filer_rules_give_every_aegis_volume_its_replication_and_no_ttl(replication):
+    cfg = parse({"aegisReplication": replication}, stack="dev") if replication == "000" else prod()
+    rules = json.loads(dev_topology(cfg).filer_rules if cfg.aws is None else prod_topology(cfg).filer_rules)
+    assert rules == {"version": 1, "locations": [{"locationPrefix": "/aegis/volumes/", "replication": replication}]}
+    assert not any("ttl" in location for location in rules["locations"])
 
 
 def test_rules_job_copies_the_rules_file_to_the_filer_config_dir():

@@ -1,0 +1,174 @@
+"""The storage rules verified on the data: files written as AEGIS writes them, on the real dev and HA topologies.
+
+AEGIS creates a volume with `POST /dir/` and `PUT <volume>/.keep`, then PUTs whole files under it
+(aegis-orchestrator `seaweedfs.rs`). Every such file must carry `aegisReplication` copies, as the
+master's `/dir/lookup` shows, and no AEGIS path may carry a TTL: any volume may be persistent.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from components.model.aegis_layout import VOLUMES_PREFIX, volume_path
+from components.model.config import StackConfig, parse
+from components.model.refs import Ref
+from components.model.topology import Role, Topology
+from tests.cluster import LocalCluster, fresh_values, health_target, loopback_topology, running, wait_for_report
+from tests.postgres import LocalPostgres
+from tests.unit.model.test_config import prod
+
+pytestmark = pytest.mark.integration
+
+DEV_SUBNET = "127.0.41"
+HA_SUBNET = "127.0.45"
+TENANTS = ("zaru-consumer", "aegis-system", "u-0123456789abcdef0123456789abcdef")
+# Over the filer's 4 MiB chunk size, so a file of several chunks is checked too.
+LARGE_FILE_BYTES = 5 * 2**20 + 17
+
+
+@dataclass
+class Stack:
+    cfg: StackConfig
+    cluster: LocalCluster
+
+    @property
+    def topology(self) -> Topology:
+        return self.cluster.topology
+
+    @property
+    def filer(self) -> str:
+        return health_target(self.topology, self.cluster.values).filer_url
+
+    @property
+    def master(self) -> str:
+        return f"http://{self.topology.of(Role.MASTER)[0].http_address}"
+
+
+@pytest.fixture(scope="module", params=["dev", "ha"])
+def stack(request, tmp_path_factory) -> Iterator[Stack]:
+    """One stack at a time (the module-scoped parameter is torn down before the next starts)."""
+    root: Path = tmp_path_factory.mktemp(f"aegis-{request.param}")
+    if request.param == "dev":
+        cfg = parse({"s3Enabled": True}, stack="dev")
+        with running(loopback_topology(cfg, root, DEV_SUBNET)[0], fresh_values(), root) as cluster:
+            yield Stack(cfg, cluster)
+        return
+    # The shipped prod config, except that the master default is one copy: then AEGIS's files can only
+    # get their second copy from the filer rule, and a file outside /aegis/volumes/ shows the difference.
+    cfg = prod(defaultReplication="000")
+    assert cfg.aws is not None and cfg.aegis_replication == "010"
+    db_host = f"{HA_SUBNET}.60"
+    values = fresh_values(db_host)
+    postgres = LocalPostgres(
+        db_host, cfg.aws.database_port, cfg.aws.database_name, cfg.aws.database_user, values[Ref.DB_PASSWORD]
+    )
+    try:
+        postgres.init()
+        with running(loopback_topology(cfg, root, HA_SUBNET)[0], values, root) as cluster:
+            yield Stack(cfg, cluster)
+    finally:
+        postgres.remove()
+
+
+def create_volume_as_aegis(filer: str, volume: str) -> None:
+    """AEGIS's create: `POST /dir/` (multipart `path`) for each ancestor, then the `.keep` marker."""
+    with httpx.Client(base_url=filer, timeout=30) as client:
+        parts = volume.strip("/").split("/")
+        for depth in range(1, len(parts) + 1):
+            path = "/" + "/".join(parts[:depth])
+            assert client.post("/dir/", files={"path": (None, path)}).status_code in (200, 201), path
+        assert client.put(f"{volume}/.keep", content=b"").status_code == 201
+
+
+def copies(stack: Stack, path: str) -> list[list[str]]:
+    """For each chunk of `path`: the volume servers holding it, per the master's /dir/lookup."""
+    meta = httpx.get(f"{stack.filer}{path}?metadata=true", timeout=10).json()
+    assert meta.get("TtlSec", 0) == 0, f"{path} carries a TTL: {meta.get('TtlSec')} s"
+    holders = []
+    for chunk in meta["chunks"]:
+        volume_id = chunk["fid"]["volume_id"]
+        lookup = httpx.get(f"{stack.master}/dir/lookup", params={"volumeId": volume_id}, timeout=10).json()
+        holders.append(sorted(location["url"] for location in lookup["locations"]))
+    return holders
+
+
+def volume_ttls(stack: Stack) -> dict[int, tuple[str, str, str]]:
+    """Every volume the master knows: id -> (collection, replica placement, TTL), from /vol/status."""
+    status = httpx.get(f"{stack.master}/vol/status", timeout=10).json()
+    found = {}
+    for racks in status["Volumes"]["DataCenters"].values():
+        for nodes in racks.values():
+            for volumes in nodes.values():
+                for v in volumes or []:
+                    # weed leaves zero counts out of the JSON.
+                    placement = v["ReplicaPlacement"]
+                    digits = "".join(str(placement.get(key, 0)) for key in ("dc", "rack", "node"))
+                    found[v["Id"]] = (v["Collection"], digits, str(v["Ttl"]["Count"] or ""))
+    return found
+
+
+def test_files_written_as_aegis_writes_them_keep_their_copies_and_no_ttl(stack: Stack):
+    wanted_copies = 1 + sum(int(d) for d in stack.cfg.aegis_replication)
+    written: dict[str, bytes] = {}
+    for tenant in TENANTS:
+        volume = volume_path(tenant, str(uuid.uuid4()))
+        create_volume_as_aegis(stack.filer, volume)
+        for name, size in (("main.py", 1200), ("src/pkg/deep/data.bin", 64 * 1024)):
+            written[f"{volume}/{name}"] = os.urandom(size)
+    written[f"{volume}/large.bin"] = os.urandom(LARGE_FILE_BYTES)
+    for path, body in written.items():
+        assert httpx.put(f"{stack.filer}{path}", content=body, timeout=60).status_code == 201, path
+
+    racks = {s.http_address: s.node.rack for s in stack.topology.of(Role.VOLUME)}
+    for path, body in written.items():
+        assert httpx.get(f"{stack.filer}{path}", timeout=30).content == body, path
+        for holders in copies(stack, path):
+            assert len(holders) == wanted_copies, (path, holders)
+            # 010 means the second copy is on another rack (zone), not just another server.
+            assert len({racks[h] for h in holders}) == wanted_copies, (path, holders)
+
+    outside = f"/not-aegis/{uuid.uuid4()}.bin"
+    assert httpx.put(f"{stack.filer}{outside}", content=b"x", timeout=60).status_code == 201
+    assert [len(holders) for holders in copies(stack, outside)] == [1 + sum(map(int, stack.cfg.default_replication))]
+
+    held = volume_ttls(stack)
+    assert held, "the master reports no volumes"
+    aegis_volumes = {
+        chunk["fid"]["volume_id"]
+        for path in written
+        for chunk in httpx.get(f"{stack.filer}{path}?metadata=true", timeout=10).json()["chunks"]
+    }
+    for volume_id in aegis_volumes:
+        _collection, placement, ttl = held[volume_id]
+        assert placement == stack.cfg.aegis_replication and ttl == "", (volume_id, held[volume_id])
+    assert all(ttl == "" for _c, _p, ttl in held.values()), held
+
+
+def test_no_entry_under_the_aegis_prefix_carries_a_ttl(stack: Stack):
+    pending, seen = [VOLUMES_PREFIX.rstrip("/")], 0
+    with httpx.Client(base_url=stack.filer, timeout=10, headers={"Accept": "application/json"}) as client:
+        while pending and seen < 10_000:
+            listing = client.get(f"{pending.pop()}/", params={"limit": 10_000}).json()
+            for entry in listing.get("Entries") or []:
+                seen += 1
+                assert not entry.get("TtlSec"), entry["FullPath"]
+                if entry.get("Mode", 0) & 0o20000000000:  # os.ModeDir
+                    pending.append(entry["FullPath"])
+    assert seen > 0
+
+
+def test_the_cluster_is_healthy_and_its_s3_gateway_sees_aegis_data(stack: Stack):
+    report = wait_for_report(health_target(stack.topology, stack.cluster.values), healthy=True, timeout=60)
+    assert report.healthy, report.table()
+    # The S3 gateway listed a file the probe wrote through the filer under /aegis/volumes/.
+    [s3_view] = [r for r in report.results if (r.component, r.check) == ("s3", "lists AEGIS data")]
+    assert s3_view.detail.startswith("s3://volumes/aegis-healthcheck/"), report.table()
+    probe_volume = s3_view.detail.removeprefix("s3://volumes/").rsplit("/", 1)[0]
+    assert httpx.get(f"{stack.filer}/aegis/volumes/{probe_volume}/", timeout=10).status_code == 404, "probe left data"

@@ -1,0 +1,110 @@
+"""The S3 check proves the gateway sees AEGIS data: it lists a file the probe wrote through the filer."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from components.healthcheck import run_checks
+from components.healthcheck.s3_view import (
+    AEGIS_BUCKET,
+    AEGIS_BUCKETS_FOLDER,
+    PROBE_TENANT,
+    PROBE_TENANT_DIR,
+    S3ViewProbe,
+    listed_keys,
+)
+from components.model import aegis_layout
+from tests.unit.healthcheck.test_healthcheck import (
+    FILER,
+    NOW_CRTIME,
+    NOW_DATE,
+    S3,
+    FakeCluster,
+    failure,
+    make_target,
+)
+
+PROBE_DIR = re.compile(r"/aegis/volumes/aegis-healthcheck/[0-9a-f-]{36}")
+
+
+def test_the_health_check_and_the_model_agree_on_the_s3_mapping():
+    assert AEGIS_BUCKETS_FOLDER == aegis_layout.AEGIS_ROOT
+    assert AEGIS_BUCKET == aegis_layout.S3_BUCKET == aegis_layout.COLLECTION
+    probe = S3ViewProbe("0b7e2c1a-0000-4000-8000-000000000001")
+    assert probe.volume_dir == aegis_layout.volume_path(PROBE_TENANT, probe.volume_id)
+    assert f"{AEGIS_BUCKETS_FOLDER}/{AEGIS_BUCKET}/{probe.key}" == probe.filer_path
+
+
+def test_probe_list_url_is_encoded_as_signed():
+    probe = S3ViewProbe("0b7e2c1a-0000-4000-8000-000000000001")
+    assert probe.list_url("http://s3:8333/") == (
+        "http://s3:8333/volumes?list-type=2&prefix=aegis-healthcheck%2F0b7e2c1a-0000-4000-8000-000000000001%2F"
+    )
+    xml = "<ListBucketResult><Contents><Key>a/b&amp;c</Key></Contents><Contents><Key>d</Key></Contents>"
+    assert listed_keys(xml) == ["a/b&c", "d"]
+
+
+def test_healthy_gateway_lists_the_probe_file_and_the_probe_volume_is_deleted():
+    cluster = FakeCluster()
+    report = run_checks(make_target(), transport=cluster.transport)
+    [listed] = [r for r in report.results if r.check == "lists AEGIS data"]
+    assert listed.ok and re.fullmatch(r"s3://volumes/aegis-healthcheck/[0-9a-f-]{36}/s3-view-probe", listed.detail)
+    aegis_calls = [(m, url) for m, url in cluster.calls if "/aegis/" in url or url.startswith(f"{S3}/volumes")]
+    # Write through the filer, list through S3, look for stale probes, delete this probe's volume.
+    assert [m for m, _ in aegis_calls] == ["PUT", "GET", "GET", "DELETE"]
+    put, listing, sweep, delete = (url for _, url in aegis_calls)
+    assert put.startswith(FILER) and PROBE_DIR.search(put) and listing == f"{S3}/volumes"
+    assert sweep == f"{FILER}{PROBE_TENANT_DIR}"
+    assert delete == f"{FILER}{PROBE_DIR.search(put).group(0)}"
+    assert cluster.files == {}
+
+
+def test_a_gateway_that_does_not_see_aegis_data_fails_and_the_probe_still_cleans_up():
+    cluster = FakeCluster(s3_sees_aegis_data=False)
+    report = run_checks(make_target(), transport=cluster.transport)
+    detail = failure(report, "s3", "lists AEGIS data").detail
+    assert detail.startswith("signed ListObjectsV2 of s3://volumes/aegis-healthcheck/")
+    assert "does not list the file the probe wrote through the filer" in detail
+    assert cluster.files == {}
+
+
+def test_a_failed_probe_write_is_named_and_the_delete_is_still_sent():
+    cluster = FakeCluster(put_status=500)
+    report = run_checks(make_target(), transport=cluster.transport)
+    detail = failure(report, "s3", "lists AEGIS data").detail
+    assert re.fullmatch(
+        r"probe write to /aegis/volumes/aegis-healthcheck/\S+ through the filer failed: HTTP 500", detail
+    )
+    assert any(m == "DELETE" and PROBE_DIR.search(url) for m, url in cluster.calls)
+    assert not [url for _, url in cluster.calls if url.startswith(f"{S3}/volumes")]
+
+
+def test_no_listing_when_list_buckets_is_already_denied():
+    cluster = FakeCluster(s3_status=403)
+    report = run_checks(make_target(), transport=cluster.transport)
+    assert [r.check for r in report.results if r.component == "s3"] == ["ListBuckets"]
+    assert not [url for _, url in cluster.calls if "/aegis/" in url]
+
+
+class WithLeftovers(FakeCluster):
+    """Also lists the probe tenant: one probe volume a timed-out run left an hour ago, one just written."""
+
+    def _filer(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET" and request.url.path == PROBE_TENANT_DIR:
+            entries = [
+                {"FullPath": f"{PROBE_TENANT_DIR}stale-volume", "Crtime": "2026-11-24T20:30:00Z"},
+                {"FullPath": f"{PROBE_TENANT_DIR}fresh-volume", "Crtime": NOW_CRTIME},
+            ]
+            return httpx.Response(200, json={"Entries": entries}, headers={"Date": NOW_DATE})
+        return super()._filer(request)
+
+
+def test_probe_volumes_left_by_timed_out_runs_are_swept_and_live_ones_kept():
+    cluster = WithLeftovers()
+    report = run_checks(make_target(), transport=cluster.transport)
+    [listed] = [r for r in report.results if r.check == "lists AEGIS data"]
+    assert listed.ok and listed.detail.endswith("; removed 1 stale probe volume(s)")
+    deleted = [url for method, url in cluster.calls if method == "DELETE" and "-volume" in url]
+    assert deleted == [f"{FILER}{PROBE_TENANT_DIR}stale-volume"]
