@@ -17,15 +17,15 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import quote, urlencode
 
 from components.healthcheck.checks import STALE_PROBE_AGE, CheckResult, _address, _Answer, _Http, _result, _since
+from components.healthcheck.s3_view import PROBE_TENANT_DIR
 
-PROBE_TENANT = "aegis-healthcheck"
 PROBE_BYTES = 4096
 RANGE = (100, 1099)  # an inner slice, so a server that ignores Range is caught
 COMPONENT, CHECK = "aegis", "AEGIS calls"
 
 
 def probe_volume() -> str:
-    return f"/aegis/volumes/{PROBE_TENANT}/{uuid.uuid4()}"
+    return f"{PROBE_TENANT_DIR}{uuid.uuid4()}"
 
 
 def _ancestors(path: str) -> list[str]:
@@ -61,8 +61,9 @@ def aegis_probe(http: _Http, filer_url: str) -> list[CheckResult]:
 
 
 def _sweep_stale_volumes(http: _Http, base: str) -> int:
-    """Remove probe volumes that a write finishing after its run's cleanup left behind; best effort."""
-    tenant = f"/aegis/volumes/{PROBE_TENANT}"
+    """Remove probe volumes (this probe's and the S3 check's) that a write finishing after its run's cleanup
+    left behind; best effort."""
+    tenant = PROBE_TENANT_DIR.rstrip("/")
     listing = http.send("GET", f"{base}{tenant}/", headers={"Accept": "application/json"})
     if listing.response is None or listing.response.status_code != 200:
         return 0

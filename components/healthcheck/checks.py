@@ -31,7 +31,7 @@ from urllib.parse import SplitResult, quote, urlsplit
 import httpx
 
 from components.healthcheck.filer_rules import RULES_PATH, rules_problem
-from components.healthcheck.s3_view import AEGIS_BUCKET, PROBE_TENANT_DIR, S3ViewProbe, listed_keys
+from components.healthcheck.s3_view import AEGIS_BUCKET, S3ViewProbe, listed_keys
 from components.healthcheck.sigv4 import sign_get
 
 SECRET_PLACEHOLDER = "[secret]"
@@ -442,33 +442,11 @@ def _s3_sees_aegis_data(http: _Http, endpoint: str, target: Target) -> CheckResu
             return outcome(f"{where} answered HTTP {listing.response.status_code}")
         if probe.key not in listed_keys(listing.response.text):
             return outcome(f"{where} does not list the file the probe wrote through the filer: no AEGIS data in S3")
-        swept = _sweep_stale_s3_probes(http, filer)
-        return outcome(
-            "", f"s3://{AEGIS_BUCKET}/{probe.key}" + (f"; removed {swept} stale probe volume(s)" if swept else "")
-        )
+        # Probe volumes that timed-out runs left behind are swept once per run, by the AEGIS probe.
+        return outcome("", f"s3://{AEGIS_BUCKET}/{probe.key}")
     finally:
         # The filer's own recursive delete of the probe volume, whatever happened above.
         http.send("DELETE", f"{filer}{probe.volume_dir}", params={"recursive": "true"})
-
-
-def _sweep_stale_s3_probes(http: _Http, filer: str) -> int:
-    """Delete probe volumes that a late-landing write of a timed-out run left behind; best effort."""
-    listing = http.send("GET", f"{filer}{PROBE_TENANT_DIR}", headers={"Accept": "application/json"})
-    if listing.response is None or listing.response.status_code != 200:
-        return 0
-    try:
-        # Ages on the filer's clock, as in _sweep_stale_probes.
-        now = parsedate_to_datetime(listing.response.headers["Date"])
-        stale = [
-            entry["FullPath"]
-            for entry in listing.response.json()["Entries"] or []
-            if entry["FullPath"].startswith(PROBE_TENANT_DIR)
-            and now - datetime.fromisoformat(entry["Crtime"]) > STALE_PROBE_AGE
-        ]
-    except (KeyError, TypeError, ValueError):
-        return 0
-    deleted = [http.send("DELETE", f"{filer}{quote(path)}", params={"recursive": "true"}) for path in stale]
-    return sum(1 for answer in deleted if answer.response is not None and answer.response.is_success)
 
 
 def _rules(http: _Http, filer_url: str, rendered: str) -> list[CheckResult]:

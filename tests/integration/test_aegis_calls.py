@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from components.healthcheck import run_checks
-from components.healthcheck.aegis_probe import PROBE_TENANT
+from components.healthcheck.s3_view import PROBE_TENANT
 from components.model.aegis_calls import DELETE_REFUSED, QUOTA_NOT_ENFORCED, USAGE_NOT_TRACKED
 from components.model.config import StackConfig, parse
 from components.model.refs import Ref

@@ -7,8 +7,9 @@ from urllib.parse import unquote
 import httpx
 import pytest
 
-from components.healthcheck.aegis_probe import PROBE_TENANT, aegis_probe
+from components.healthcheck.aegis_probe import aegis_probe
 from components.healthcheck.checks import CheckResult, _Http
+from components.healthcheck.s3_view import PROBE_TENANT
 from tests.unit.healthcheck.test_healthcheck import FILER, NOW_DATE, FakeCluster
 
 BASE = f"http://{FILER}"

@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import re
 
-import httpx
-
 from components.healthcheck import run_checks
 from components.healthcheck.s3_view import (
     AEGIS_BUCKET,
     AEGIS_BUCKETS_FOLDER,
     PROBE_TENANT,
-    PROBE_TENANT_DIR,
     S3ViewProbe,
     listed_keys,
 )
 from components.model import aegis_layout
 from tests.unit.healthcheck.test_healthcheck import (
     FILER,
-    NOW_CRTIME,
-    NOW_DATE,
     S3,
     FakeCluster,
     failure,
@@ -51,13 +46,13 @@ def test_healthy_gateway_lists_the_probe_file_and_the_probe_volume_is_deleted():
     report = run_checks(make_target(), transport=cluster.transport)
     [listed] = [r for r in report.results if r.check == "lists AEGIS data"]
     assert listed.ok and re.fullmatch(r"s3://volumes/aegis-healthcheck/[0-9a-f-]{36}/s3-view-probe", listed.detail)
-    aegis_calls = [(m, url) for m, url in cluster.calls if "/aegis/" in url or url.startswith(f"{S3}/volumes")]
-    # Write through the filer, list through S3, look for stale probes, delete this probe's volume.
-    assert [m for m, _ in aegis_calls] == ["PUT", "GET", "GET", "DELETE"]
-    put, listing, sweep, delete = (url for _, url in aegis_calls)
-    assert put.startswith(FILER) and PROBE_DIR.search(put) and listing == f"{S3}/volumes"
-    assert sweep == f"{FILER}{PROBE_TENANT_DIR}"
-    assert delete == f"{FILER}{PROBE_DIR.search(put).group(0)}"
+    [volume] = {PROBE_DIR.search(url).group(0) for _, url in cluster.calls if url.endswith("/s3-view-probe")}
+    s3_calls = [(m, url) for m, url in cluster.calls if volume in url or url.startswith(f"{S3}/volumes")]
+    # Write through the filer, list through S3, delete this probe's volume.
+    assert [m for m, _ in s3_calls] == ["PUT", "GET", "DELETE"]
+    put, listing, delete = (url for _, url in s3_calls)
+    assert put.startswith(FILER) and listing == f"{S3}/volumes"
+    assert delete == f"{FILER}{volume}"
     assert cluster.files == {}
 
 
@@ -85,26 +80,4 @@ def test_no_listing_when_list_buckets_is_already_denied():
     cluster = FakeCluster(s3_status=403)
     report = run_checks(make_target(), transport=cluster.transport)
     assert [r.check for r in report.results if r.component == "s3"] == ["ListBuckets"]
-    assert not [url for _, url in cluster.calls if "/aegis/" in url]
-
-
-class WithLeftovers(FakeCluster):
-    """Also lists the probe tenant: one probe volume a timed-out run left an hour ago, one just written."""
-
-    def _filer(self, request: httpx.Request) -> httpx.Response:
-        if request.method == "GET" and request.url.path == PROBE_TENANT_DIR:
-            entries = [
-                {"FullPath": f"{PROBE_TENANT_DIR}stale-volume", "Crtime": "2026-11-24T20:30:00Z"},
-                {"FullPath": f"{PROBE_TENANT_DIR}fresh-volume", "Crtime": NOW_CRTIME},
-            ]
-            return httpx.Response(200, json={"Entries": entries}, headers={"Date": NOW_DATE})
-        return super()._filer(request)
-
-
-def test_probe_volumes_left_by_timed_out_runs_are_swept_and_live_ones_kept():
-    cluster = WithLeftovers()
-    report = run_checks(make_target(), transport=cluster.transport)
-    [listed] = [r for r in report.results if r.check == "lists AEGIS data"]
-    assert listed.ok and listed.detail.endswith("; removed 1 stale probe volume(s)")
-    deleted = [url for method, url in cluster.calls if method == "DELETE" and "-volume" in url]
-    assert deleted == [f"{FILER}{PROBE_TENANT_DIR}stale-volume"]
+    assert not [url for _, url in cluster.calls if url.endswith("/s3-view-probe")]
