@@ -3,11 +3,13 @@
 import json
 import subprocess
 import sys
+import time
 import uuid
 
 import httpx
 import pytest
 
+from components.healthcheck import run_checks
 from components.model.aegis_layout import volume_path
 from components.model.config import parse
 from components.model.topology import Role
@@ -73,10 +75,17 @@ def test_health_check_cli_reports_healthy_then_names_each_stopped_component(dev)
 
     filer = cluster.topology.of(Role.FILER)[0]
     cluster.kill(filer.name)
-    report = wait_for_report(target, healthy=False)
-    filer_failures = {f.where: f.detail for f in report.failures() if f.component == "filer"}
-    # Through AEGIS's filer URL (the HAProxy) and at the filer's own address.
-    assert filer_failures == {
+    # Through AEGIS's filer URL (the HAProxy, once its checks have marked the filer down: `fall` x `inter`)
+    # and at the filer's own address.
+    expected = {
         target.filer_url.removeprefix("http://"): "no filer is up behind the load balancer (503)",
         filer.http_address: "connection refused",
-    }, report.table()
+    }
+    deadline = time.monotonic() + 30
+    while True:
+        report = run_checks(target)
+        filer_failures = {f.where: f.detail for f in report.failures() if f.component == "filer"}
+        if filer_failures == expected or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert filer_failures == expected, report.table()
