@@ -268,6 +268,7 @@ def test_instances_are_hardened_and_replaced_cleanly(prod: Run) -> None:
         inputs = node.inputs
         assert inputs["ami"] == AMI
         assert inputs["metadataOptions"]["httpTokens"] == "required"
+        assert inputs["maintenanceOptions"] == {"autoRecovery": "default"}
         assert inputs["rootBlockDevice"]["encrypted"] is True
         assert inputs["userDataReplaceOnChange"] is True
         assert inputs["primaryNetworkInterface"] == {
