@@ -37,10 +37,18 @@ def under_replicated(master_address: str) -> dict[int, tuple[int, int]]:
     return {vid: count for vid, count in copies(master_address).items() if count[0] < count[1]}
 
 
+def maintenance_runs_by_master(cluster: LocalCluster) -> dict[str, int]:
+    """How many maintenance runs each master has finished so far."""
+    return {
+        name: process.log.read_text(errors="replace").count(MAINTENANCE_DONE)
+        for name, process in cluster.processes.items()
+        if name.startswith("master-")
+    }
+
+
 def maintenance_runs(cluster: LocalCluster) -> int:
     """How many maintenance runs have finished so far, on whichever master led them."""
-    logs = [p.log for name, p in cluster.processes.items() if name.startswith("master-")]
-    return sum(log.read_text(errors="replace").count(MAINTENANCE_DONE) for log in logs)
+    return sum(maintenance_runs_by_master(cluster).values())
 
 
 def wait_for_maintenance_run(cluster: LocalCluster, timeout: float) -> float:

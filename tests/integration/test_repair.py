@@ -20,7 +20,13 @@ from components.model.refs import Ref
 from components.model.topology import Role
 from tests.cluster import LocalCluster, fresh_values, health_target, loopback_topology, running, wait_for_report
 from tests.postgres import LocalPostgres
-from tests.repair import replace_volume_server, under_replicated, wait_for_full_copies, wait_for_maintenance_run
+from tests.repair import (
+    maintenance_runs_by_master,
+    replace_volume_server,
+    under_replicated,
+    wait_for_full_copies,
+    wait_for_maintenance_run,
+)
 from tests.unit.model.test_config import prod
 
 pytestmark = pytest.mark.integration
@@ -83,6 +89,10 @@ def test_a_lost_volume_server_is_repaired_within_the_maintenance_interval(cluste
     repaired_after = time.monotonic() - killed
     after = wait_for_report(target, healthy=True, timeout=30)
     assert after.outcome == "healthy", after.table()
+    # Every master has the script; only the Raft leader (no election happened here) ever ran it.
+    leader = httpx.get(f"http://{master}/cluster/status", timeout=10).json()["Leader"]
+    ran = {name for name, runs in maintenance_runs_by_master(cluster).items() if runs}
+    assert ran == {m.name for m in topology.of(Role.MASTER) if leader.startswith(m.http_address)}, ran
     print(f"\nwhile short of copies: {degraded.summary()}")
     print(f"{len(missing)} volume(s) lost a copy; full copies again {repaired_after:.1f} s after the SIGKILL")
     assert repaired_after <= limit
