@@ -8,6 +8,11 @@ What each probe relies on was seen on a running weed 4.48 cluster:
   topology is read from the first master that answers 200.
 - the S3 gateway's own /status and /healthz are always 200; only a signed request proves the filer path and
   the credentials.
+- copies per volume come from the leader's `/vol/status` (followers proxy it): a volume server that is gone
+  for good, or replaced by an empty one, leaves its volumes listed on fewer servers than their
+  ReplicaPlacement asks for; that is "degraded", not "unhealthy", since every file is still served.
+- a volume server's `/status` lists each data directory's disk use (`DiskStatuses`, `percent_free`); the
+  masters' HTTP API has no disk figures, only volume slots (`Max`, `Volumes` in `/dir/status`).
 
 Every network failure becomes a failed `CheckResult` with a short detail; nothing here raises on a bad cluster.
 """
@@ -397,8 +402,7 @@ def _volume_servers(http: _Http, master_urls: tuple[str, ...], expected: tuple[s
 
 def _topology(http: _Http, master_urls: tuple[str, ...]) -> tuple[str, list[tuple[str, ...]]] | str:
     """(master that answered, its data nodes) from the first master with a topology, else why none had one."""
-    found = _from_first_master(http, master_urls, "/dir/status", _data_nodes)
-    return found if isinstance(found, str) else (found[0], found[1])
+    return _from_first_master(http, master_urls, "/dir/status", _data_nodes)
 
 
 def _from_first_master(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -70,6 +71,13 @@ def test_a_lost_volume_server_is_repaired_within_the_maintenance_interval(cluste
     assert not under_replicated(master)
     before = wait_for_report(target, healthy=True, timeout=60)
     assert before.outcome == "healthy", before.table()
+    # The capacity checks read the live /dir/status and each volume server's /status: raise the bar past
+    # what this machine has, and every volume server is named as short.
+    short = run_checks(replace(target, min_free_volume_slots=10_000, min_free_disk_percent=99))
+    assert short.outcome == "degraded", short.table()
+    for check in ("free slots", "free disk"):
+        named = {r.where for r in short.failures() if r.check == check}
+        assert named == {v.http_address for v in topology.of(Role.VOLUME)}, short.table()
 
     # Right after a run the next one is a whole interval away, so the degraded state is sure to be seen.
     wait_for_maintenance_run(cluster, timeout=INTERVAL_MINUTES * 60 + 60)
