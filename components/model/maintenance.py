@@ -2,15 +2,17 @@
 
 Seen on weed 4.48 (3 masters, 3 volume servers with rack = zone, replication 010, on loopback):
 - `[master.maintenance] scripts` / `sleep_minutes` of master.toml are read from the environment as
-  WEED_MASTER_MAINTENANCE_SCRIPTS / WEED_MASTER_MAINTENANCE_SLEEP_MINUTES. Commands may be separated by
-  newlines or by ";"; the script is one line here because the AWS nodes pass the environment through
-  `docker run --env-file`, which ends a value at the first newline.
+  WEED_MASTER_MAINTENANCE_SCRIPTS / WEED_MASTER_MAINTENANCE_SLEEP_MINUTES. A multi-line value works, and
+  so do commands separated by ";" on one line; the script is one line here because the AWS nodes pass
+  the environment through `docker run --env-file`, which ends a value at the first newline.
 - Each loop sleeps `sleep_minutes` (whole minutes), then runs the script only on the leader, and only
   once a filer has registered (the script's `s3.clean.uploads` talks to it); followers never run it.
 - The shell runs inside the master with the master's own address and picks a registered filer, so no
   command needs -master or -filer.
 - `volume.fix.replication -apply` copied every volume left with 1 of 2 copies after a volume server was
   SIGKILLed back to 2 copies in the next run. `-apply` is the documented switch; `-force` is an alias.
+  It takes about 15 s even with nothing to fix; every command of the script ran without an error, and
+  `volume.vacuum` compacted the volumes whose files had been deleted.
 """
 
 from __future__ import annotations
