@@ -22,6 +22,7 @@ import httpx
 
 from components.healthcheck import Report, Target, run_checks
 from components.model.config import StackConfig
+from components.model.config_upkeep import Upkeep
 from components.model.refs import Ref, substitute
 from components.model.topology import (
     START_ORDER,
@@ -105,9 +106,9 @@ def wait_http(url: str, timeout: float, expect: int = 200) -> float:
     raise TimeoutError(f"{url} did not answer {expect} within {timeout:.0f}s (last: {last})")
 
 
-def health_target(topology: Topology, values: Mapping[Ref, str]) -> Target:
+def health_target(topology: Topology, values: Mapping[Ref, str], upkeep: Upkeep | None = None) -> Target:
     """What the stacks' `health_target` output says, for a loopback topology: AEGIS's filer URL is the
-    first load balancer when there is one, else the single filer."""
+    first load balancer when there is one, else the single filer. With `upkeep`, the capacity checks too."""
     filers = topology.of(Role.FILER)
     lbs = topology.load_balancers
     s3 = topology.of(Role.S3)
@@ -121,6 +122,9 @@ def health_target(topology: Topology, values: Mapping[Ref, str]) -> Target:
         filer_rules=topology.filer_rules,
         s3_access_key=values[Ref.S3_ADMIN_ACCESS_KEY],
         s3_secret_key=values[Ref.S3_ADMIN_SECRET_KEY],
+        min_free_volume_slots=upkeep.min_free_volume_slots if upkeep else 0,
+        min_free_disk_percent=upkeep.min_free_disk_percent if upkeep else 0,
+        volume_server_urls=tuple(f"http://{s.http_address}" for s in topology.of(Role.VOLUME)) if upkeep else (),
     )
 
 

@@ -111,6 +111,9 @@ class ClusterNode(pulumi.ComponentResource):
             # The command lines live in the user data, which runs only at first boot.
             user_data_replace_on_change=True,
             metadata_options=aws.ec2.InstanceMetadataOptionsArgs(http_endpoint="enabled", http_tokens="required"),
+            # A failed host is replaced by EC2 with the same ENI and disks; a lost volume server's copies
+            # come back through the masters' maintenance script instead.
+            maintenance_options=aws.ec2.InstanceMaintenanceOptionsArgs(auto_recovery="default"),
             root_block_device=aws.ec2.InstanceRootBlockDeviceArgs(
                 encrypted=True, volume_type="gp3", volume_size=spec.root_disk_gib
             ),

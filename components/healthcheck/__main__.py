@@ -1,4 +1,9 @@
-"""Command line of the health check. Exit status: 0 healthy, 1 unhealthy, 2 bad usage or unreadable input."""
+"""Command line of the health check.
+
+Exit status: 0 healthy, 1 unhealthy, 2 bad usage or unreadable input, 3 degraded (the cluster serves
+everything but a volume lacks a copy, or a volume server runs short of slots or disk). With
+--degraded-ok, as scheduled runs use it, degraded exits 0 with a warning on stderr.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +17,12 @@ from typing import Any, NoReturn
 
 import httpx
 
-from components.healthcheck.checks import Report, Target, run_checks, wait_until_healthy
+from components.healthcheck.checks import DEGRADED, HEALTHY, Report, Target, run_checks, wait_until_healthy
 
 EXIT_HEALTHY = 0
 EXIT_UNHEALTHY = 1
 EXIT_USAGE = 2
+EXIT_DEGRADED = 3
 
 # Flags that describe the target by hand; --stack-outputs describes it completely, so they cannot be mixed.
 _TARGET_FLAGS = {
@@ -29,6 +35,9 @@ _TARGET_FLAGS = {
     "s3_access_key": "--s3-access-key",
     "s3_secret_key": "--s3-secret-key",
     "s3_region": "--s3-region",
+    "min_free_volume_slots": "--min-free-volume-slots",
+    "min_free_disk_percent": "--min-free-disk-percent",
+    "volume_server_url": "--volume-server-url",
 }
 
 
@@ -67,6 +76,26 @@ def _positive_count(text: str) -> int:
     return value
 
 
+def _percent(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole percentage: {text!r}") from None
+    if not 0 <= value < 100:
+        raise argparse.ArgumentTypeError(f"must be 0-99: {text}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more: {text}")
+    return value
+
+
 def _parser() -> _Parser:
     parser = _Parser(
         prog="python -m components.healthcheck",
@@ -91,6 +120,10 @@ def _parser() -> _Parser:
     add("--s3-access-key", metavar="KEY")
     add("--s3-secret-key", metavar="KEY")
     add("--s3-region", metavar="REGION", help="default us-east-1")
+    add("--min-free-volume-slots", metavar="N", type=_count, help="degraded below this on any volume server")
+    add("--min-free-disk-percent", metavar="P", type=_percent, help="degraded below this on any --volume-server-url")
+    add("--volume-server-url", metavar="URL", action="append", default=[], help="read its disk use; repeat for each")
+    add("--degraded-ok", action="store_true", help="exit 0 with a warning when degraded (scheduled runs)")
     add("--wait", metavar="SECONDS", type=_seconds(allow_zero=True), default=0.0, help="retry until healthy")
     add("--probe-timeout", metavar="SECONDS", type=_seconds(allow_zero=False), default=3.0, help="per request")
     add("--json", action="store_true", help="print the report as JSON instead of a table")
@@ -115,6 +148,9 @@ def _target(args: argparse.Namespace) -> Target:
         s3_access_key=args.s3_access_key or "",
         s3_secret_key=args.s3_secret_key or "",
         s3_region=args.s3_region or "us-east-1",
+        min_free_volume_slots=args.min_free_volume_slots or 0,
+        min_free_disk_percent=args.min_free_disk_percent or 0,
+        volume_server_urls=tuple(args.volume_server_url),
     )
 
 
@@ -131,8 +167,18 @@ def _read_json(source: str) -> Any:
 
 def _render(report: Report) -> str:
     failures = report.failures()
-    verdict = "healthy" if not failures else f"UNHEALTHY: {len(failures)} failing check(s)\n{report.summary()}"
-    return f"{report.table()}\n{verdict}"
+    if not failures:
+        return f"{report.table()}\nhealthy"
+    return f"{report.table()}\n{report.outcome.upper()}: {len(failures)} failing check(s)\n{report.summary()}"
+
+
+def exit_status(report: Report, degraded_ok: bool = False) -> int:
+    """The process exit status for a report; scheduled runs pass `degraded_ok` and only warn."""
+    if report.outcome == HEALTHY:
+        return EXIT_HEALTHY
+    if report.outcome == DEGRADED:
+        return EXIT_HEALTHY if degraded_ok else EXIT_DEGRADED
+    return EXIT_UNHEALTHY
 
 
 def main(argv: Sequence[str] | None = None, transport: httpx.BaseTransport | None = None) -> int:
@@ -148,7 +194,9 @@ def main(argv: Sequence[str] | None = None, transport: httpx.BaseTransport | Non
     else:
         report = run_checks(target, args.probe_timeout, transport=transport)
     print(report.to_json() if args.json else _render(report))
-    return EXIT_HEALTHY if report.healthy else EXIT_UNHEALTHY
+    if report.outcome == DEGRADED and args.degraded_ok:
+        print(f"healthcheck: warning: degraded\n{report.summary()}", file=sys.stderr)
+    return exit_status(report, args.degraded_ok)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,11 @@ What each probe relies on was seen on a running weed 4.48 cluster:
   topology is read from the first master that answers 200.
 - the S3 gateway's own /status and /healthz are always 200; only a signed request proves the filer path and
   the credentials.
+- copies per volume come from the leader's `/vol/status` (followers proxy it): a volume server that is gone
+  for good, or replaced by an empty one, leaves its volumes listed on fewer servers than their
+  ReplicaPlacement asks for; that is "degraded", not "unhealthy", since every file is still served.
+- a volume server's `/status` lists each data directory's disk use (`DiskStatuses`, `percent_free`); the
+  masters' HTTP API has no disk figures, only volume slots (`Max`, `Volumes` in `/dir/status`).
 
 Every network failure becomes a failed `CheckResult` with a short detail; nothing here raises on a bad cluster.
 """
@@ -35,6 +40,7 @@ from components.healthcheck.s3_view import AEGIS_BUCKET, S3ViewProbe, listed_key
 from components.healthcheck.sigv4 import sign_get
 
 SECRET_PLACEHOLDER = "[secret]"
+HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
 ROUNDTRIP_DIR = "/.aegis-healthcheck"
 ROUNDTRIP_BYTES = 4096
 # Far beyond any probe timeout and the filer's own 30 s wait for a writable volume, so no live probe is swept.
@@ -55,14 +61,22 @@ class Target:
     s3_secret_key: str = ""
     s3_region: str = "us-east-1"
     filer_rules: str | None = None  # the rendered /etc/seaweedfs/filer.conf, compared with the live one
+    # Below these a volume server makes the cluster "degraded"; 0 leaves the check out.
+    min_free_volume_slots: int = 0
+    min_free_disk_percent: int = 0
+    volume_server_urls: tuple[str, ...] = ()  # where each volume server's /status (disk use) can be read
 
     def __post_init__(self) -> None:
         if not self.master_urls:
             raise ValueError("at least one master URL is needed")
         if self.expected_masters < 1:
             raise ValueError(f"expected masters must be at least 1, got {self.expected_masters}")
+        if self.min_free_volume_slots < 0:
+            raise ValueError(f"minimum free volume slots must be 0 or more, got {self.min_free_volume_slots}")
+        if not 0 <= self.min_free_disk_percent < 100:
+            raise ValueError(f"minimum free disk must be 0-99 percent, got {self.min_free_disk_percent}")
         optional = (self.s3_endpoint,) if self.s3_endpoint is not None else ()
-        for url in (self.filer_url, *self.master_urls, *self.filer_addresses, *optional):
+        for url in (self.filer_url, *self.master_urls, *self.filer_addresses, *self.volume_server_urls, *optional):
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname or not _valid_port(parts):
                 raise ValueError(f"{url!r} is not an http(s)://host[:port] URL with a port of 1-65535")
@@ -89,6 +103,9 @@ class Target:
             s3_secret_key=_output(outputs, "s3_admin_secret_key", str, default=""),
             s3_region=_output(health, "s3_region", str, "health_target.", default="us-east-1"),
             filer_rules=_output(health, "filer_rules", str, "health_target.", default=None),
+            min_free_volume_slots=_output(health, "min_free_volume_slots", int, "health_target.", default=0),
+            min_free_disk_percent=_output(health, "min_free_disk_percent", int, "health_target.", default=0),
+            volume_server_urls=_strings(health, "volume_server_urls", "health_target.", default=()),
         )
 
 
@@ -134,7 +151,11 @@ def _hidden(name: str) -> str:
 
 @dataclass(frozen=True)
 class CheckResult:
-    """One verdict. `detail` says what is wrong on failure, and may carry a note on success."""
+    """One verdict. `detail` says what is wrong on failure, and may carry a note on success.
+
+    A `degraded` failure means the cluster serves everything but has lost a safety margin: a volume lacks
+    a copy, or a volume server runs short of slots or disk.
+    """
 
     component: str
     where: str
@@ -142,6 +163,11 @@ class CheckResult:
     ok: bool
     latency_ms: float
     detail: str
+    degraded: bool = False
+
+    @property
+    def status(self) -> str:
+        return "OK" if self.ok else "DEGRADED" if self.degraded else "FAIL"
 
 
 @dataclass(frozen=True)
@@ -153,6 +179,14 @@ class Report:
     def healthy(self) -> bool:
         return all(result.ok for result in self.results)
 
+    @property
+    def outcome(self) -> str:
+        """healthy; degraded when every failure is a degraded one; else unhealthy."""
+        failures = self.failures()
+        if not failures:
+            return HEALTHY
+        return DEGRADED if all(result.degraded for result in failures) else UNHEALTHY
+
     def failures(self) -> tuple[CheckResult, ...]:
         return tuple(result for result in self.results if not result.ok)
 
@@ -162,8 +196,7 @@ class Report:
 
     def table(self) -> str:
         rows = [("component", "where", "check", "result", "latency", "detail")] + [
-            (r.component, r.where, r.check, "OK" if r.ok else "FAIL", f"{r.latency_ms:.1f} ms", r.detail)
-            for r in self.results
+            (r.component, r.where, r.check, r.status, f"{r.latency_ms:.1f} ms", r.detail) for r in self.results
         ]
         # The free-text detail stays unpadded at the end; latency is right-aligned so the decimals line up.
         widths = [max(len(row[i]) for row in rows) for i in range(5)]
@@ -175,7 +208,12 @@ class Report:
 
     def to_json(self) -> str:
         return json.dumps(
-            {"healthy": self.healthy, "wall_seconds": self.wall_seconds, "results": [asdict(r) for r in self.results]},
+            {
+                "healthy": self.healthy,
+                "outcome": self.outcome,
+                "wall_seconds": self.wall_seconds,
+                "results": [asdict(r) for r in self.results],
+            },
             indent=2,
         )
 
@@ -187,6 +225,11 @@ def run_checks(target: Target, probe_timeout: float = 3.0, *, transport: httpx.B
     probes: list[Callable[[_Http], list[CheckResult]]] = [partial(_filer, url=url) for url in filers]
     probes += [partial(_master, url=url, expected_masters=target.expected_masters) for url in target.master_urls]
     probes.append(partial(_volume_servers, master_urls=target.master_urls, expected=target.expected_volume_servers))
+    probes.append(partial(_replicas, master_urls=target.master_urls))
+    if target.min_free_volume_slots:
+        probes.append(partial(_slots, master_urls=target.master_urls, minimum=target.min_free_volume_slots))
+    if target.min_free_disk_percent:
+        probes += [partial(_disk, url=url, minimum=target.min_free_disk_percent) for url in target.volume_server_urls]
     if target.s3_endpoint is not None:
         probes.append(partial(_s3, endpoint=target.s3_endpoint, target=target))
     probes.append(partial(_roundtrip, filer_url=target.filer_url))
@@ -367,23 +410,38 @@ def _volume_servers(http: _Http, master_urls: tuple[str, ...], expected: tuple[s
 
 def _topology(http: _Http, master_urls: tuple[str, ...]) -> tuple[str, list[tuple[str, ...]]] | str:
     """(master that answered, its data nodes) from the first master with a topology, else why none had one."""
+    return _from_first_master(http, master_urls, "/dir/status", _data_nodes)
+
+
+def _from_first_master(
+    http: _Http, master_urls: tuple[str, ...], path: str, parse: Callable[[dict[str, Any] | None], Any]
+) -> tuple[str, Any] | str:
+    """(master that answered, `parse` of its JSON) from the first master whose answer parses, else why none did."""
     errors = []
     for url in master_urls:
         where = _address(url)
-        answer = http.send("GET", f"{url.rstrip('/')}/dir/status")
+        answer = http.send("GET", f"{url.rstrip('/')}{path}")
         if answer.response is None:
             errors.append(f"{where}: {answer.error}")
         elif answer.response.status_code != 200:
             errors.append(f"{where}: HTTP {answer.response.status_code}")
-        elif (nodes := _data_nodes(_json_object(answer.response))) is None:
-            errors.append(f"{where}: unexpected /dir/status answer")
+        elif (parsed := parse(_json_object(answer.response))) is None:
+            errors.append(f"{where}: unexpected {path} answer")
         else:
-            return where, nodes
-    return f"no master answered /dir/status ({'; '.join(errors)})"
+            return where, parsed
+    return f"no master answered {path} ({'; '.join(errors)})"
 
 
 def _data_nodes(status: dict[str, Any] | None) -> list[tuple[str, ...]] | None:
     """(Url, PublicUrl) of every data node in a /dir/status body; None if the body is not a topology."""
+    nodes = _data_node_infos(status)
+    if nodes is None:
+        return None
+    return [tuple(n for n in (node["Url"], node.get("PublicUrl")) if isinstance(n, str) and n) for node in nodes]
+
+
+def _data_node_infos(status: dict[str, Any] | None) -> list[dict[str, Any]] | None:
+    """Every data node object of a /dir/status body; None if the body is not a topology."""
     topology = (status or {}).get("Topology")
     if not isinstance(topology, dict):
         return None
@@ -396,7 +454,106 @@ def _data_nodes(status: dict[str, Any] | None) -> list[tuple[str, ...]] | None:
     ]
     if not all(isinstance(node, dict) and isinstance(node.get("Url"), str) for node in nodes):
         return None
-    return [tuple(n for n in (node["Url"], node.get("PublicUrl")) if isinstance(n, str) and n) for node in nodes]
+    return nodes
+
+
+MAX_NAMED_VOLUMES = 20  # a lost server can leave hundreds of volumes short; the first ones tell the story
+
+
+def _degraded(component: str, where: str, check: str, latency_ms: float, problem: str) -> CheckResult:
+    return CheckResult(component, where, check, False, latency_ms, problem, degraded=True)
+
+
+def _replicas(http: _Http, master_urls: tuple[str, ...]) -> list[CheckResult]:
+    """Every volume has as many copies registered as its replication asks for (from the leader's /vol/status)."""
+    start = time.perf_counter()
+    found = _from_first_master(http, master_urls, "/vol/status", replica_counts)
+    latency = _since(start)
+    if isinstance(found, str):
+        tried = ", ".join(_address(url) for url in master_urls)
+        return [_result("replicas", tried, "copies", latency, found)]
+    where, counts = found
+    short = sorted((vid, have, want) for vid, (have, want) in counts.items() if have < want)
+    if not short:
+        return [_result("replicas", where, "copies", latency, "", f"{len(counts)} volume(s) with every copy")]
+    named = ", ".join(f"volume {vid} has {have} of {want} copies" for vid, have, want in short[:MAX_NAMED_VOLUMES])
+    more = f" and {len(short) - MAX_NAMED_VOLUMES} more" if len(short) > MAX_NAMED_VOLUMES else ""
+    problem = f"{len(short)} of {len(counts)} volume(s) lack copies: {named}{more}"
+    return [_degraded("replicas", where, "copies", latency, problem)]
+
+
+def replica_counts(status: dict[str, Any] | None) -> dict[int, tuple[int, int]] | None:
+    """volume id -> (copies registered, copies wanted) from a master's /vol/status body; None if it is not one.
+
+    The body nests DataCenters -> rack -> server -> [volume]; each volume names its ReplicaPlacement as
+    {"dc": x, "rack": y, "node": z}, zero digits left out, so the copies wanted are 1 + x + y + z.
+    """
+    volumes = status.get("Volumes") if isinstance(status, dict) else None
+    centers = volumes.get("DataCenters") if isinstance(volumes, dict) else None
+    if not isinstance(volumes, dict) or not isinstance(centers, dict | None):
+        return None
+    counts: dict[int, tuple[int, int]] = {}
+    try:
+        for racks in (centers or {}).values():
+            for servers in (racks or {}).values():
+                for volumes in (servers or {}).values():
+                    for volume in volumes or []:
+                        placement = volume.get("ReplicaPlacement") or {}
+                        wanted = 1 + sum(int(placement.get(key, 0)) for key in ("dc", "rack", "node"))
+                        have = counts.get(int(volume["Id"]), (0, wanted))[0]
+                        counts[int(volume["Id"])] = (have + 1, wanted)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
+    return counts
+
+
+def _slots(http: _Http, master_urls: tuple[str, ...], minimum: int) -> list[CheckResult]:
+    """Each volume server has at least `minimum` free volume slots (Max - Volumes in /dir/status)."""
+    start = time.perf_counter()
+    found = _from_first_master(http, master_urls, "/dir/status", _data_node_infos)
+    latency = _since(start)
+    if isinstance(found, str):
+        tried = ", ".join(_address(url) for url in master_urls)
+        return [_result("volume", tried, "free slots", latency, found)]
+    results = []
+    for node in found[1]:
+        free = node.get("Max", 0) - node.get("Volumes", 0) if _counts_are_ints(node) else None
+        if free is None:
+            results.append(_result("volume", node["Url"], "free slots", latency, "unexpected /dir/status answer"))
+        elif free < minimum:
+            problem = f"{free} free volume slot(s), below the minimum of {minimum}: new buckets cannot grow volumes"
+            results.append(_degraded("volume", node["Url"], "free slots", latency, problem))
+        else:
+            results.append(_result("volume", node["Url"], "free slots", latency, "", f"{free} free"))
+    return results
+
+
+def _counts_are_ints(node: dict[str, Any]) -> bool:
+    return all(isinstance(node.get(key, 0), int) and not isinstance(node.get(key), bool) for key in ("Max", "Volumes"))
+
+
+def _disk(http: _Http, url: str, minimum: int) -> list[CheckResult]:
+    """The volume server's data directories have at least `minimum` percent of their disk free."""
+    where = _address(url)
+    answer = http.send("GET", f"{url.rstrip('/')}/status")
+    problem = answer.error
+    if answer.response is not None and answer.response.status_code != 200:
+        problem = f"/status answered HTTP {answer.response.status_code}"
+    if answer.response is None or problem:
+        return [_result("volume", where, "free disk", answer.latency_ms, f"cannot read disk use: {problem}")]
+    disks = (_json_object(answer.response) or {}).get("DiskStatuses")
+    try:
+        free = {str(d["dir"]): float(d["percent_free"]) for d in (disks if isinstance(disks, list) else [])}
+    except (KeyError, TypeError, ValueError):
+        free = {}
+    if not free:
+        return [_result("volume", where, "free disk", answer.latency_ms, "unexpected /status answer")]
+    low = {d: p for d, p in free.items() if p < minimum}
+    if low:
+        named = ", ".join(f"{d} {p:.1f}% free" for d, p in sorted(low.items()))
+        return [_degraded("volume", where, "free disk", answer.latency_ms, f"{named}, below the minimum of {minimum}%")]
+    note = ", ".join(f"{p:.0f}% free" for p in free.values())
+    return [_result("volume", where, "free disk", answer.latency_ms, "", note)]
 
 
 def _s3(http: _Http, endpoint: str, target: Target) -> list[CheckResult]:

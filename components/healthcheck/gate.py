@@ -32,7 +32,8 @@ def _verify(inputs: dict[str, Any]) -> dict[str, Any]:
     timeout = float(inputs["timeout_seconds"])
     report = wait_until_healthy(target, timeout=timeout)
     if not report.healthy:
-        raise Exception(f"SeaweedFS is not healthy after {timeout:g} s:\n{report.table()}\n{report.summary()}")
+        # A degraded cluster (a volume short of copies, a server short of slots or disk) fails the update too.
+        raise Exception(f"SeaweedFS is {report.outcome} after {timeout:g} s:\n{report.table()}\n{report.summary()}")
     return {"healthy": True, "wall_seconds": round(report.wall_seconds, 3)}
 
 

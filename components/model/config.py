@@ -19,6 +19,7 @@ from components.model.config_aws import REPLICATION_KEYS, AwsSettings, DatabaseM
 from components.model.config_checks import DURATION_PATTERN, replication_problem, url_problem
 from components.model.config_reader import PROJECT, SECRET_KEYS, ConfigError, Reader, at_least, schema
 from components.model.config_retired import RETIRED_KEYS, retired_key_problems
+from components.model.config_upkeep import Upkeep, parse_upkeep
 
 __all__ = ["PROJECT", "AwsSettings", "ConfigError", "DatabaseMode", "Platform", "StackConfig", "parse", "schema"]
 
@@ -59,6 +60,7 @@ class StackConfig:
     election_timeout: str
     raft_hashicorp: bool
     health_timeout_seconds: int
+    upkeep: Upkeep
     aws: AwsSettings | None
 
     def key(self, name: str) -> str:
@@ -92,6 +94,7 @@ def parse(
         "health_timeout_seconds": r.checked(
             "healthTimeoutSeconds", at_least(10, "seconds"), "pulumi config set healthTimeoutSeconds 120"
         ),
+        "upkeep": parse_upkeep(r),
         "aws": parse_aws(r, aws_region) if platform is Platform.AWS else None,
     }
     if platform is Platform.DOCKER:

@@ -7,6 +7,7 @@ integration tests all take their command lines, environment, config files and he
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from dataclasses import dataclass
 from enum import StrEnum
@@ -16,6 +17,7 @@ from components.model import aegis_layout, sizing
 from components.model.config import Platform, StackConfig
 from components.model.haproxy import render_haproxy_cfg
 from components.model.job_script import apply_until_served
+from components.model.maintenance import maintenance_env
 from components.model.refs import Ref
 
 HTTP_PORTS = {"master": 9333, "volume": 8080, "filer": 8888, "s3": 8333}
@@ -302,7 +304,8 @@ def _master(node: Node, cfg: StackConfig, placement: Placement, peers: _Peers) -
     ]
     if cfg.raft_hashicorp:
         args.append("-raftHashicorp")
-    return _service(node, placement, args, (JWT_ENV,), (), HealthProbe("/cluster/healthz", node.role.http_port))
+    env = (JWT_ENV, *maintenance_env(cfg.upkeep.maintenance_interval_minutes))
+    return _service(node, placement, args, env, (), HealthProbe("/cluster/healthz", node.role.http_port))
 
 
 def _volume(node: Node, cfg: StackConfig, placement: Placement, peers: _Peers) -> Service:
@@ -314,7 +317,19 @@ def _volume(node: Node, cfg: StackConfig, placement: Placement, peers: _Peers) -
         f"-max={volume_slots(cfg)}",
         f"-master={peers.masters}",
     ]
+    if _is_loopback(placement.host(node.name)):
+        # weed 4.48 refuses to copy a volume from a loopback address (an SSRF guard), and on loopback every
+        # copy source is one, so volume.fix.replication could repair nothing there. Private addresses, as
+        # on AWS, are allowed without this flag.
+        args.append("-volume.allowUntrustedRemoteEndpoints")
     return _service(node, placement, args, (JWT_ENV,), (), HealthProbe("/healthz", node.role.http_port))
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name, as on Docker and AWS
+        return False
 
 
 def _filer(node: Node, cfg: StackConfig, placement: Placement, peers: _Peers) -> Service:

@@ -47,6 +47,10 @@ def stack_outputs(
             "s3_region": cfg.s3_region,
             # The health check compares the filer's live rules with these.
             "filer_rules": topology.filer_rules,
+            "min_free_volume_slots": cfg.upkeep.min_free_volume_slots,
+            "min_free_disk_percent": cfg.upkeep.min_free_disk_percent,
+            # Disk use is read from each volume server; the dev stack publishes no volume server port on the host.
+            "volume_server_urls": [f"http://{s.http_address}" for s in topology.of(Role.VOLUME)] if cfg.aws else [],
         },
     }
     if s3_endpoint is not None:

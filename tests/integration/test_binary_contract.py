@@ -22,6 +22,8 @@ TOPOLOGIES = {
     "dev": dev_topology(parse({"s3Enabled": True}, stack="dev")),
     "prod": prod_topology(prod()),
     "prod-hashicorp": prod_topology(prod(raftHashicorp=True, electionTimeout="3s")),
+    # Loopback volume servers get one flag more (loopback copy sources), so the harness's commands count too.
+    "loopback": loopback_topology(prod(), Path("/nonexistent"), "127.0.61")[0],
 }
 
 

@@ -275,3 +275,14 @@ def test_render_script_fills_placeholders_from_ssm_into_root_only_files(tmp_path
     (argv,) = argv_log.read_text().splitlines()
     assert argv.startswith("ssm get-parameters --with-decryption --region us-east-1")
     assert sorted(argv.split("--names ")[1].split()) == sorted(secrets)
+
+
+def test_masters_get_the_maintenance_script_as_one_env_file_line_each(topology: Topology) -> None:
+    # docker run --env-file ends a value at the first newline, so the script must be one line to arrive whole.
+    master = topology.of(Role.MASTER)[0]
+    env = files(render(master, topology))["/etc/aegis/seaweedfs-master-0/templates/env"]
+    expected = dict(master.env)
+    lines = dict(line.split("=", 1) for line in env.splitlines())
+    assert lines["WEED_MASTER_MAINTENANCE_SCRIPTS"] == expected["WEED_MASTER_MAINTENANCE_SCRIPTS"]
+    assert lines["WEED_MASTER_MAINTENANCE_SCRIPTS"].startswith("lock; volume.fix.replication -apply; ")
+    assert lines["WEED_MASTER_MAINTENANCE_SLEEP_MINUTES"] == "15"

@@ -268,6 +268,7 @@ def test_instances_are_hardened_and_replaced_cleanly(prod: Run) -> None:
         inputs = node.inputs
         assert inputs["ami"] == AMI
         assert inputs["metadataOptions"]["httpTokens"] == "required"
+        assert inputs["maintenanceOptions"] == {"autoRecovery": "default"}
         assert inputs["rootBlockDevice"]["encrypted"] is True
         assert inputs["userDataReplaceOnChange"] is True
         assert inputs["primaryNetworkInterface"] == {
@@ -396,6 +397,14 @@ def test_nlb_is_internal_and_forwards_the_filer_and_s3_ports(prod: Run) -> None:
     assert outputs["health_target"]["filer_addresses"] == [
         f"http://filer-{i}.seaweedfs.internal:8888" for i in range(3)
     ]
+    # Read from inside the VPC, where each volume server's /status (disk use) is reachable.
+    assert outputs["health_target"]["volume_server_urls"] == [
+        f"http://volume-{i}.seaweedfs.internal:8080" for i in range(3)
+    ]
+    assert (outputs["health_target"]["min_free_volume_slots"], outputs["health_target"]["min_free_disk_percent"]) == (
+        12,
+        10,
+    )
 
 
 def test_five_filers_get_five_instances_and_five_haproxy_backends() -> None:

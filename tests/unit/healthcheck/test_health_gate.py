@@ -64,6 +64,23 @@ def test_healthy_cluster_passes_with_the_stack_outputs_as_target(verdict, delive
 
 def test_unhealthy_cluster_fails_the_update_with_the_report(verdict, delivered):
     verdict["report"] = report(False)
-    with pytest.raises(Exception, match="not healthy after 42 s") as err:
+    with pytest.raises(Exception, match="unhealthy after 42 s") as err:
         _HealthGateProvider().update("health-gate", delivered, delivered)
     assert "no leader" in str(err.value)
+
+
+def test_degraded_cluster_fails_the_update_naming_the_volumes(verdict, delivered):
+    short = CheckResult("replicas", "127.0.0.1:9333", "copies", False, 1.0, "volume 7 has 1 of 2 copies", True)
+    verdict["report"] = Report((short,), wall_seconds=0.5)
+    with pytest.raises(Exception, match="degraded after 42 s") as err:
+        _HealthGateProvider().update("health-gate", delivered, delivered)
+    assert "volume 7 has 1 of 2 copies" in str(err.value)
+
+
+def test_the_capacity_thresholds_reach_the_gate_as_whole_numbers(verdict, delivered):
+    verdict["report"] = report(True)
+    _HealthGateProvider().create(delivered)
+    target = verdict["target"]
+    assert (target.min_free_volume_slots, target.min_free_disk_percent) == (12, 10)
+    # The dev stack publishes no volume server port on the host, so its disk use is not read from there.
+    assert target.volume_server_urls == ()

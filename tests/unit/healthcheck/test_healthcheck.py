@@ -21,6 +21,7 @@ import pytest
 
 from components.healthcheck import CheckResult, Report, Target, run_checks, wait_until_healthy
 from components.healthcheck.__main__ import main
+from components.healthcheck.checks import replica_counts
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -40,6 +41,10 @@ class FakeCluster:
     leaders: dict[str, str] = field(default_factory=lambda: {MASTER: f"{MASTER}.19333"})
     peers: dict[str, list[str]] = field(default_factory=dict)
     data_nodes: list[str] = field(default_factory=lambda: [VOLUME])
+    volumes: dict[int, list[str]] = field(default_factory=lambda: {1: [VOLUME]})  # volume id -> its holders
+    placement: dict[str, int] = field(default_factory=dict)  # ReplicaPlacement as weed writes it: 010 = {"rack": 1}
+    used_slots: int = 0
+    percent_free: float = 50.0
     filer_health: int = 200
     put_status: int = 201
     corrupt_reads: bool = False
@@ -64,7 +69,27 @@ class FakeCluster:
             return self._s3(request)
         if host in self.leaders:
             return self._master(host, path)
+        if host in self.data_nodes:
+            return self._volume_server(path)
         return self._filer(request)
+
+    def _volume_server(self, path: str) -> httpx.Response:
+        if path != "/status":
+            return httpx.Response(404)
+        disk = {"dir": "/data", "all": 1000, "used": 1000 - 10 * self.percent_free, "percent_free": self.percent_free}
+        return httpx.Response(200, json={"DiskStatuses": [disk], "Version": "8000GB 4.48 pypi", "Volumes": []})
+
+    def _vol_status(self) -> dict[str, Any]:
+        """/vol/status: DataCenters -> rack -> server -> volumes, zero ReplicaPlacement digits left out."""
+        servers = {
+            node: [{"Id": vid, "Collection": "", "ReplicaPlacement": self.placement or None} for vid in sorted(vids)]
+            for node in self.data_nodes
+            if (vids := [vid for vid, holders in self.volumes.items() if node in holders])
+        }
+        return {
+            "Version": "8000GB 4.48 pypi",
+            "Volumes": {"DataCenters": {"DefaultDataCenter": {"DefaultRack": servers}}},
+        }
 
     def _master(self, host: str, path: str) -> httpx.Response:
         leader = self.leaders[host]
@@ -79,10 +104,12 @@ class FakeCluster:
                 status["Peers"] = self.peers[host]
             return httpx.Response(200, json=status)
         if path == "/dir/status":
-            nodes = [{"Url": n, "PublicUrl": n, "Volumes": 0, "Max": 8} for n in self.data_nodes] or None
+            nodes = [{"Url": n, "PublicUrl": n, "Volumes": self.used_slots, "Max": 8} for n in self.data_nodes] or None
             racks = [{"Id": "DefaultRack", "DataNodes": nodes}]
             topology = {"Max": 8, "Free": 8, "DataCenters": [{"Id": "DefaultDataCenter", "Racks": racks}]}
             return httpx.Response(200, json={"Topology": topology, "Version": "8000GB 4.48 pypi"})
+        if path == "/vol/status":
+            return httpx.Response(200, json=self._vol_status())
         return httpx.Response(404)
 
     def _filer(self, request: httpx.Request) -> httpx.Response:
@@ -193,6 +220,7 @@ def test_all_healthy_runs_every_check_and_cleans_up() -> None:
         ("master", MASTER, "leader"),
         ("master", MASTER, "peers"),
         ("volume", VOLUME, "registered"),
+        ("replicas", MASTER, "copies"),
         ("s3", S3, "ListBuckets"),
         ("s3", S3, "lists AEGIS data"),
         ("roundtrip", FILER, "write/read/delete"),
@@ -431,7 +459,9 @@ def test_report_formats() -> None:
         "ok": False,
         "latency_ms": 2.25,
         "detail": "no leader",
+        "degraded": False,
     }
+    assert parsed["outcome"] == "unhealthy"
 
 
 def stack_outputs(**health_changes: Any) -> dict[str, Any]:
@@ -643,3 +673,186 @@ def test_from_stack_outputs_reads_the_rendered_rules() -> None:
     assert Target.from_stack_outputs(stack_outputs(filer_rules=RULES)).filer_rules == RULES
     with pytest.raises(ValueError, match=r"health_target\.filer_rules has the wrong type"):
         Target.from_stack_outputs(stack_outputs(filer_rules=["not", "text"]))
+
+
+# --- degraded: a volume short of copies, a volume server short of slots or disk ---------------------------
+
+OTHER = "127.0.9.5:8080"
+REPLICATED = {"rack": 1}  # 010, as /vol/status writes it
+
+
+def degraded_cluster(**changes: Any) -> FakeCluster:
+    """Two volume servers with replication 010; volumes 3 and 7 lost their copy on OTHER."""
+    values: dict[str, Any] = {
+        "data_nodes": [VOLUME, OTHER],
+        "volumes": {1: [VOLUME, OTHER], 3: [VOLUME], 7: [OTHER], 9: [VOLUME, OTHER]},
+        "placement": REPLICATED,
+    }
+    return FakeCluster(**(values | changes))
+
+
+def two_servers(**changes: Any) -> Target:
+    return make_target(expected_volume_servers=(VOLUME, OTHER), **changes)
+
+
+def test_volumes_short_of_copies_are_degraded_and_named_with_their_counts() -> None:
+    report = run_checks(two_servers(), transport=degraded_cluster().transport)
+
+    assert report.outcome == "degraded" and not report.healthy
+    short = failure(report, "replicas", "copies")
+    assert short.degraded and short.status == "DEGRADED" and short.where == MASTER
+    assert short.detail == "2 of 4 volume(s) lack copies: volume 3 has 1 of 2 copies, volume 7 has 1 of 2 copies"
+
+
+def test_full_copies_are_healthy_and_counted() -> None:
+    cluster = degraded_cluster(volumes={1: [VOLUME, OTHER], 2: [OTHER, VOLUME]})
+    report = run_checks(two_servers(), transport=cluster.transport)
+
+    assert report.outcome == "healthy", report.table()
+    [copies] = [r for r in report.results if r.component == "replicas"]
+    assert copies.detail == "2 volume(s) with every copy"
+
+
+def test_a_missing_server_makes_the_cluster_unhealthy_even_when_copies_are_also_short() -> None:
+    cluster = degraded_cluster(data_nodes=[VOLUME])
+    report = run_checks(two_servers(), transport=cluster.transport)
+
+    assert report.outcome == "unhealthy"
+    assert failure(report, "replicas", "copies").degraded
+    assert not failure(report, "volume", "registered").degraded
+
+
+def test_a_long_list_of_short_volumes_names_the_first_twenty() -> None:
+    cluster = degraded_cluster(volumes={vid: [VOLUME] for vid in range(1, 31)})
+    detail = failure(run_checks(two_servers(), transport=cluster.transport), "replicas", "copies").detail
+
+    assert detail.startswith("30 of 30 volume(s) lack copies: volume 1 has 1 of 2 copies, ")
+    assert "volume 20 has 1 of 2 copies and 10 more" in detail and "volume 21 " not in detail
+
+
+def test_no_master_answering_vol_status_is_a_failure_not_a_verdict() -> None:
+    cluster = FakeCluster(unreachable={MASTER})
+    detail = failure(run_checks(make_target(), transport=cluster.transport), "replicas", "copies").detail
+
+    assert detail == f"no master answered /vol/status ({MASTER}: connection refused)"
+
+
+@pytest.mark.parametrize(
+    ("body", "counts"),
+    [
+        ({"Volumes": {"DataCenters": None}}, {}),
+        ({"Volumes": {"DataCenters": {"dc": {"r1": None, "r2": {"a:1": None}}}}}, {}),
+        (
+            {
+                "Volumes": {
+                    "DataCenters": {
+                        "dc1": {"r1": {"a:1": [{"Id": 4, "ReplicaPlacement": {"dc": 1, "node": 1}}]}},
+                        "dc2": {"r1": {"b:1": [{"Id": 4, "ReplicaPlacement": {"dc": 1, "node": 1}}]}},
+                    }
+                }
+            },
+            {4: (2, 3)},
+        ),
+        ({"Volumes": {"DataCenters": {"dc": {"r": {"a:1": [{"Id": 5, "ReplicaPlacement": None}]}}}}}, {5: (1, 1)}),
+    ],
+)
+def test_replica_counts_read_every_level_of_vol_status(body: dict[str, Any], counts: dict[int, tuple[int, int]]):
+    assert replica_counts(body) == counts
+
+
+@pytest.mark.parametrize("body", [None, {"Volumes": {"DataCenters": ["x"]}}, {"Volumes": {"DataCenters": {"d": 3}}}])
+def test_replica_counts_refuse_what_is_not_vol_status(body: Any) -> None:
+    assert replica_counts(body) is None
+
+
+def test_few_free_volume_slots_are_degraded_per_server() -> None:
+    cluster = FakeCluster(used_slots=6)
+    report = run_checks(make_target(min_free_volume_slots=3), transport=cluster.transport)
+
+    low = failure(report, "volume", "free slots")
+    assert report.outcome == "degraded" and low.where == VOLUME
+    assert low.detail == "2 free volume slot(s), below the minimum of 3: new buckets cannot grow volumes"
+    relaxed = run_checks(make_target(min_free_volume_slots=2), transport=cluster.transport)
+    assert relaxed.healthy and any(r.check == "free slots" and r.detail == "2 free" for r in relaxed.results)
+
+
+def test_little_free_disk_is_degraded_and_an_unreadable_disk_fails() -> None:
+    target = make_target(min_free_disk_percent=10, volume_server_urls=(f"http://{VOLUME}",))
+    report = run_checks(target, transport=FakeCluster(percent_free=4.25).transport)
+
+    low = failure(report, "volume", "free disk")
+    assert report.outcome == "degraded" and low.detail == "/data 4.2% free, below the minimum of 10%"
+    assert run_checks(target, transport=FakeCluster(percent_free=40).transport).healthy
+    unreadable = run_checks(target, transport=FakeCluster(timing_out={VOLUME}).transport)
+    assert unreadable.outcome == "unhealthy"
+    assert failure(unreadable, "volume", "free disk").detail == "cannot read disk use: timed out after 3.0s"
+
+
+def test_capacity_checks_are_left_out_at_zero() -> None:
+    cluster = FakeCluster(used_slots=8, percent_free=0.0)
+    report = run_checks(make_target(volume_server_urls=(f"http://{VOLUME}",)), transport=cluster.transport)
+
+    assert report.healthy and not {"free slots", "free disk"} & {r.check for r in report.results}
+
+
+def test_from_stack_outputs_reads_the_capacity_thresholds() -> None:
+    outputs = stack_outputs(min_free_volume_slots=12, min_free_disk_percent=10, volume_server_urls=[f"http://{VOLUME}"])
+    target = Target.from_stack_outputs(outputs)
+
+    assert (target.min_free_volume_slots, target.min_free_disk_percent) == (12, 10)
+    assert target.volume_server_urls == (f"http://{VOLUME}",)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"min_free_volume_slots": -1}, "free volume slots must be 0 or more"),
+        ({"min_free_disk_percent": 100}, "free disk must be 0-99 percent"),
+        ({"min_free_disk_percent": True}, "min_free_disk_percent has the wrong type"),
+        ({"volume_server_urls": ["127.0.9.2:8080"]}, "is not an http"),
+    ],
+)
+def test_bad_capacity_thresholds_are_refused(changes: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Target.from_stack_outputs(stack_outputs(**changes))
+
+
+DEGRADED_CLI = [*CLI_TARGET, f"--expect-volume-server={OTHER}"]
+
+
+def test_cli_degraded_exits_3_and_ends_with_the_volumes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(DEGRADED_CLI, transport=degraded_cluster().transport) == 3
+
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-2] == "DEGRADED: 1 failing check(s)"
+    assert lines[-1].startswith(f"replicas {MASTER}: 2 of 4 volume(s) lack copies: volume 3 has 1 of 2 copies")
+    assert any(line.split()[3] == "DEGRADED" for line in lines[1:-2])
+
+
+def test_cli_degraded_ok_exits_0_with_a_warning(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*DEGRADED_CLI, "--degraded-ok", "--json"], transport=degraded_cluster().transport) == 0
+
+    out, err = capsys.readouterr()
+    assert json.loads(out)["outcome"] == "degraded"
+    assert err.startswith("healthcheck: warning: degraded\n") and "volume 7 has 1 of 2 copies" in err
+
+
+def test_cli_degraded_ok_still_fails_an_unhealthy_cluster() -> None:
+    assert main([*CLI_TARGET, "--degraded-ok"], transport=FakeCluster(leaders={MASTER: ""}).transport) == 1
+
+
+def test_cli_capacity_flags_reach_the_checks(capsys: pytest.CaptureFixture[str]) -> None:
+    flags = ["--min-free-volume-slots=3", "--min-free-disk-percent=10", f"--volume-server-url=http://{VOLUME}"]
+    assert main([*CLI_TARGET, *flags], transport=FakeCluster(used_slots=6).transport) == 3
+
+    assert "free volume slot(s), below the minimum of 3" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "flag", ["--min-free-volume-slots=-1", "--min-free-disk-percent=100", "--min-free-disk-percent=x"]
+)
+def test_cli_bad_capacity_flags_are_one_line_usage_errors(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*CLI_TARGET, flag]) == 2
+
+    err = capsys.readouterr().err
+    assert err.startswith("healthcheck: error: ") and len(err.splitlines()) == 1

@@ -1,0 +1,61 @@
+"""Self-repair: a volume server is lost for good and replaced by an empty one; how long until every volume
+has its copies back, and how the health check calls the cluster in between.
+
+The shipped prod config with the masters' maintenance interval at weed's floor of 1 minute (it sleeps whole
+minutes), so a run measures the repair and not the wait: each kill comes right after a maintenance run has
+finished, the worst moment, a whole interval before the next one. Files are written to a tenant bucket and
+outside it first, so two collections of 010 volumes have a copy on every volume server. The victim rotates.
+
+Run it alone with `python -m benchmarks --only repair`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from benchmarks.core import Context, Estimate
+from benchmarks.ha import HA
+from components.healthcheck import run_checks
+from components.model.topology import Role
+from tests.repair import replace_volume_server, under_replicated, wait_for_full_copies, wait_for_maintenance_run
+from tests.unit.model.test_config import prod
+
+NAME = "repair"
+ESTIMATE = Estimate(fixed=80.0, per_run=95.0)
+SHARED = False
+
+INTERVAL_MINUTES = 1
+FILES = 40
+REPAIR_LIMIT = INTERVAL_MINUTES * 60 + 90.0
+
+
+def lose_a_server(ha: HA, run: int) -> tuple[int, float, str]:
+    """(volumes left short of a copy, seconds from SIGKILL to full copies, the health verdict in between)."""
+    for i in range(FILES):
+        for path in (f"{ha.bucket}/bench-repair/{run}/{i}", f"/bench-repair/{run}/{i}"):
+            if ha.put(path, os.urandom(8192)).status_code != 201:
+                raise RuntimeError(f"could not write {path} before the loss")
+    master = ha.topology.of(Role.MASTER)[0].http_address
+    wait_for_maintenance_run(ha.cluster, timeout=INTERVAL_MINUTES * 60 + 90)
+    victim = ha.topology.of(Role.VOLUME)[run % 3].name
+    killed = replace_volume_server(ha.cluster, victim)
+    short = len(under_replicated(master))
+    verdict = run_checks(ha.target).outcome
+    wait_for_full_copies(master, timeout=REPAIR_LIMIT - (time.monotonic() - killed))
+    return short, time.monotonic() - killed, verdict
+
+
+def run(ctx: Context, runs: int) -> None:
+    short = ctx.figure("volumes left with 1 of 2 copies by the loss", "volumes")
+    repaired = ctx.figure(f"SIGKILL -> full copies again (interval {INTERVAL_MINUTES} min)", "s")
+    with ctx.clusters.fresh(prod(maintenanceIntervalMinutes=INTERVAL_MINUTES)) as ha:
+        ha.wait_healthy()
+        for run_index in ctx.runs(runs):
+            count, seconds, verdict = lose_a_server(ha, run_index)
+            ctx.log(f"{count} volume(s) short, health check {verdict}, full copies after {seconds:.1f}s")
+            if verdict != "degraded":
+                raise RuntimeError(f"the health check said {verdict} while {count} volume(s) lacked a copy")
+            short.values.append(count)
+            repaired.values.append(seconds)
+            ha.wait_healthy()
