@@ -3,8 +3,8 @@
 Beside the health check's own report, it reads what the alarms need and the report does not carry:
 - the master's `/dir/status`: `Topology.Free` is the cluster's free volume slots;
 - the master's `/vol/status`: every volume copy by data center, rack and server, with its
-  `ReplicaPlacement` (keys left out when 0: `{}` is 000, one copy); copies below 1 + the placement's
-  digits make a volume degraded;
+  `ReplicaPlacement` ({"dc", "rack", "node"}, each left out when 0: `{}` is 000, one copy); copies
+  below 1 + the placement's digits make a volume degraded;
 - each volume server's `/status`: `DiskStatuses[].percent_free`, the lowest of which is reported;
 - each HAProxy's stats CSV (`/stats;csv`): servers of the `filers` backend whose status starts with UP.
 
@@ -26,7 +26,9 @@ from components.healthcheck.checks import Report, Target
 
 NAMESPACE = "AEGIS/Storage"
 FILER_BACKEND = "filers"
-_PLACEMENT_KEYS = ("DiffDataCenterCount", "DiffRackCount", "SameRackCount")
+# ReplicaPlacement's JSON names (weed's super_block.ReplicaPlacement): extra copies in other data centers,
+# other racks, other servers of the same rack. "010" lists as {"rack": 1}.
+_PLACEMENT_KEYS = ("dc", "rack", "node")
 
 
 def outcome(report: Report) -> str:

@@ -12,7 +12,9 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,9 +53,12 @@ class StandInSsm:
         assert WithDecryption
         return {"Parameters": [{"Name": n, "Value": keys[n]} for n in Names if n in keys]}
 
+class StandInCloudWatch:
+    def put_metric_data(self, Namespace, MetricData):
+        assert Namespace == "AEGIS/Storage" and MetricData
+
 def client(service):
-    assert service == "ssm", service
-    return StandInSsm()
+    return {"ssm": StandInSsm, "cloudwatch": StandInCloudWatch}[service]()
 
 try:
     print(json.dumps(lambda_handler.run(json.load(open(event_file)), client)))
@@ -76,12 +81,18 @@ class Function:
         return subprocess.run(command, capture_output=True, text=True, timeout=180, cwd=self.work, check=False)
 
     def gate(self, target: Target, timeout_seconds: float) -> subprocess.CompletedProcess[str]:
-        event = {
-            "mode": "gate",
-            "target": target_output(target),
-            "timeout_seconds": timeout_seconds,
-            "s3_key_parameters": {"access_key": ACCESS_PARAMETER, "secret_key": SECRET_PARAMETER},
-        }
+        return self._invoke({"mode": "gate", "target": target_output(target), "timeout_seconds": timeout_seconds})
+
+    def watch(self, cluster: LocalCluster) -> dict[str, float]:
+        """The metrics one scheduled run publishes."""
+        stats = [f"http://{lb.host}:{lb.stats_port}/stats;csv" for lb in cluster.topology.load_balancers]
+        event = {"mode": "watch", "target": target_output(target(cluster)), "stack": "loopback"}
+        done = self._invoke({**event, "load_balancer_stats": stats})
+        assert done.returncode == 0, done.stdout + done.stderr
+        return json.loads(done.stdout)["metrics"]
+
+    def _invoke(self, event: dict[str, object]) -> subprocess.CompletedProcess[str]:
+        event["s3_key_parameters"] = {"access_key": ACCESS_PARAMETER, "secret_key": SECRET_PARAMETER}
         (self.work / "event.json").write_text(json.dumps(event))
         (self.work / "keys.json").write_text(json.dumps(self.keys))
         return self.run(str(self.work / "event.json"), str(self.work / "keys.json"))
@@ -145,11 +156,38 @@ def test_a_healthy_cluster_passes_the_gate(cluster: LocalCluster, function: Func
     assert json.loads(done.stdout)["outcome"] == "healthy"
 
 
+def test_the_watch_measures_a_healthy_cluster(cluster: LocalCluster, function: Function) -> None:
+    metrics = function.watch(cluster)
+    assert {k: metrics[k] for k in ("Healthy", "RaftLeader", "DegradedVolumes", "HealthyFilersBehindLB")} == {
+        "Healthy": 1.0,
+        "RaftLeader": 1.0,
+        "DegradedVolumes": 0.0,
+        "HealthyFilersBehindLB": 3.0,
+    }
+    assert metrics["FreeVolumeSlots"] > 0
+    assert 0 < metrics["FreeDiskPercent"] <= 100
+
+
+def watch_until(
+    function: Function, cluster: LocalCluster, done: Callable[[dict[str, float]], bool]
+) -> dict[str, float]:
+    """Scheduled runs, repeated until `done` holds (bounded: 30 runs, at most about 60 s)."""
+    deadline = time.monotonic() + 60
+    metrics = function.watch(cluster)
+    for _ in range(30):
+        if done(metrics) or time.monotonic() > deadline:
+            break
+        time.sleep(1.0)
+        metrics = function.watch(cluster)
+    return metrics
+
+
 def test_a_stopped_filer_fails_the_gate_naming_it(cluster: LocalCluster, function: Function) -> None:
     filer = cluster.topology.of(Role.FILER)[1]
     cluster.kill(filer.name)  # SIGKILL by PID
     try:
         failed = function.gate(target(cluster), timeout_seconds=3)
+        watched = watch_until(function, cluster, lambda m: m.get("HealthyFilersBehindLB") == 2.0)
     finally:
         cluster.restart(filer.name)
         cluster.wait_healthy(filer.name)
@@ -157,20 +195,37 @@ def test_a_stopped_filer_fails_the_gate_naming_it(cluster: LocalCluster, functio
     assert "Traceback" not in failed.stderr, failed.stderr
     assert "unhealthy" in failed.stdout.splitlines()[0], failed.stdout
     assert f"filer {filer.http_address}: connection refused" in failed.stdout, failed.stdout
+    assert (watched["Healthy"], watched["HealthyFilersBehindLB"]) == (0.0, 2.0), watched
     assert wait_for_report(target(cluster), healthy=True, timeout=60).healthy
+    back = watch_until(function, cluster, lambda m: m.get("HealthyFilersBehindLB") == 3.0)
+    assert back["HealthyFilersBehindLB"] == 3.0, back
 
 
-def test_a_lost_replica_makes_the_gate_report_degraded(cluster: LocalCluster, function: Function) -> None:
-    support = function.run("--has-degraded", "")
-    assert support.returncode == 0, support.stderr
-    if not json.loads(support.stdout):
-        pytest.skip("the packaged health check has no degraded outcome (Report.outcome) in this branch yet")
+@pytest.fixture(scope="module")
+def lost_replicas(cluster: LocalCluster) -> str:
+    """A volume server replaced by an empty one on the same address: registered again, its copies gone."""
+    assert wait_for_report(target(cluster), healthy=True, timeout=60).healthy  # volumes exist with both copies
     server = cluster.topology.of(Role.VOLUME)[2]
-    # An empty replacement on the same address: registered again, but every copy it held is gone.
-    cluster.kill(server.name)
+    cluster.kill(server.name)  # SIGKILL by PID
     shutil.rmtree(server.data_dir)
     cluster.start_service(server)
     cluster.wait_healthy(server.name)
+    return server.name
+
+
+def test_a_lost_replica_shows_in_the_watch_metrics(cluster: LocalCluster, function: Function, lost_replicas) -> None:
+    metrics = watch_until(function, cluster, lambda m: m.get("DegradedVolumes", 0) > 0)
+    assert metrics["DegradedVolumes"] > 0, metrics
+    assert metrics["RaftLeader"] == 1.0
+
+
+def test_a_lost_replica_makes_the_gate_report_degraded(
+    cluster: LocalCluster, function: Function, lost_replicas
+) -> None:
+    support = function.run("--has-degraded", "", "")
+    assert support.returncode == 0, support.stderr
+    if not json.loads(support.stdout):
+        pytest.skip("the packaged health check has no degraded outcome (Report.outcome) in this branch yet")
     degraded = function.gate(target(cluster), timeout_seconds=5)
     assert degraded.returncode == 1, degraded.stdout + degraded.stderr
     assert "degraded" in degraded.stdout.splitlines()[0], degraded.stdout

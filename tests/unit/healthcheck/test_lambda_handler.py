@@ -133,7 +133,7 @@ def vol_status(copies: dict[str, list[tuple[int, dict[str, int]]]]) -> dict[str,
 
 
 def test_degraded_volumes_counts_volumes_short_of_their_placement() -> None:
-    rack_copy = {"DiffRackCount": 1}
+    rack_copy = {"rack": 1}
     status = vol_status(
         {
             "v0:8080": [(1, rack_copy), (2, rack_copy), (3, {}), (4, rack_copy)],
@@ -161,7 +161,7 @@ def test_cluster_metrics_reads_slots_replicas_disks_and_haproxy(monkeypatch) -> 
     bodies = {
         "m0:9333/dir/status": (502, ""),
         "m1:9333/dir/status": (200, json.dumps({"Topology": {"Max": 78, "Free": 64}})),
-        "m0:9333/vol/status": (200, json.dumps(vol_status({"v0:8080": [(1, {"DiffRackCount": 1})]}))),
+        "m0:9333/vol/status": (200, json.dumps(vol_status({"v0:8080": [(1, {"rack": 1})]}))),
         "v0:8080/status": (200, json.dumps({"DiskStatuses": [{"percent_free": 31.5}]})),
         "v1:8080/status": (200, json.dumps({"DiskStatuses": [{"percent_free": 12.25}]})),
         "lb0:8404/stats;csv": (200, STATS_CSV),
