@@ -61,7 +61,7 @@ def metric_alarms(cfg: StackConfig) -> list[MetricAlarmSpec]:
             "Minimum",
             lower,
             cfg.aws.alarm_min_free_volume_slots,
-            "free volume slots are running out: new volumes cannot be grown",
+            "a volume server is running out of volume slots: new volumes cannot be grown",
         ),
         MetricAlarmSpec(
             "disk-space",

@@ -1,7 +1,8 @@
 """What the scheduled health function measures, as CloudWatch metric values.
 
 Beside the health check's own report, it reads what the alarms need and the report does not carry:
-- the master's `/dir/status`: `Topology.Free` is the cluster's free volume slots;
+- the master's `/dir/status`: each data node's `Max` - `Volumes` is its free volume slots, and the
+  fullest server is reported (a volume's copies need free slots on as many servers);
 - the master's `/vol/status`: every volume copy by data center, rack and server, with its
   `ReplicaPlacement` ({"dc", "rack", "node"}, each left out when 0: `{}` is 000, one copy); copies
   below 1 + the placement's digits make a volume degraded;
@@ -62,6 +63,16 @@ def degraded_volumes(vol_status: Mapping[str, Any]) -> int:
     return sum(1 for volume_id, count in copies.items() if count < wanted[volume_id])
 
 
+def min_free_slots(dir_status: Mapping[str, Any]) -> int:
+    """The fewest free volume slots (Max - Volumes) of any volume server, from a master's /dir/status body."""
+    return min(
+        node["Max"] - node["Volumes"]
+        for dc in dir_status["Topology"]["DataCenters"]
+        for rack in dc["Racks"] or []
+        for node in rack["DataNodes"] or []
+    )
+
+
 def healthy_filers(stats_csv: str) -> int:
     """Servers of HAProxy's filer backend that its checks see UP, from the stats page's CSV export."""
     rows = csv.DictReader(stats_csv.lstrip("# ").splitlines())
@@ -85,8 +96,8 @@ def cluster_metrics(
     metrics: dict[str, float] = {}
     with httpx.Client(transport=transport, timeout=probe_timeout) as client:
         topology = _first_json(client, [f"{url.rstrip('/')}/dir/status" for url in target.master_urls])
-        if topology is not None and isinstance(topology.get("Topology"), dict):
-            metrics["FreeVolumeSlots"] = float(topology["Topology"].get("Free", 0))
+        with contextlib.suppress(KeyError, TypeError, AttributeError, ValueError):
+            metrics["FreeVolumeSlots"] = float(min_free_slots(topology or {}))
         volumes = _first_json(client, [f"{url.rstrip('/')}/vol/status" for url in target.master_urls])
         # No readable /vol/status: left out, and the alarm treats that as breaching.
         with contextlib.suppress(KeyError, TypeError, AttributeError, ValueError):

@@ -279,7 +279,7 @@ def _watch(r: Reader) -> WatchSettings:
             "pulumi config set alarmTopicArn arn:aws:sns:<region>:<account>:<topic> (or unset it to create one)",
         ),
         alarm_min_free_volume_slots=r.checked(
-            "alarmMinFreeVolumeSlots", at_least(1, "slot"), "pulumi config set alarmMinFreeVolumeSlots 10"
+            "alarmMinFreeVolumeSlots", at_least(1, "slot"), "pulumi config set alarmMinFreeVolumeSlots 12"
         ),
         alarm_min_free_disk_percent=r.checked(
             "alarmMinFreeDiskPercent",

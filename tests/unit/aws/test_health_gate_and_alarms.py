@@ -190,7 +190,7 @@ def test_the_health_alarms_watch_each_failure_and_treat_missing_data_as_breachin
     expected = {
         "alarms-no-raft-leader": ("RaftLeader", "LessThanThreshold", 1),
         "alarms-degraded-volumes": ("DegradedVolumes", "GreaterThanThreshold", 0),
-        "alarms-volume-slots": ("FreeVolumeSlots", "LessThanThreshold", 10),
+        "alarms-volume-slots": ("FreeVolumeSlots", "LessThanThreshold", 12),
         "alarms-disk-space": ("FreeDiskPercent", "LessThanThreshold", 10),
         "alarms-haproxy-filers": ("HealthyFilersBehindLB", "LessThanThreshold", 2),
         "alarms-unhealthy": ("Healthy", "LessThanThreshold", 1),

@@ -132,6 +132,18 @@ def vol_status(copies: dict[str, list[tuple[int, dict[str, int]]]]) -> dict[str,
     return {"Version": "4.48", "Volumes": {"DataCenters": {"dc1": racks}}}
 
 
+def dir_status(nodes: dict[str, tuple[int, int]]) -> dict[str, Any]:
+    """A /dir/status body: server -> (Max, Volumes), one rack per server; empty levels are null, as weed sends."""
+    racks = [
+        {"Id": f"rack-{url}", "DataNodes": [{"Url": url, "Max": m, "Volumes": v}]} for url, (m, v) in nodes.items()
+    ]
+    return {"Topology": {"DataCenters": [{"Id": "dc1", "Racks": racks}, {"Id": "dc2", "Racks": None}]}}
+
+
+def test_free_slots_are_those_of_the_fullest_volume_server() -> None:
+    assert watch.min_free_slots(dir_status({"v0:8080": (78, 14), "v1:8080": (78, 75)})) == 3
+
+
 def test_degraded_volumes_counts_volumes_short_of_their_placement() -> None:
     rack_copy = {"rack": 1}
     status = vol_status(
@@ -160,7 +172,7 @@ def test_healthy_filers_counts_the_backend_servers_haproxy_sees_up() -> None:
 def test_cluster_metrics_reads_slots_replicas_disks_and_haproxy(monkeypatch) -> None:
     bodies = {
         "m0:9333/dir/status": (502, ""),
-        "m1:9333/dir/status": (200, json.dumps({"Topology": {"Max": 78, "Free": 64}})),
+        "m1:9333/dir/status": (200, json.dumps(dir_status({"v0:8080": (78, 14), "v1:8080": (78, 70)}))),
         "m0:9333/vol/status": (200, json.dumps(vol_status({"v0:8080": [(1, {"rack": 1})]}))),
         "v0:8080/status": (200, json.dumps({"DiskStatuses": [{"percent_free": 31.5}]})),
         "v1:8080/status": (200, json.dumps({"DiskStatuses": [{"percent_free": 12.25}]})),
@@ -176,7 +188,7 @@ def test_cluster_metrics_reads_slots_replicas_disks_and_haproxy(monkeypatch) -> 
     stats = ["http://lb0:8404/stats;csv", "http://lb1:8404/stats;csv"]
     metrics = watch.cluster_metrics(target, stats, transport=httpx.MockTransport(answer))
     assert metrics == {
-        "FreeVolumeSlots": 64.0,
+        "FreeVolumeSlots": 8.0,
         "DegradedVolumes": 1.0,
         "FreeDiskPercent": 12.25,
         "HealthyFilersBehindLB": 1.0,

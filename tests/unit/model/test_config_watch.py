@@ -13,7 +13,7 @@ def test_defaults_create_a_topic_and_run_every_five_minutes() -> None:
     assert settings is not None
     assert settings.health_schedule_minutes == 5
     assert settings.alarm_topic_arn == ""
-    assert (settings.alarm_min_free_volume_slots, settings.alarm_min_free_disk_percent) == (10, 10)
+    assert (settings.alarm_min_free_volume_slots, settings.alarm_min_free_disk_percent) == (12, 10)
 
 
 @pytest.mark.parametrize(
