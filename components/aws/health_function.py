@@ -180,7 +180,9 @@ class HealthFunction(pulumi.ComponentResource):
             runtime=LAMBDA_RUNTIME,
             handler=HANDLER,
             role=role.arn,
-            code=pulumi.FileArchive(str(write_artifact(ARTIFACT_DIR, content))),
+            # Relative to the project directory, where Pulumi runs the program: the state then names the
+            # same archive whichever machine or checkout deployed it.
+            code=pulumi.FileArchive(str(write_artifact(ARTIFACT_DIR, content).relative_to(ROOT))),
             source_code_hash=base64.b64encode(code_sha256).decode(),
             timeout=function_timeout(cfg.health_timeout_seconds),
             memory_size=MEMORY_MB,

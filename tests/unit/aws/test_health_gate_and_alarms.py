@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from typing import Any
 
 import pytest
 
 from components.aws import health_function
-from components.aws.health_artifact import HANDLER, LAMBDA_RUNTIME
+from components.aws.health_artifact import HANDLER, LAMBDA_RUNTIME, build_artifact
 from components.model.topology import LB_STATS_PORT, METRICS_PORTS
+from tests.pulumi_harness import ROOT
 from tests.unit.aws import test_prod_program
 from tests.unit.aws.test_prod_program import INGRESS, INSTANCE, SECRET_MARK, Run, execute
 from tests.unit.aws.test_security_matrix import MONITORING, OPERATORS, ORCHESTRATORS
@@ -219,3 +222,17 @@ def test_every_node_recovers_automatically_from_a_failed_host(prod: Run) -> None
         assert recover["dimensions"] == {"InstanceId": f"{instance.name}-id"}
         assert recover["alarmActions"][0] == "arn:aws:automate:us-east-1:ec2:recover"
     assert len([n for n in found if n.startswith("alarms-recover-")]) == len(prod.run.of_type(INSTANCE))
+
+
+def test_the_function_code_is_the_artifact_build_artifact_makes(prod: Run) -> None:
+    [function] = prod.run.of_type(FUNCTION)
+    path = function.inputs["code"]["path"]
+    assert path.startswith(".build/health-function-") and path.endswith(".zip")
+    content = (ROOT / path).read_bytes()
+    assert content == build_artifact()
+    assert function.inputs["sourceCodeHash"] == base64.b64encode(hashlib.sha256(content).digest()).decode()
+
+
+def test_the_function_may_run_a_minute_beyond_the_gate_wait_up_to_the_lambda_limit() -> None:
+    assert health_function.function_timeout(300) == 360
+    assert health_function.function_timeout(840) == 900
