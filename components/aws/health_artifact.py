@@ -2,10 +2,10 @@
 
 The zip holds `components/healthcheck` (without the deploy-time modules, which need Pulumi) and httpx with
 the distributions it needs on the Lambda runtime, copied from the environment the stack runs in. Vendoring
-was measured against porting the check to urllib: every vendored file is pure Python, the zip is about
-0.6 MB and the cold import of the handler takes well under a second, while a port would have given the
-check a second HTTP layer to keep in step with the one the CLI and the tests use. So the function runs the
-very code `python -m components.healthcheck` runs.
+was weighed against porting the check to urllib: every vendored file is pure Python, the zip is 543 KB
+and the handler's cold import takes 153-173 ms (`python -m benchmarks --only health-function`), while a
+port would have given the check a second HTTP layer to keep in step with the one the CLI and tests use.
+So the function runs the very code `python -m components.healthcheck` runs.
 
 Same sources, same bytes: entries are sorted and carry a fixed timestamp and mode, so the stack's archive
 (and the function's code hash) changes only when the code or a vendored version does.
