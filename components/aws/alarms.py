@@ -43,7 +43,7 @@ def metric_alarms(cfg: StackConfig) -> list[MetricAlarmSpec]:
     assert cfg.aws is not None
     lower = "LessThanThreshold"
     return [
-        MetricAlarmSpec("unhealthy", "Healthy", "Minimum", lower, 1, "the health check is not healthy"),
+        MetricAlarmSpec("unhealthy", "Healthy", "Minimum", lower, 1, "the health check finds the cluster unhealthy"),
         MetricAlarmSpec("no-raft-leader", "RaftLeader", "Minimum", lower, 1, "no master names a Raft leader"),
         # Two periods: a replaced volume server leaves volumes short until the masters' repair has run.
         MetricAlarmSpec(

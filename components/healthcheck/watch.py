@@ -41,9 +41,10 @@ def outcome(report: Report) -> str:
 
 
 def report_metrics(report: Report) -> dict[str, float]:
-    """Healthy (1/0) and RaftLeader (1 when some master names a leader), read from the report."""
+    """Healthy (0 only when unhealthy: a degraded cluster shows in the replica and capacity metrics, each
+    with its own alarm) and RaftLeader (1 when some master names a leader), read from the report."""
     leaders = [r for r in report.results if r.component == "master" and r.check == "leader"]
-    metrics = {"Healthy": 1.0 if outcome(report) == "healthy" else 0.0}
+    metrics = {"Healthy": 0.0 if outcome(report) == "unhealthy" else 1.0}
     if leaders:
         metrics["RaftLeader"] = 1.0 if any(r.ok for r in leaders) else 0.0
     return metrics

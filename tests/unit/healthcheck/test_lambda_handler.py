@@ -108,6 +108,14 @@ def test_the_watch_publishes_every_metric_per_stack_and_does_not_raise(monkeypat
     assert all(d["Dimensions"] == [{"Name": "Stack", "Value": "prod"}] for d in call["MetricData"])
 
 
+def test_a_degraded_cluster_stays_healthy_in_the_metrics_its_own_alarms_tell() -> None:
+    class DegradedReport(Report):
+        outcome = "degraded"
+
+    assert watch.report_metrics(DegradedReport(HEALTHY.results, 0.1)) == {"Healthy": 1.0, "RaftLeader": 1.0}
+    assert watch.report_metrics(FILER_DOWN)["Healthy"] == 0.0
+
+
 def test_handler_imports_boto3_only_when_called(monkeypatch) -> None:
     made: list[str] = []
 
