@@ -208,7 +208,8 @@ class HealthFunction(pulumi.ComponentResource):
         )
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
         partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
-        account = (partition, cfg.aws.region, identity.account_id)
+        region = cfg.aws.region
+        account = (partition, region, identity.account_id)
         parameter_arns = [
             pulumi.Output.format("arn:{0}:ssm:{1}:{2}:parameter{3}", *account, parameter)
             for parameter in (self._keys or {}).values()
@@ -217,7 +218,9 @@ class HealthFunction(pulumi.ComponentResource):
         any_key = pulumi.Output.format("arn:{0}:kms:{1}:{2}:key/*", *account)
         log_group_arn = pulumi.Output.format("arn:{0}:logs:{1}:{2}:log-group:{3}", *account, log_group)
         document = pulumi.Output.all(log_group_arn, any_key, *parameter_arns).apply(
-            lambda values: function_policy(values[0], values[2:], values[1], cfg.aws.region if cfg.aws else "")
+            lambda arns: function_policy(
+                log_group_arn=arns[0], kms_key_arn=arns[1], parameter_arns=arns[2:], region=region
+            )
         )
         policy = aws.iam.RolePolicy(
             f"{self._name}-policy", role=role.id, policy=pulumi.Output.json_dumps(document), opts=child

@@ -75,6 +75,8 @@ def test_the_gate_probes_the_stack_health_target_and_holds_no_secret(prod: Run) 
         "secret_key": "/aegis-storage/prod/s3_admin_secret_key",
     }
     [gate] = prod.run.of_type(INVOCATION)
+    # One JSON string crosses the engine byte for byte: the count stays an int for Target, not a double.
+    assert '"expected_masters": 3,' in gate.inputs["input"]
     assert SECRET_MARK not in gate.inputs["input"]
     assert not gate.secret_paths
 
