@@ -1,7 +1,7 @@
 """The in-VPC health function's code: one deterministic zip of the project's health check and its HTTP client.
 
 The zip holds `components/healthcheck` (without the deploy-time modules, which need Pulumi) and httpx with
-the distributions it needs on the Lambda runtime, copied from the environment the stack runs in. Vendoring
+the distributions it requires (read from their metadata), copied from the environment the stack runs in. Vendoring
 was weighed against porting the check to urllib: every vendored file is pure Python, the zip is 543 KB
 and the handler's cold import takes 153-173 ms (`python -m benchmarks --only health-function`), while a
 port would have given the check a second HTTP layer to keep in step with the one the CLI and tests use.
@@ -21,14 +21,18 @@ from collections.abc import Iterable, Iterator
 from importlib import metadata
 from pathlib import Path, PurePosixPath
 
+# packaging comes with pulumi (and pulumi-aws), so wherever the stack runs, it is there.
+from packaging.markers import default_environment
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
 ROOT = Path(__file__).resolve().parents[2]
 # The vendored files are the ones installed for the interpreter running the stack, and the tests run the
 # artifact with it: the function gets that same Python version (3.11 in CI; every 3.11+ has a Lambda runtime).
 LAMBDA_RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
 HANDLER = "components.healthcheck.lambda_handler.handler"
-# httpx and what it requires on Python 3.11-3.14 without extras (from each distribution's metadata:
-# httpx -> anyio, certifi, httpcore, idna; httpcore -> h11, certifi; anyio -> idna, typing_extensions).
-VENDORED = ("anyio", "certifi", "h11", "httpcore", "httpx", "idna", "typing_extensions")
+# The check's one third-party import; what it needs in turn is read from the installed metadata.
+HTTP_CLIENT = "httpx"
 # Modules of the package that only the deployment runs (they import pulumi, absent on the function).
 DEPLOY_ONLY = frozenset({"gate.py"})
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
@@ -44,7 +48,28 @@ def project_files(root: Path = ROOT) -> list[tuple[str, Path]]:
     ]
 
 
-def vendored_files(distributions: Iterable[str] = VENDORED) -> list[tuple[str, Path]]:
+def requirement_closure(root: str = HTTP_CLIENT) -> tuple[str, ...]:
+    """`root` and every distribution it requires on this interpreter without extras, as installed (sorted).
+
+    With httpx 0.28 on Python 3.11: anyio, certifi, h11, httpcore, httpx, idna, typing_extensions.
+    """
+    environment = {**default_environment(), "extra": ""}
+    found: dict[str, str] = {}
+    pending = [root]
+    while pending:
+        dist = metadata.distribution(pending.pop())
+        key = canonicalize_name(dist.metadata["Name"])
+        if key in found:
+            continue
+        found[key] = dist.metadata["Name"]
+        for text in dist.requires or []:
+            requirement = Requirement(text)
+            if requirement.marker is None or requirement.marker.evaluate(environment):
+                pending.append(requirement.name)
+    return tuple(sorted(found.values(), key=str.lower))
+
+
+def vendored_files(distributions: Iterable[str]) -> list[tuple[str, Path]]:
     """(path in the zip, installed file) of every importable file of `distributions`, as pip installed them."""
     found: list[tuple[str, Path]] = []
     for name in distributions:
@@ -69,10 +94,10 @@ def _skipped(path: PurePosixPath) -> bool:
     )
 
 
-def build_artifact(root: Path = ROOT, distributions: Iterable[str] = VENDORED) -> bytes:
+def build_artifact(root: Path = ROOT) -> bytes:
     """The function's zip: the same bytes for the same sources, whatever the clock or the file order."""
     entries = dict(project_files(root))
-    for arcname, source in vendored_files(distributions):
+    for arcname, source in vendored_files(requirement_closure()):
         if arcname in entries:
             raise ValueError(f"{arcname} is in two places: the project and a vendored distribution")
         entries[arcname] = source

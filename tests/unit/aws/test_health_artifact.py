@@ -10,7 +10,6 @@ import zipfile
 from importlib import metadata
 
 import pytest
-from packaging.markers import default_environment
 from packaging.requirements import Requirement
 
 from components.aws import health_artifact
@@ -56,25 +55,17 @@ def test_it_holds_the_handler_and_no_module_that_needs_pulumi(artifact: zipfile.
     assert health_artifact.HANDLER.rsplit(".", 1)[0].replace(".", "/") + ".py" in project
 
 
-def _requirement_closure(name: str, python: str) -> set[str]:
-    environment = {**default_environment(), "python_version": python, "python_full_version": f"{python}.0"}
-    found: set[str] = set()
-    pending = [name]
-    while pending:
-        current = metadata.distribution(pending.pop()).metadata["Name"].lower().replace("-", "_")
-        if current in found:
-            continue
-        found.add(current)
-        for text in metadata.requires(current) or []:
-            requirement = Requirement(text)
-            if requirement.marker is None or requirement.marker.evaluate({**environment, "extra": ""}):
-                pending.append(requirement.name)
-    return found
-
-
-def test_vendored_is_exactly_what_httpx_requires_on_the_lambda_runtime() -> None:
-    runtime_python = health_artifact.LAMBDA_RUNTIME.removeprefix("python")
-    assert set(health_artifact.VENDORED) == _requirement_closure("httpx", runtime_python)
+def test_vendored_is_httpx_and_everything_it_requires_here(artifact: zipfile.ZipFile) -> None:
+    closure = health_artifact.requirement_closure()
+    assert {"anyio", "certifi", "h11", "httpcore", "httpx", "idna"} <= {name.lower() for name in closure}
+    for name in closure:
+        for requirement in metadata.requires(name) or []:
+            if ";" not in requirement:  # unconditional: must be vendored too
+                assert Requirement(requirement).name.lower().replace("-", "_") in {
+                    n.lower().replace("-", "_") for n in closure
+                }, (name, requirement)
+    tops = {name.split("/")[0] for name in artifact.namelist()}
+    assert {"components", "httpx", "httpcore", "h11", "anyio", "idna", "certifi"} <= tops
 
 
 def test_a_compiled_module_is_refused() -> None:
