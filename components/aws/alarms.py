@@ -3,7 +3,8 @@
 Every alarm notifies one SNS topic, `alarmTopicArn` or one created here (stack output `alarm_topic_arn`), on
 ALARM and back on OK. The custom metrics (namespace AEGIS/Storage, dimension Stack) arrive once per
 schedule period, so a period without a data point means the function did not run or could not read the
-value: missing data is breaching, never "fine".
+value: missing data is breaching, never "fine". Each alarm needs two periods in a row (degraded copies:
+30 minutes, the time the masters' maintenance takes to copy them back).
 
 Each node also gets a `StatusCheckFailed_System` alarm whose action is EC2's own recover action: the
 instance comes back on other hardware with the same ENI, EBS volumes and instance id.
@@ -11,6 +12,7 @@ instance comes back on other hardware with the same ENI, EBS volumes and instanc
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -21,6 +23,12 @@ from components.healthcheck.watch import NAMESPACE
 from components.model.config import StackConfig
 
 MIN_HEALTHY_FILERS = 2
+# EventBridge does not start runs on period boundaries: one period can hold no data point and the next
+# two. An alarm therefore needs two periods in a row, so one late run never notifies anybody.
+CONFIRM_PERIODS = 2
+# A volume server replaced empty leaves volumes short of copies until the masters' maintenance has copied
+# them back (within their 15-minute default interval, plus seconds): only a longer shortfall alarms.
+DEGRADED_GRACE_MINUTES = 30
 RECOVERY_PERIOD_SECONDS = 60
 RECOVERY_PERIODS = 2
 
@@ -35,17 +43,17 @@ class MetricAlarmSpec:
     comparison: str
     threshold: float
     description: str
-    periods: int = 1
+    periods: int = CONFIRM_PERIODS
 
 
 def metric_alarms(cfg: StackConfig) -> list[MetricAlarmSpec]:
     """The alarms on the health function's metrics, from the stack's thresholds."""
     assert cfg.aws is not None
     lower = "LessThanThreshold"
+    repair_periods = max(CONFIRM_PERIODS, math.ceil(DEGRADED_GRACE_MINUTES / cfg.aws.health_schedule_minutes))
     return [
         MetricAlarmSpec("unhealthy", "Healthy", "Minimum", lower, 1, "the health check finds the cluster unhealthy"),
         MetricAlarmSpec("no-raft-leader", "RaftLeader", "Minimum", lower, 1, "no master names a Raft leader"),
-        # Two periods: a replaced volume server leaves volumes short until the masters' repair has run.
         MetricAlarmSpec(
             "degraded-volumes",
             "DegradedVolumes",
@@ -53,7 +61,7 @@ def metric_alarms(cfg: StackConfig) -> list[MetricAlarmSpec]:
             "GreaterThanThreshold",
             0,
             "volumes have fewer copies than their replication asks for",
-            periods=2,
+            periods=repair_periods,
         ),
         MetricAlarmSpec(
             "volume-slots",
@@ -127,7 +135,7 @@ class StorageAlarms(pulumi.ComponentResource):
             statistic="Sum",
             comparison_operator="GreaterThanThreshold",
             threshold=0,
-            evaluation_periods=1,
+            evaluation_periods=CONFIRM_PERIODS,
             period=period,
             alarm_description=f"aegis-storage {cfg.stack}: the health function failed or did not run",
         )

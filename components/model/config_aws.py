@@ -270,7 +270,8 @@ def _watch(r: Reader) -> WatchSettings:
     return WatchSettings(
         health_schedule_minutes=r.checked(
             "healthScheduleMinutes",
-            lambda v: None if 1 <= v <= 1440 else "must be 1-1440 minutes",
+            # Each alarm spans two runs, and a watch seen less than hourly would not be watching.
+            lambda v: None if 1 <= v <= 60 else "must be 1-60 minutes",
             "pulumi config set healthScheduleMinutes 5",
         ),
         alarm_topic_arn=r.checked(

@@ -210,10 +210,12 @@ def test_the_health_alarms_watch_each_failure_and_treat_missing_data_as_breachin
         assert inputs["namespace"] == "AEGIS/Storage" and inputs["dimensions"] == {"Stack": "prod"}
         assert inputs["treatMissingData"] == "breaching" and inputs["period"] == 300, name
         assert inputs["okActions"] == inputs["alarmActions"]
+        # Two runs in a row, so a run EventBridge starts late never notifies; copies get 30 min to come back.
+        assert inputs["evaluationPeriods"] == (6 if metric == "DegradedVolumes" else 2), name
     errors = found["alarms-function-errors"]
     assert (errors["namespace"], errors["metricName"]) == ("AWS/Lambda", "Errors")
     assert errors["dimensions"] == {"FunctionName": "aegis-storage-prod-health"}
-    assert errors["treatMissingData"] == "breaching"
+    assert errors["treatMissingData"] == "breaching" and errors["evaluationPeriods"] == 2
 
 
 def test_every_node_recovers_automatically_from_a_failed_host(prod: Run) -> None:
@@ -238,3 +240,10 @@ def test_the_function_code_is_the_artifact_build_artifact_makes(prod: Run) -> No
 def test_the_function_may_run_a_minute_beyond_the_gate_wait_up_to_the_lambda_limit() -> None:
     assert health_function.function_timeout(300) == 360
     assert health_function.function_timeout(840) == 900
+
+
+def test_degraded_copies_get_thirty_minutes_whatever_the_schedule() -> None:
+    every_minute = run_prod(healthScheduleMinutes=1)
+    assert alarms(every_minute)["alarms-degraded-volumes"]["evaluationPeriods"] == 30
+    hourly = run_prod(healthScheduleMinutes=60)
+    assert alarms(hourly)["alarms-degraded-volumes"]["evaluationPeriods"] == 2

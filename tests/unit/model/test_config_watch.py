@@ -19,7 +19,8 @@ def test_defaults_create_a_topic_and_run_every_five_minutes() -> None:
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
-        ("healthScheduleMinutes", 0, "must be 1-1440 minutes"),
+        ("healthScheduleMinutes", 0, "must be 1-60 minutes"),
+        ("healthScheduleMinutes", 61, "must be 1-60 minutes"),
         ("alarmTopicArn", "storage-oncall", "is not an SNS topic ARN"),
         ("alarmMinFreeDiskPercent", 100, "must be a percentage of 1-99"),
         ("alarmMinFreeVolumeSlots", 0, "is below the minimum of 1 slot"),
