@@ -65,9 +65,9 @@ def stats_url(private_ip: str) -> str:
     return f"http://{private_ip}:{LB_STATS_PORT}/stats;csv"
 
 
-def fingerprint(instance_ids: Sequence[str], code_sha256: str) -> str:
-    """Changes whenever a node is replaced or the function's code changes: the gate's reason to run."""
-    return hashlib.sha256("\n".join([code_sha256, *sorted(instance_ids)]).encode()).hexdigest()
+def fingerprint(deployment_values: Sequence[str], code_sha256: str) -> str:
+    """Changes whenever one of the values or the function's code changes: the gate's reason to run."""
+    return hashlib.sha256("\n".join([code_sha256, *sorted(deployment_values)]).encode()).hexdigest()
 
 
 def gate_event(
@@ -145,8 +145,10 @@ class HealthFunctionArgs:
     # The stack's `health_target` output: what the check probes and expects.
     target: pulumi.Input[Mapping[str, Any]]
     load_balancer_ips: Sequence[pulumi.Input[str]]
-    instance_ids: Sequence[pulumi.Input[str]]
-    # Every node and the load balancer: the gate runs once all of them are deployed.
+    # Values that change when a deployment changes the cluster (every instance id; where a node's
+    # configuration can change without replacing it, that configuration's hash too).
+    deployment_values: Sequence[pulumi.Input[str]]
+    # Every node and the load balancer (and whatever applies changes to them): the gate runs after all.
     deployed: Sequence[pulumi.Resource]
 
 
@@ -229,7 +231,7 @@ class HealthFunction(pulumi.ComponentResource):
 
     def _gate(self, code_sha256: str, policy: aws.iam.RolePolicy) -> aws.lambda_.Invocation:
         args = self._args
-        deployment = pulumi.Output.all(*args.instance_ids).apply(lambda ids: fingerprint(ids, code_sha256))
+        deployment = pulumi.Output.all(*args.deployment_values).apply(lambda values: fingerprint(values, code_sha256))
         event = pulumi.Output.all(args.target, deployment).apply(
             lambda resolved: gate_event(resolved[0], args.cfg, resolved[1], self._keys)
         )

@@ -141,7 +141,7 @@ def _watched(
             security_group_id=groups.ids[Tier.HEALTH],
             target=target,
             load_balancer_ips=[node.private_ip for node in balancer.nodes.values()],
-            instance_ids=[node.instance.id for node in nodes.values()],
+            deployment_values=[node.instance.id for node in nodes.values()],
             deployed=[*nodes.values(), balancer],
         ),
     )
