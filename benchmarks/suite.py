@@ -23,6 +23,7 @@ from benchmarks import (
     cold_start,
     dr_drill,
     filer_failover,
+    health_function,
     healthcheck,
     leader_failover,
     master_restart,
@@ -38,6 +39,7 @@ from benchmarks.ha import Clusters
 # start it can take its figures from.
 SCENARIOS: tuple[ModuleType, ...] = (
     mock_evaluation,
+    health_function,
     throughput,
     healthcheck,
     filer_failover,

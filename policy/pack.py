@@ -102,6 +102,11 @@ def policies() -> list[Policy]:
             _s3_from_orchestrators,
         ),
         _resource_policy(
+            "functions-private",
+            "Lambda functions run in the VPC, with no function URL and no permission for any principal.",
+            lambda args: rules.private_functions(args.resource_type, args.props),
+        ),
+        _resource_policy(
             "stateful-resources-protected",
             "The database, EBS volumes, the DNS zone and the masters' network interfaces are protected.",
             lambda args: rules.unprotected_state(args.resource_type, args.props, args.opts.protect),

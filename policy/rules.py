@@ -29,6 +29,9 @@ DNS_ZONE = "aws:route53/zone:Zone"
 INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 SECURITY_GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
+LAMBDA_FUNCTION = "aws:lambda/function:Function"
+LAMBDA_URL = "aws:lambda/functionUrl:FunctionUrl"
+LAMBDA_PERMISSION = "aws:lambda/permission:Permission"
 
 NODE_TAG = "aegis-storage:node"
 MASTER_NODE = re.compile(r"master-\d+")
@@ -226,3 +229,18 @@ def master_quorum(resources: Iterable[StackResource]) -> list[str]:
         f"{len(masters)} master instance(s) ({', '.join(masters)}): Raft needs an odd number, at least 3, "
         "so that a majority survives the loss of one"
     ]
+
+
+def private_functions(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """Lambda functions (the in-VPC health function) run in the VPC and cannot be called from outside it:
+    each has subnets and a security group, none has a function URL, none lets any principal invoke it.
+    """
+    if resource_type == LAMBDA_URL:
+        return ["a Lambda function URL makes the function callable from the internet; invoke it from AWS instead"]
+    if resource_type == LAMBDA_PERMISSION and props.get("principal") == "*":
+        return ["a Lambda permission for principal '*' lets anyone invoke the function; name the service"]
+    if resource_type == LAMBDA_FUNCTION:
+        vpc = props.get("vpcConfig") or {}
+        if not vpc.get("subnetIds") or not vpc.get("securityGroupIds"):
+            return ["a Lambda function must run in the VPC: set vpcConfig subnetIds and securityGroupIds"]
+    return []

@@ -6,14 +6,16 @@ from typing import Any
 
 import pulumi_aws as aws
 
+from components.aws.alarms import StorageAlarms, StorageAlarmsArgs
 from components.aws.backups import VolumeBackups, VolumeBackupsArgs
 from components.aws.cloud_init import SecretSource
 from components.aws.database import MetadataDatabase, MetadataDatabaseArgs
 from components.aws.filers import FilerPool
+from components.aws.health_function import HealthFunction, HealthFunctionArgs
 from components.aws.load_balancer import FilerLoadBalancer, FilerLoadBalancerArgs
 from components.aws.masters import MasterQuorum
 from components.aws.network import Network, NetworkArgs
-from components.aws.node import Ami, NodeContext, RoleArgs
+from components.aws.node import Ami, ClusterNode, NodeContext, RoleArgs
 from components.aws.placement import prod_topology
 from components.aws.s3_gateway import S3Gateway
 from components.aws.security import SecretAccess, SecretAccessArgs, SecurityGroups, SecurityGroupsArgs, Tier
@@ -90,7 +92,7 @@ def deploy_aws(cfg: StackConfig) -> dict[str, Any]:
         return RoleArgs(cfg, topology, context, groups.ids[tier], access.profiles.get(tier))
 
     masters = MasterQuorum("masters", role_args(Tier.MASTER))
-    VolumeServers("volumes", role_args(Tier.VOLUME))
+    volumes = VolumeServers("volumes", role_args(Tier.VOLUME))
     VolumeBackups("backups", VolumeBackupsArgs(stack=cfg.stack))
     filers = FilerPool("filers", role_args(Tier.FILER))
     gateway = S3Gateway("s3", role_args(Tier.S3)) if cfg.s3_enabled else None
@@ -108,8 +110,7 @@ def deploy_aws(cfg: StackConfig) -> dict[str, Any]:
             s3_target_ip=gateway.private_ip if gateway else None,
         ),
     )
-    # No HealthGate: the Pulumi runner usually cannot reach the private subnets; run the check from inside the VPC.
-    return stack_outputs(
+    outputs = stack_outputs(
         cfg,
         topology,
         filer_url=balancer.filer_url,
@@ -118,3 +119,34 @@ def deploy_aws(cfg: StackConfig) -> dict[str, Any]:
         filer_addresses=list(filers.addresses),
         values=secrets.values,
     )
+    nodes = {**masters.nodes, **volumes.nodes, **filers.nodes, **(gateway.nodes if gateway else {}), **balancer.nodes}
+    outputs.update(_watched(cfg, network, groups, outputs["health_target"], nodes, balancer))
+    return outputs
+
+
+def _watched(
+    cfg: StackConfig,
+    network: Network,
+    groups: SecurityGroups,
+    target: dict[str, Any],
+    nodes: dict[str, ClusterNode],
+    balancer: FilerLoadBalancer,
+) -> dict[str, Any]:
+    """The in-VPC health gate after every node, its scheduled watch, the alarms and per-node recovery."""
+    function = HealthFunction(
+        "health",
+        HealthFunctionArgs(
+            cfg=cfg,
+            subnet_ids=network.subnet_ids,
+            security_group_id=groups.ids[Tier.HEALTH],
+            target=target,
+            load_balancer_ips=[node.private_ip for node in balancer.nodes.values()],
+            deployment_values=[node.instance.id for node in nodes.values()],
+            deployed=[*nodes.values(), balancer],
+        ),
+    )
+    instance_ids = {name: node.instance.id for name, node in nodes.items()}
+    alarms = StorageAlarms(
+        "alarms", StorageAlarmsArgs(cfg=cfg, function_name=function.function_name, instance_ids=instance_ids)
+    )
+    return {"health_function": function.function_name, "alarm_topic_arn": alarms.topic_arn}

@@ -12,6 +12,7 @@ class S3Gateway(pulumi.ComponentResource):
     """The S3 gateway on a ClusterNode. Sized like a filer: it is a filer client doing the same work."""
 
     node: ClusterNode
+    nodes: dict[str, ClusterNode]
     private_ip: pulumi.Output[str]
 
     def __init__(self, name: str, args: RoleArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -24,6 +25,7 @@ class S3Gateway(pulumi.ComponentResource):
             instance_profile=args.instance_profile,
             root_disk_gib=args.cfg.aws.filer_disk_gib,
         )
-        self.node = place(self, [gateway], [spec], args.context)[gateway.name]
+        self.nodes = place(self, [gateway], [spec], args.context)
+        self.node = self.nodes[gateway.name]
         self.private_ip = self.node.private_ip
         self.register_outputs({"private_ip": self.private_ip, "host": gateway.host})

@@ -15,6 +15,9 @@ else gets in. Tiers are `nlb` (the internal Network Load Balancer), `lb` (HAProx
 - Operators (operatorCidrs) reach the NLB's S3 port and the NLB reaches the gateway on it, only when
   S3 is enabled: never the orchestrators, never the internet.
 - Monitoring CIDRs reach each tier's metrics port and HAProxy's stats port.
+- `health` is the in-VPC health function (`health_function.py`), which nothing reaches: it reaches the
+  HTTP ports its probes use (the NLB's filer and S3 ports, each filer, master and volume server) and
+  HAProxy's stats port, and no gRPC or metrics port.
 
 Egress is open: nodes pull the image, install packages and call SSM.
 """
@@ -22,7 +25,7 @@ Egress is open: nodes pull the image, install packages and call SSM.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -44,6 +47,7 @@ class Tier(StrEnum):
     VOLUME = "volume"
     S3 = "s3"
     DB = "db"
+    HEALTH = "health"
 
 
 class SourceKind(StrEnum):
@@ -70,7 +74,7 @@ def tiers(cfg: StackConfig, topology: Topology) -> tuple[Tier, ...]:
     present += [Tier(role.value) for role in Role if topology.of(role)]
     if cfg.aws.database_mode is DatabaseMode.RDS:
         present.append(Tier.DB)
-    return tuple(present)
+    return (*present, Tier.HEALTH)
 
 
 def ingress_matrix(cfg: StackConfig, topology: Topology) -> list[Rule]:
@@ -124,11 +128,22 @@ def ingress_matrix(cfg: StackConfig, topology: Topology) -> list[Rule]:
             allow(Tier.NLB, [Role.S3.http_port], SourceKind.CIDR, cidr, "operators to the S3 gateway")
         between(Tier.S3, [Role.S3.http_port], Tier.NLB, "NLB to the S3 gateway")
 
+    _health_function_rules(between, s3=Tier.S3 in present)
+
     for cidr in aws_cfg.monitoring_cidrs:
         for role in Role:
             allow(Tier(role.value), [role.metrics_port], SourceKind.CIDR, cidr, f"monitoring to {role.value} metrics")
         allow(Tier.LB, [LoadBalancer.stats_port], SourceKind.CIDR, cidr, "monitoring to HAProxy stats")
     return list(rules.values())
+
+
+def _health_function_rules(between: Callable[[Tier, Sequence[int], Tier, str], None], *, s3: bool) -> None:
+    """What the health function probes, over HTTP only; a rule into an absent tier is dropped by `between`."""
+    nlb_ports = [LoadBalancer.port, Role.S3.http_port] if s3 else [LoadBalancer.port]
+    between(Tier.NLB, nlb_ports, Tier.HEALTH, "health function to the NLB")
+    between(Tier.LB, [LoadBalancer.stats_port], Tier.HEALTH, "health function to HAProxy stats (filers up)")
+    for role in (Role.FILER, Role.MASTER, Role.VOLUME):
+        between(Tier(role.value), [role.http_port], Tier.HEALTH, f"health function to {role.value} HTTP")
 
 
 def _slug(text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -62,7 +63,17 @@ class DatabaseSettings:
 
 
 @dataclass(frozen=True)
-class AwsSettings(NetworkSettings, NodeSettings, DatabaseSettings):
+class WatchSettings:
+    """The in-VPC health function's schedule and the alarms on what it publishes."""
+
+    health_schedule_minutes: int
+    alarm_topic_arn: str
+    alarm_min_free_volume_slots: int
+    alarm_min_free_disk_percent: int
+
+
+@dataclass(frozen=True)
+class AwsSettings(NetworkSettings, NodeSettings, DatabaseSettings, WatchSettings):
     """Settings that exist only for the AWS stack."""
 
 
@@ -70,8 +81,9 @@ def parse_aws(r: Reader, region: str) -> AwsSettings:
     network = _network(r, region)
     nodes = _nodes(r)
     database = _database(r)
+    watch = _watch(r)
     _check_placement(r, network.availability_zones, r.value("volumeServerCount"))
-    return AwsSettings(**vars(network), **vars(nodes), **vars(database))
+    return AwsSettings(**vars(network), **vars(nodes), **vars(database), **vars(watch))
 
 
 def _network(r: Reader, region: str) -> NetworkSettings:
@@ -237,6 +249,44 @@ def _database(r: Reader) -> DatabaseSettings:
             "pulumi config set databaseBackupRetentionDays 14",
         ),
         database_restore_snapshot_id=r.value("databaseRestoreSnapshotId"),
+    )
+
+
+# The gate is one Lambda invocation, at most 15 minutes; the function needs a minute beyond its wait.
+MAX_GATE_WAIT_SECONDS = 840
+TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}")
+
+
+def _watch(r: Reader) -> WatchSettings:
+    r.checked(
+        "healthTimeoutSeconds",
+        lambda v: (
+            None
+            if v <= MAX_GATE_WAIT_SECONDS
+            else f"the in-VPC gate (one Lambda run) waits at most {MAX_GATE_WAIT_SECONDS} s"
+        ),
+        f"pulumi config set healthTimeoutSeconds {MAX_GATE_WAIT_SECONDS}",
+    )
+    return WatchSettings(
+        health_schedule_minutes=r.checked(
+            "healthScheduleMinutes",
+            # Each alarm spans two runs, and a watch seen less than hourly would not be watching.
+            lambda v: None if 1 <= v <= 60 else "must be 1-60 minutes",
+            "pulumi config set healthScheduleMinutes 5",
+        ),
+        alarm_topic_arn=r.checked(
+            "alarmTopicArn",
+            lambda v: None if not v or TOPIC_ARN.fullmatch(v) else "is not an SNS topic ARN",
+            "pulumi config set alarmTopicArn arn:aws:sns:<region>:<account>:<topic> (or unset it to create one)",
+        ),
+        alarm_min_free_volume_slots=r.checked(
+            "alarmMinFreeVolumeSlots", at_least(1, "slot"), "pulumi config set alarmMinFreeVolumeSlots 12"
+        ),
+        alarm_min_free_disk_percent=r.checked(
+            "alarmMinFreeDiskPercent",
+            lambda v: None if 1 <= v <= 99 else "must be a percentage of 1-99",
+            "pulumi config set alarmMinFreeDiskPercent 10",
+        ),
     )
 
 

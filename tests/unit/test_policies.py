@@ -245,6 +245,7 @@ def all_violations(resources: list[rules.StackResource], settings: pack.StackSet
         found += rules.public_ingress(type_, props, settings.database_port)
         found += rules.s3_from_orchestrators(type_, props, settings.orchestrator_groups, settings.orchestrator_cidrs)
         found += rules.unprotected_state(type_, props, protect)
+        found += rules.private_functions(type_, props)
     return found
 
 
@@ -268,6 +269,8 @@ def test_the_real_prod_program_passes_every_rule(prod: Run) -> None:
         rules.NETWORK_INTERFACE,
         rules.DNS_ZONE,
         rules.INGRESS_RULE,
+        rules.LAMBDA_FUNCTION,
+        rules.LAMBDA_PERMISSION,
     }
     assert all_violations(resources, PROD_SETTINGS) == []
 
@@ -306,6 +309,14 @@ def _plain_disk(r: Registration) -> None:
     r.inputs["encrypted"] = False
 
 
+def _outside_the_vpc(r: Registration) -> None:
+    del r.inputs["vpcConfig"]
+
+
+def _anyone_may_invoke(r: Registration) -> None:
+    r.inputs["principal"] = "*"
+
+
 @pytest.mark.parametrize(
     ("type_", "name", "change", "expected"),
     [
@@ -316,6 +327,8 @@ def _plain_disk(r: Registration) -> None:
         (rules.INGRESS_RULE, "sg-nlb-8333-from-10-99-0-0-24", _from_orchestrators, "S3 gateway port"),
         (rules.INGRESS_RULE, "sg-master-9324-from-10-98-0-0-24", _from_the_world, "9324"),
         (rules.INSTANCE, "master-2", _not_a_master, "2 master instance(s)"),
+        (rules.LAMBDA_FUNCTION, "health", _outside_the_vpc, "must run in the VPC"),
+        (rules.LAMBDA_PERMISSION, "health-from-schedule", _anyone_may_invoke, "lets anyone invoke"),
     ],
 )
 def test_a_mutated_prod_registration_fails_its_rule(
@@ -364,6 +377,7 @@ RESOURCE_EXAMPLES: dict[Callable[..., list[str]], tuple[str, dict[str, Any], boo
     rules.public_ingress: (rules.INGRESS_RULE, ingress(8888), True),
     rules.s3_from_orchestrators: (rules.INGRESS_RULE, ingress(8333, cidr="10.20.1.0/24"), True),
     rules.unprotected_state: (rules.DNS_ZONE, {}, False),
+    rules.private_functions: (rules.LAMBDA_URL, {"functionName": "f", "authorizationType": "NONE"}, True),
 }
 STACK_EXAMPLES = {rules.master_quorum: masters(2)}
 

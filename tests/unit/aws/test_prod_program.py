@@ -237,7 +237,7 @@ def test_security_group_ingress_is_exactly_the_matrix(prod: Run) -> None:
         assert rule.inputs.get("cidrIpv6") != "::/0"
     groups = prod.run.of_type("aws:ec2/securityGroup:SecurityGroup")
     assert sorted(g.name for g in groups) == sorted(
-        f"sg-{t}" for t in ("nlb", "lb", "filer", "master", "volume", "s3", "db")
+        f"sg-{t}" for t in ("nlb", "lb", "filer", "master", "volume", "s3", "db", "health")
     )
     assert {g.inputs["vpcId"] for g in groups} == {"network-vpc-id"}
     egress = prod.run.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")

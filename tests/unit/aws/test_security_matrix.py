@@ -55,6 +55,13 @@ PROD_MATRIX = {
     ("s3", 8333, T, "nlb"),
     ("s3", 9327, C, MONITORING),
     ("db", 5432, T, "filer"),
+    # The in-VPC health function: the HTTP ports its probes use and HAProxy's stats, nothing else.
+    ("nlb", 8888, T, "health"),
+    ("nlb", 8333, T, "health"),
+    ("lb", 8404, T, "health"),
+    ("filer", 8888, T, "health"),
+    ("master", 9333, T, "health"),
+    ("volume", 8080, T, "health"),
 }
 
 

@@ -1,0 +1,174 @@
+"""Alarms on what the scheduled health function publishes, and EC2 automatic recovery for every node.
+
+Every alarm notifies one SNS topic, `alarmTopicArn` or one created here (stack output `alarm_topic_arn`), on
+ALARM and back on OK. The custom metrics (namespace AEGIS/Storage, dimension Stack) arrive once per
+schedule period, so a period without a data point means the function did not run or could not read the
+value: missing data is breaching, never "fine". Each alarm needs two periods in a row (degraded copies:
+30 minutes, the time the masters' maintenance takes to copy them back).
+
+Each node also gets a `StatusCheckFailed_System` alarm whose action is EC2's own recover action: the
+instance comes back on other hardware with the same ENI, EBS volumes and instance id.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.healthcheck.watch import NAMESPACE
+from components.model.config import StackConfig
+
+MIN_HEALTHY_FILERS = 2
+# EventBridge does not start runs on period boundaries: one period can hold no data point and the next
+# two. An alarm therefore needs two periods in a row, so one late run never notifies anybody.
+CONFIRM_PERIODS = 2
+# A volume server replaced empty leaves volumes short of copies until the masters' maintenance has copied
+# them back (within their 15-minute default interval, plus seconds): only a longer shortfall alarms.
+DEGRADED_GRACE_MINUTES = 30
+RECOVERY_PERIOD_SECONDS = 60
+RECOVERY_PERIODS = 2
+
+
+@dataclass(frozen=True)
+class MetricAlarmSpec:
+    """One alarm on one metric: it fires when `statistic` compared with `threshold` holds for `periods`."""
+
+    suffix: str
+    metric: str
+    statistic: str
+    comparison: str
+    threshold: float
+    description: str
+    periods: int = CONFIRM_PERIODS
+
+
+def metric_alarms(cfg: StackConfig) -> list[MetricAlarmSpec]:
+    """The alarms on the health function's metrics, from the stack's thresholds."""
+    assert cfg.aws is not None
+    lower = "LessThanThreshold"
+    repair_periods = max(CONFIRM_PERIODS, math.ceil(DEGRADED_GRACE_MINUTES / cfg.aws.health_schedule_minutes))
+    return [
+        MetricAlarmSpec("unhealthy", "Healthy", "Minimum", lower, 1, "the health check finds the cluster unhealthy"),
+        MetricAlarmSpec("no-raft-leader", "RaftLeader", "Minimum", lower, 1, "no master names a Raft leader"),
+        MetricAlarmSpec(
+            "degraded-volumes",
+            "DegradedVolumes",
+            "Maximum",
+            "GreaterThanThreshold",
+            0,
+            "volumes have fewer copies than their replication asks for",
+            periods=repair_periods,
+        ),
+        MetricAlarmSpec(
+            "volume-slots",
+            "FreeVolumeSlots",
+            "Minimum",
+            lower,
+            cfg.aws.alarm_min_free_volume_slots,
+            "a volume server is running out of volume slots: new volumes cannot be grown",
+        ),
+        MetricAlarmSpec(
+            "disk-space",
+            "FreeDiskPercent",
+            "Minimum",
+            lower,
+            cfg.aws.alarm_min_free_disk_percent,
+            "a volume server's disk is nearly full",
+        ),
+        MetricAlarmSpec(
+            "haproxy-filers",
+            "HealthyFilersBehindLB",
+            "Minimum",
+            lower,
+            MIN_HEALTHY_FILERS,
+            f"an HAProxy sees fewer than {MIN_HEALTHY_FILERS} healthy filers",
+        ),
+    ]
+
+
+@dataclass(frozen=True)
+class StorageAlarmsArgs:
+    cfg: StackConfig
+    function_name: pulumi.Input[str]
+    # node name -> instance id: each gets automatic recovery.
+    instance_ids: Mapping[str, pulumi.Input[str]]
+
+
+class StorageAlarms(pulumi.ComponentResource):
+    """The topic, the alarms on the health metrics and the function's errors, and per-node recovery."""
+
+    topic_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: StorageAlarmsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("aegis:storage:StorageAlarms", name, None, opts)
+        cfg = args.cfg
+        assert cfg.aws is not None, "the alarms exist on AWS only"
+        child = pulumi.ResourceOptions(parent=self)
+        self._prefix = name
+        if cfg.aws.alarm_topic_arn:
+            self.topic_arn = pulumi.Output.from_input(cfg.aws.alarm_topic_arn)
+        else:
+            self.topic_arn = aws.sns.Topic(f"{name}-topic", name=f"aegis-storage-{cfg.stack}-alarms", opts=child).arn
+        period = cfg.aws.health_schedule_minutes * 60
+        for spec in metric_alarms(cfg):
+            self._alarm(
+                spec.suffix,
+                namespace=NAMESPACE,
+                metric_name=spec.metric,
+                dimensions={"Stack": cfg.stack},
+                statistic=spec.statistic,
+                comparison_operator=spec.comparison,
+                threshold=spec.threshold,
+                evaluation_periods=spec.periods,
+                period=period,
+                alarm_description=f"aegis-storage {cfg.stack}: {spec.description}",
+            )
+        self._alarm(
+            "function-errors",
+            namespace="AWS/Lambda",
+            metric_name="Errors",
+            dimensions={"FunctionName": args.function_name},
+            statistic="Sum",
+            comparison_operator="GreaterThanThreshold",
+            threshold=0,
+            evaluation_periods=CONFIRM_PERIODS,
+            period=period,
+            alarm_description=f"aegis-storage {cfg.stack}: the health function failed or did not run",
+        )
+        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
+        recover = pulumi.Output.format("arn:{0}:automate:{1}:ec2:recover", partition, cfg.aws.region)
+        for node, instance_id in args.instance_ids.items():
+            self._recovery(node, instance_id, recover)
+        self.register_outputs({"topic_arn": self.topic_arn})
+
+    def _alarm(self, suffix: str, **settings: object) -> aws.cloudwatch.MetricAlarm:
+        return aws.cloudwatch.MetricAlarm(
+            f"{self._prefix}-{suffix}",
+            treat_missing_data="breaching",
+            alarm_actions=[self.topic_arn],
+            ok_actions=[self.topic_arn],
+            **settings,  # type: ignore[arg-type]
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _recovery(self, node: str, instance_id: pulumi.Input[str], recover: pulumi.Output[str]) -> None:
+        aws.cloudwatch.MetricAlarm(
+            f"{self._prefix}-recover-{node}",
+            namespace="AWS/EC2",
+            metric_name="StatusCheckFailed_System",
+            dimensions={"InstanceId": instance_id},
+            statistic="Maximum",
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            threshold=1,
+            period=RECOVERY_PERIOD_SECONDS,
+            evaluation_periods=RECOVERY_PERIODS,
+            # No data is no evidence of a failed host: recovering a healthy instance would restart it.
+            treat_missing_data="missing",
+            alarm_description=f"{node}: the host failed its system status check; EC2 recovers the instance",
+            alarm_actions=[recover, self.topic_arn],
+            opts=pulumi.ResourceOptions(parent=self),
+        )

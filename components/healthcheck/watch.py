@@ -1,0 +1,142 @@
+"""What the scheduled health function measures, as CloudWatch metric values.
+
+Beside the health check's own report, it reads what the alarms need and the report does not carry:
+- the master's `/dir/status`: each data node's `Max` - `Volumes` is its free volume slots, and the
+  fullest server is reported (a volume's copies need free slots on as many servers);
+- the master's `/vol/status`: every volume copy by data center, rack and server, with its
+  `ReplicaPlacement` ({"dc", "rack", "node"}, each left out when 0: `{}` is 000, one copy); copies
+  below 1 + the placement's digits make a volume degraded;
+- each volume server's `/status`: `DiskStatuses[].percent_free`, the lowest of which is reported;
+- each HAProxy's stats CSV (`/stats;csv`): servers of the `filers` backend whose status starts with UP.
+
+A value that cannot be read is left out rather than guessed: the alarms treat missing data as breaching,
+so an unreadable cluster alarms instead of looking fine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from components.healthcheck.checks import Report, Target
+
+NAMESPACE = "AEGIS/Storage"
+FILER_BACKEND = "filers"
+# ReplicaPlacement's JSON names (weed's super_block.ReplicaPlacement): extra copies in other data centers,
+# other racks, other servers of the same rack. "010" lists as {"rack": 1}.
+_PLACEMENT_KEYS = ("dc", "rack", "node")
+
+
+def outcome(report: Report) -> str:
+    """ "healthy", "degraded" or "unhealthy": the check's own verdict when it gives one, else from `healthy`."""
+    verdict = getattr(report, "outcome", None)
+    if verdict is not None:
+        return str(getattr(verdict, "value", verdict))
+    return "healthy" if report.healthy else "unhealthy"
+
+
+def report_metrics(report: Report) -> dict[str, float]:
+    """Healthy (0 only when unhealthy: a degraded cluster shows in the replica and capacity metrics, each
+    with its own alarm) and RaftLeader (1 when some master names a leader), read from the report."""
+    leaders = [r for r in report.results if r.component == "master" and r.check == "leader"]
+    metrics = {"Healthy": 0.0 if outcome(report) == "unhealthy" else 1.0}
+    if leaders:
+        metrics["RaftLeader"] = 1.0 if any(r.ok for r in leaders) else 0.0
+    return metrics
+
+
+def degraded_volumes(vol_status: Mapping[str, Any]) -> int:
+    """Volumes with fewer copies than their replica placement asks for, from a master's /vol/status body."""
+    copies: dict[int, int] = {}
+    wanted: dict[int, int] = {}
+    for racks in (vol_status["Volumes"]["DataCenters"] or {}).values():
+        for servers in (racks or {}).values():
+            for volumes in (servers or {}).values():
+                for volume in volumes or []:
+                    placement = volume.get("ReplicaPlacement") or {}
+                    copies[volume["Id"]] = copies.get(volume["Id"], 0) + 1
+                    wanted[volume["Id"]] = 1 + sum(int(placement.get(key, 0)) for key in _PLACEMENT_KEYS)
+    return sum(1 for volume_id, count in copies.items() if count < wanted[volume_id])
+
+
+def min_free_slots(dir_status: Mapping[str, Any]) -> int:
+    """The fewest free volume slots (Max - Volumes) of any volume server, from a master's /dir/status body."""
+    return min(
+        node["Max"] - node["Volumes"]
+        for dc in dir_status["Topology"]["DataCenters"]
+        for rack in dc["Racks"] or []
+        for node in rack["DataNodes"] or []
+    )
+
+
+def healthy_filers(stats_csv: str) -> int:
+    """Servers of HAProxy's filer backend that its checks see UP, from the stats page's CSV export."""
+    rows = csv.DictReader(stats_csv.lstrip("# ").splitlines())
+    return sum(
+        1
+        for row in rows
+        if row.get("pxname") == FILER_BACKEND
+        and row.get("svname") not in ("FRONTEND", "BACKEND")
+        and (row.get("status") or "").startswith("UP")
+    )
+
+
+def cluster_metrics(
+    target: Target,
+    load_balancer_stats: Sequence[str],
+    probe_timeout: float = 3.0,
+    *,
+    transport: httpx.BaseTransport | None = None,
+) -> dict[str, float]:
+    """FreeVolumeSlots, DegradedVolumes, FreeDiskPercent and HealthyFilersBehindLB; each only when readable."""
+    metrics: dict[str, float] = {}
+    with httpx.Client(transport=transport, timeout=probe_timeout) as client:
+        topology = _first_json(client, [f"{url.rstrip('/')}/dir/status" for url in target.master_urls])
+        with contextlib.suppress(KeyError, TypeError, AttributeError, ValueError):
+            metrics["FreeVolumeSlots"] = float(min_free_slots(topology or {}))
+        volumes = _first_json(client, [f"{url.rstrip('/')}/vol/status" for url in target.master_urls])
+        # No readable /vol/status: left out, and the alarm treats that as breaching.
+        with contextlib.suppress(KeyError, TypeError, AttributeError, ValueError):
+            metrics["DegradedVolumes"] = float(degraded_volumes(volumes or {}))
+        disks = [_json(client, f"http://{server}/status") for server in target.expected_volume_servers]
+        free = [d["percent_free"] for body in disks if body for d in body.get("DiskStatuses") or []]
+        if free and all(body is not None for body in disks):
+            metrics["FreeDiskPercent"] = float(min(free))
+        counts = [_text(client, url) for url in load_balancer_stats]
+        if counts and all(text is not None for text in counts):
+            # The weakest HAProxy decides: AEGIS may be sent to either.
+            metrics["HealthyFilersBehindLB"] = float(min(healthy_filers(text or "") for text in counts))
+    return metrics
+
+
+def _text(client: httpx.Client, url: str) -> str | None:
+    try:
+        response = client.get(url)
+    except httpx.HTTPError:
+        return None
+    return response.text if response.status_code == 200 else None
+
+
+def _json(client: httpx.Client, url: str) -> dict[str, Any] | None:
+    text = _text(client, url)
+    if text is None:
+        return None
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _first_json(client: httpx.Client, urls: Sequence[str]) -> dict[str, Any] | None:
+    # A follower proxies these to the leader and answers 502 without one; the next master may know better.
+    for url in urls:
+        body = _json(client, url)
+        if body is not None:
+            return body
+    return None

@@ -1,0 +1,249 @@
+"""The prod program under mocks: the in-VPC gate after every node, the watch, the alarms and their topic."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from typing import Any
+
+import pytest
+
+from components.aws import health_function
+from components.aws.health_artifact import HANDLER, LAMBDA_RUNTIME, build_artifact
+from components.model.topology import LB_STATS_PORT, METRICS_PORTS
+from tests.pulumi_harness import ROOT
+from tests.unit.aws import test_prod_program
+from tests.unit.aws.test_prod_program import INGRESS, INSTANCE, SECRET_MARK, Run, execute
+from tests.unit.aws.test_security_matrix import MONITORING, OPERATORS, ORCHESTRATORS
+
+FUNCTION = "aws:lambda/function:Function"
+INVOCATION = "aws:lambda/invocation:Invocation"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+TOPIC = "aws:sns/topic:Topic"
+CONFIGURED_TOPIC = "arn:aws:sns:us-east-1:123456789012:storage-oncall"
+
+
+def with_arns(type_: str, name: str, addresses: dict[str, str]) -> dict[str, Any]:
+    """The prod program's computed outputs, plus the ARNs AWS gives the topic, function and rule."""
+    computed = dict(COMPUTED(type_, name, addresses))
+    if type_ in (TOPIC, FUNCTION, "aws:cloudwatch/eventRule:EventRule"):
+        computed["arn"] = f"arn:mock:{name}"
+    return computed
+
+
+COMPUTED = test_prod_program.computed_outputs
+
+
+def run_prod(**overrides: Any) -> Run:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(test_prod_program, "computed_outputs", with_arns)
+        return execute(**overrides)
+
+
+@pytest.fixture(scope="module")
+def prod() -> Run:
+    return run_prod()
+
+
+def gate_input(run: Run) -> dict[str, Any]:
+    [gate] = run.run.of_type(INVOCATION)
+    return json.loads(gate.inputs["input"])
+
+
+def test_the_gate_runs_the_function_after_every_node_and_the_load_balancer(prod: Run) -> None:
+    [gate] = prod.run.of_type(INVOCATION)
+    [function] = prod.run.of_type(FUNCTION)
+    assert gate.inputs["functionName"] == function.inputs["name"] == "aegis-storage-prod-health"
+    instances = prod.run.of_type(INSTANCE)
+    assert len(instances) == 12  # 3 masters, 3 volume servers, 3 filers, the S3 gateway, 2 HAProxy
+    assert {i.urn for i in instances} <= set(gate.dependencies)
+    attachments = prod.run.of_type("aws:ec2/volumeAttachment:VolumeAttachment")
+    assert {a.urn for a in attachments} <= set(gate.dependencies)
+    listeners = prod.run.of_type("aws:lb/listener:Listener")
+    assert listeners and {listener.urn for listener in listeners} <= set(gate.dependencies)
+    assert function.urn in gate.dependencies
+
+
+def test_the_gate_probes_the_stack_health_target_and_holds_no_secret(prod: Run) -> None:
+    event = gate_input(prod)
+    assert event["mode"] == "gate"
+    assert event["target"] == prod.run.outputs["health_target"]
+    assert event["timeout_seconds"] == 300
+    assert event["s3_key_parameters"] == {
+        "access_key": "/aegis-storage/prod/s3_admin_access_key",
+        "secret_key": "/aegis-storage/prod/s3_admin_secret_key",
+    }
+    [gate] = prod.run.of_type(INVOCATION)
+    # One JSON string crosses the engine byte for byte: the count stays an int for Target, not a double.
+    assert '"expected_masters": 3,' in gate.inputs["input"]
+    assert SECRET_MARK not in gate.inputs["input"]
+    assert not gate.secret_paths
+
+
+def test_the_gate_runs_again_when_a_node_or_the_code_changes() -> None:
+    ids = ["i-master0", "i-volume0"]
+    base = health_function.fingerprint(ids, "code-a")
+    assert health_function.fingerprint(list(reversed(ids)), "code-a") == base
+    assert health_function.fingerprint(["i-master0-replaced", "i-volume0"], "code-a") != base
+    assert health_function.fingerprint(ids, "code-b") != base
+
+
+def test_the_function_runs_the_packaged_handler_in_the_private_subnets(prod: Run) -> None:
+    [function] = prod.run.of_type(FUNCTION)
+    assert function.inputs["handler"] == HANDLER
+    assert function.inputs["runtime"] == LAMBDA_RUNTIME
+    assert function.inputs["timeout"] == 360  # healthTimeoutSeconds 300 + a minute
+    vpc = function.inputs["vpcConfig"]
+    assert vpc["securityGroupIds"] == ["sg-health-id"]
+    assert vpc["subnetIds"] == [f"network-private-us-east-1{zone}-id" for zone in "abc"]
+
+
+def test_nothing_can_reach_the_function_and_it_reaches_only_http_ports(prod: Run) -> None:
+    rules = prod.run.of_type(INGRESS)
+    assert not [r for r in rules if r.inputs["securityGroupId"] == "sg-health-id"]
+    from_function = {
+        (r.inputs["securityGroupId"], r.inputs["fromPort"])
+        for r in rules
+        if r.inputs.get("referencedSecurityGroupId") == "sg-health-id"
+    }
+    assert from_function == {
+        ("sg-nlb-id", 8888),
+        ("sg-nlb-id", 8333),
+        ("sg-lb-id", LB_STATS_PORT),
+        ("sg-filer-id", 8888),
+        ("sg-master-id", 9333),
+        ("sg-volume-id", 8080),
+    }
+    [permission] = prod.run.of_type("aws:lambda/permission:Permission")
+    assert permission.inputs["principal"] == "events.amazonaws.com"
+    assert permission.inputs["sourceArn"] == "arn:mock:health-schedule"
+    assert not prod.run.of_type("aws:lambda/functionUrl:FunctionUrl")
+
+
+def test_no_ingress_is_open_beyond_the_vpc_except_to_the_configured_networks(prod: Run) -> None:
+    cidr_rules = [r for r in prod.run.of_type(INGRESS) if "cidrIpv4" in r.inputs or "cidrIpv6" in r.inputs]
+    assert {r.inputs.get("cidrIpv4") for r in cidr_rules} == {ORCHESTRATORS, OPERATORS, MONITORING}
+    monitoring_ports = {*METRICS_PORTS.values(), LB_STATS_PORT}
+    opened = {r.inputs["fromPort"] for r in cidr_rules if r.inputs["cidrIpv4"] == MONITORING}
+    assert opened == monitoring_ports
+    for rule in cidr_rules:
+        if rule.inputs["fromPort"] in monitoring_ports:
+            assert rule.inputs["cidrIpv4"] == MONITORING, rule.name
+
+
+def test_the_function_may_read_only_the_s3_admin_keys_and_publish_only_its_namespace(prod: Run) -> None:
+    policy = json.loads(prod.one("aws:iam/rolePolicy:RolePolicy", "health-policy").inputs["policy"])
+    by_action = {json.dumps(s["Action"]): s for s in policy["Statement"]}
+    assert by_action['"ssm:GetParameters"']["Resource"] == [
+        "arn:aws:ssm:us-east-1:123456789012:parameter/aegis-storage/prod/s3_admin_access_key",
+        "arn:aws:ssm:us-east-1:123456789012:parameter/aegis-storage/prod/s3_admin_secret_key",
+    ]
+    assert by_action['"cloudwatch:PutMetricData"']["Condition"] == {
+        "StringEquals": {"cloudwatch:namespace": "AEGIS/Storage"}
+    }
+    assert by_action['"kms:Decrypt"']["Condition"] == {
+        "StringEquals": {"kms:ViaService": "ssm.us-east-1.amazonaws.com"}
+    }
+    role = prod.one("aws:iam/role:Role", "health-role")
+    assert json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Principal"] == {
+        "Service": "lambda.amazonaws.com"
+    }
+
+
+def test_the_watch_runs_on_the_configured_schedule_without_the_rules_text(prod: Run) -> None:
+    rule = prod.one("aws:cloudwatch/eventRule:EventRule", "health-schedule")
+    assert rule.inputs["scheduleExpression"] == "rate(5 minutes)"
+    target = prod.one("aws:cloudwatch/eventTarget:EventTarget", "health-schedule")
+    assert target.inputs["arn"] == "arn:mock:health"
+    event = json.loads(target.inputs["input"])
+    assert event["mode"] == "watch" and event["stack"] == "prod"
+    assert "filer_rules" not in event["target"]
+    assert event["load_balancer_stats"] == [
+        f"http://{ip}:{LB_STATS_PORT}/stats;csv" for ip in ("10.40.0.10", "10.40.1.10")
+    ]
+    assert len(target.inputs["input"]) < 8192  # EventBridge's limit on a target's input
+    one_minute = run_prod(healthScheduleMinutes=1)
+    assert one_minute.one("aws:cloudwatch/eventRule:EventRule", "health-schedule").inputs["scheduleExpression"] == (
+        "rate(1 minute)"
+    )
+
+
+def alarms(run: Run) -> dict[str, dict[str, Any]]:
+    return {a.name: a.inputs for a in run.run.of_type(ALARM)}
+
+
+def test_every_alarm_notifies_the_topic_the_stack_creates_and_outputs(prod: Run) -> None:
+    [topic] = prod.run.of_type(TOPIC)
+    assert topic.inputs["name"] == "aegis-storage-prod-alarms"
+    arn = "arn:mock:alarms-topic"
+    assert prod.run.outputs["alarm_topic_arn"] == arn
+    for name, inputs in alarms(prod).items():
+        assert arn in inputs["alarmActions"], name
+
+
+def test_a_configured_topic_gets_every_alarm_and_no_topic_is_created() -> None:
+    run = run_prod(alarmTopicArn=CONFIGURED_TOPIC)
+    assert not run.run.of_type(TOPIC)
+    assert run.run.outputs["alarm_topic_arn"] == CONFIGURED_TOPIC
+    for name, inputs in alarms(run).items():
+        assert CONFIGURED_TOPIC in inputs["alarmActions"], name
+
+
+def test_the_health_alarms_watch_each_failure_and_treat_missing_data_as_breaching(prod: Run) -> None:
+    found = alarms(prod)
+    expected = {
+        "alarms-no-raft-leader": ("RaftLeader", "LessThanThreshold", 1),
+        "alarms-degraded-volumes": ("DegradedVolumes", "GreaterThanThreshold", 0),
+        "alarms-volume-slots": ("FreeVolumeSlots", "LessThanThreshold", 12),
+        "alarms-disk-space": ("FreeDiskPercent", "LessThanThreshold", 10),
+        "alarms-haproxy-filers": ("HealthyFilersBehindLB", "LessThanThreshold", 2),
+        "alarms-unhealthy": ("Healthy", "LessThanThreshold", 1),
+    }
+    for name, (metric, comparison, threshold) in expected.items():
+        inputs = found[name]
+        assert (inputs["metricName"], inputs["comparisonOperator"], inputs["threshold"]) == (
+            metric,
+            comparison,
+            threshold,
+        )
+        assert inputs["namespace"] == "AEGIS/Storage" and inputs["dimensions"] == {"Stack": "prod"}
+        assert inputs["treatMissingData"] == "breaching" and inputs["period"] == 300, name
+        assert inputs["okActions"] == inputs["alarmActions"]
+        # Two runs in a row, so a run EventBridge starts late never notifies; copies get 30 min to come back.
+        assert inputs["evaluationPeriods"] == (6 if metric == "DegradedVolumes" else 2), name
+    errors = found["alarms-function-errors"]
+    assert (errors["namespace"], errors["metricName"]) == ("AWS/Lambda", "Errors")
+    assert errors["dimensions"] == {"FunctionName": "aegis-storage-prod-health"}
+    assert errors["treatMissingData"] == "breaching" and errors["evaluationPeriods"] == 2
+
+
+def test_every_node_recovers_automatically_from_a_failed_host(prod: Run) -> None:
+    found = alarms(prod)
+    for instance in prod.run.of_type(INSTANCE):
+        recover = found[f"alarms-recover-{instance.name}"]
+        assert recover["metricName"] == "StatusCheckFailed_System" and recover["namespace"] == "AWS/EC2"
+        assert recover["dimensions"] == {"InstanceId": f"{instance.name}-id"}
+        assert recover["alarmActions"][0] == "arn:aws:automate:us-east-1:ec2:recover"
+    assert len([n for n in found if n.startswith("alarms-recover-")]) == len(prod.run.of_type(INSTANCE))
+
+
+def test_the_function_code_is_the_artifact_build_artifact_makes(prod: Run) -> None:
+    [function] = prod.run.of_type(FUNCTION)
+    path = function.inputs["code"]["path"]
+    assert path.startswith(".build/health-function-") and path.endswith(".zip")
+    content = (ROOT / path).read_bytes()
+    assert content == build_artifact()
+    assert function.inputs["sourceCodeHash"] == base64.b64encode(hashlib.sha256(content).digest()).decode()
+
+
+def test_the_function_may_run_a_minute_beyond_the_gate_wait_up_to_the_lambda_limit() -> None:
+    assert health_function.function_timeout(300) == 360
+    assert health_function.function_timeout(840) == 900
+
+
+def test_degraded_copies_get_thirty_minutes_whatever_the_schedule() -> None:
+    every_minute = run_prod(healthScheduleMinutes=1)
+    assert alarms(every_minute)["alarms-degraded-volumes"]["evaluationPeriods"] == 30
+    hourly = run_prod(healthScheduleMinutes=60)
+    assert alarms(hourly)["alarms-degraded-volumes"]["evaluationPeriods"] == 2
