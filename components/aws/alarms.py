@@ -47,11 +47,12 @@ class MetricAlarmSpec:
 
 
 def metric_alarms(cfg: StackConfig) -> list[MetricAlarmSpec]:
-    """The alarms on the health function's metrics, from the stack's thresholds."""
+    """The alarms on the health function's metrics. Capacity alarms fire below the same minimums at which the
+    health check says "degraded" (0 turns both off), so the gate and the alarms never disagree."""
     assert cfg.aws is not None
     lower = "LessThanThreshold"
     repair_periods = max(CONFIRM_PERIODS, math.ceil(DEGRADED_GRACE_MINUTES / cfg.aws.health_schedule_minutes))
-    return [
+    specs = [
         MetricAlarmSpec("unhealthy", "Healthy", "Minimum", lower, 1, "the health check finds the cluster unhealthy"),
         MetricAlarmSpec("no-raft-leader", "RaftLeader", "Minimum", lower, 1, "no master names a Raft leader"),
         MetricAlarmSpec(
@@ -68,7 +69,7 @@ def metric_alarms(cfg: StackConfig) -> list[MetricAlarmSpec]:
             "FreeVolumeSlots",
             "Minimum",
             lower,
-            cfg.aws.alarm_min_free_volume_slots,
+            cfg.upkeep.min_free_volume_slots,
             "a volume server is running out of volume slots: new volumes cannot be grown",
         ),
         MetricAlarmSpec(
@@ -76,7 +77,7 @@ def metric_alarms(cfg: StackConfig) -> list[MetricAlarmSpec]:
             "FreeDiskPercent",
             "Minimum",
             lower,
-            cfg.aws.alarm_min_free_disk_percent,
+            cfg.upkeep.min_free_disk_percent,
             "a volume server's disk is nearly full",
         ),
         MetricAlarmSpec(
@@ -88,6 +89,7 @@ def metric_alarms(cfg: StackConfig) -> list[MetricAlarmSpec]:
             f"an HAProxy sees fewer than {MIN_HEALTHY_FILERS} healthy filers",
         ),
     ]
+    return [spec for spec in specs if spec.threshold > 0 or spec.comparison != lower]
 
 
 @dataclass(frozen=True)

@@ -434,13 +434,13 @@ def _from_first_master(
 
 def _data_nodes(status: dict[str, Any] | None) -> list[tuple[str, ...]] | None:
     """(Url, PublicUrl) of every data node in a /dir/status body; None if the body is not a topology."""
-    nodes = _data_node_infos(status)
+    nodes = data_node_infos(status)
     if nodes is None:
         return None
     return [tuple(n for n in (node["Url"], node.get("PublicUrl")) if isinstance(n, str) and n) for node in nodes]
 
 
-def _data_node_infos(status: dict[str, Any] | None) -> list[dict[str, Any]] | None:
+def data_node_infos(status: dict[str, Any] | None) -> list[dict[str, Any]] | None:
     """Every data node object of a /dir/status body; None if the body is not a topology."""
     topology = (status or {}).get("Topology")
     if not isinstance(topology, dict):
@@ -510,7 +510,7 @@ def replica_counts(status: dict[str, Any] | None) -> dict[int, tuple[int, int]] 
 def _slots(http: _Http, master_urls: tuple[str, ...], minimum: int) -> list[CheckResult]:
     """Each volume server has at least `minimum` free volume slots (Max - Volumes in /dir/status)."""
     start = time.perf_counter()
-    found = _from_first_master(http, master_urls, "/dir/status", _data_node_infos)
+    found = _from_first_master(http, master_urls, "/dir/status", data_node_infos)
     latency = _since(start)
     if isinstance(found, str):
         tried = ", ".join(_address(url) for url in master_urls)

@@ -18,18 +18,15 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
 
-from components.healthcheck.checks import Report, Target
+from components.healthcheck.checks import Report, Target, data_node_infos, replica_counts
 
 NAMESPACE = "AEGIS/Storage"
 FILER_BACKEND = "filers"
-# ReplicaPlacement's JSON names (weed's super_block.ReplicaPlacement): extra copies in other data centers,
-# other racks, other servers of the same rack. "010" lists as {"rack": 1}.
-_PLACEMENT_KEYS = ("dc", "rack", "node")
 
 
 def outcome(report: Report) -> str:
@@ -50,28 +47,20 @@ def report_metrics(report: Report) -> dict[str, float]:
     return metrics
 
 
-def degraded_volumes(vol_status: Mapping[str, Any]) -> int:
+def degraded_volumes(vol_status: dict[str, Any]) -> int:
     """Volumes with fewer copies than their replica placement asks for, from a master's /vol/status body."""
-    copies: dict[int, int] = {}
-    wanted: dict[int, int] = {}
-    for racks in (vol_status["Volumes"]["DataCenters"] or {}).values():
-        for servers in (racks or {}).values():
-            for volumes in (servers or {}).values():
-                for volume in volumes or []:
-                    placement = volume.get("ReplicaPlacement") or {}
-                    copies[volume["Id"]] = copies.get(volume["Id"], 0) + 1
-                    wanted[volume["Id"]] = 1 + sum(int(placement.get(key, 0)) for key in _PLACEMENT_KEYS)
-    return sum(1 for volume_id, count in copies.items() if count < wanted[volume_id])
+    counts = replica_counts(vol_status)
+    if counts is None:
+        raise ValueError("not a /vol/status body")
+    return sum(1 for have, wanted in counts.values() if have < wanted)
 
 
-def min_free_slots(dir_status: Mapping[str, Any]) -> int:
+def min_free_slots(dir_status: dict[str, Any]) -> int:
     """The fewest free volume slots (Max - Volumes) of any volume server, from a master's /dir/status body."""
-    return min(
-        node["Max"] - node["Volumes"]
-        for dc in dir_status["Topology"]["DataCenters"]
-        for rack in dc["Racks"] or []
-        for node in rack["DataNodes"] or []
-    )
+    nodes = data_node_infos(dir_status)
+    if not nodes:
+        raise ValueError("no volume server in the /dir/status body")
+    return min(node["Max"] - node["Volumes"] for node in nodes)
 
 
 def healthy_filers(stats_csv: str) -> int:

@@ -68,8 +68,6 @@ class WatchSettings:
 
     health_schedule_minutes: int
     alarm_topic_arn: str
-    alarm_min_free_volume_slots: int
-    alarm_min_free_disk_percent: int
 
 
 @dataclass(frozen=True)
@@ -278,14 +276,6 @@ def _watch(r: Reader) -> WatchSettings:
             "alarmTopicArn",
             lambda v: None if not v or TOPIC_ARN.fullmatch(v) else "is not an SNS topic ARN",
             "pulumi config set alarmTopicArn arn:aws:sns:<region>:<account>:<topic> (or unset it to create one)",
-        ),
-        alarm_min_free_volume_slots=r.checked(
-            "alarmMinFreeVolumeSlots", at_least(1, "slot"), "pulumi config set alarmMinFreeVolumeSlots 12"
-        ),
-        alarm_min_free_disk_percent=r.checked(
-            "alarmMinFreeDiskPercent",
-            lambda v: None if 1 <= v <= 99 else "must be a percentage of 1-99",
-            "pulumi config set alarmMinFreeDiskPercent 10",
         ),
     )
 

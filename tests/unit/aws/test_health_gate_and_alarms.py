@@ -247,3 +247,11 @@ def test_degraded_copies_get_thirty_minutes_whatever_the_schedule() -> None:
     assert alarms(every_minute)["alarms-degraded-volumes"]["evaluationPeriods"] == 30
     hourly = run_prod(healthScheduleMinutes=60)
     assert alarms(hourly)["alarms-degraded-volumes"]["evaluationPeriods"] == 2
+
+
+def test_capacity_alarms_follow_the_health_checks_minimums_and_zero_turns_them_off() -> None:
+    raised = alarms(run_prod(minFreeVolumeSlots=40, minFreeDiskPercent=25))
+    assert (raised["alarms-volume-slots"]["threshold"], raised["alarms-disk-space"]["threshold"]) == (40, 25)
+    off = alarms(run_prod(minFreeVolumeSlots=0, minFreeDiskPercent=0))
+    assert "alarms-volume-slots" not in off and "alarms-disk-space" not in off
+    assert "alarms-degraded-volumes" in off

@@ -13,7 +13,6 @@ def test_defaults_create_a_topic_and_run_every_five_minutes() -> None:
     assert settings is not None
     assert settings.health_schedule_minutes == 5
     assert settings.alarm_topic_arn == ""
-    assert (settings.alarm_min_free_volume_slots, settings.alarm_min_free_disk_percent) == (12, 10)
 
 
 @pytest.mark.parametrize(
@@ -22,8 +21,6 @@ def test_defaults_create_a_topic_and_run_every_five_minutes() -> None:
         ("healthScheduleMinutes", 0, "must be 1-60 minutes"),
         ("healthScheduleMinutes", 61, "must be 1-60 minutes"),
         ("alarmTopicArn", "storage-oncall", "is not an SNS topic ARN"),
-        ("alarmMinFreeDiskPercent", 100, "must be a percentage of 1-99"),
-        ("alarmMinFreeVolumeSlots", 0, "is below the minimum of 1 slot"),
         ("healthTimeoutSeconds", 841, "the in-VPC gate (one Lambda run) waits at most 840 s"),
     ],
 )
