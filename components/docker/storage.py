@@ -11,7 +11,7 @@ import pulumi_docker as docker
 from components.model.config import StackConfig
 from components.model.refs import Ref
 from components.model.topology import START_ORDER, ConfigFile, Job, Role, Service, Topology, build_topology
-from components.model.version import IMAGE_USER, SEAWEEDFS_IMAGE, WEED_IN_IMAGE, WEED_LOG_FLAGS
+from components.model.version import IMAGE_USER, WEED_IN_IMAGE, WEED_LOG_FLAGS, seaweedfs_image
 from components.stack.deploy_values import resolved
 
 HOST_ADDRESS = "127.0.0.1"  # published ports never leave the developer's machine
@@ -75,7 +75,9 @@ class DevStorage(pulumi.ComponentResource):
         prefix = f"aegis-{args.cfg.stack}"
 
         self.network = docker.Network(f"{name}-network", name=f"{prefix}-seaweedfs", opts=child)
-        self.image = docker.RemoteImage(f"{name}-image", name=SEAWEEDFS_IMAGE, keep_locally=True, opts=child)
+        self.image = docker.RemoteImage(
+            f"{name}-image", name=seaweedfs_image(args.cfg.seaweedfs_version), keep_locally=True, opts=child
+        )
 
         self.containers = {}
         for service in args.topology.services:
