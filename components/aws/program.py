@@ -15,12 +15,14 @@ from components.aws.masters import MasterQuorum
 from components.aws.network import Network, NetworkArgs
 from components.aws.node import Ami, NodeContext, RoleArgs
 from components.aws.placement import prod_topology
+from components.aws.rollout import RollingChanges
 from components.aws.s3_gateway import S3Gateway
 from components.aws.security import SecretAccess, SecretAccessArgs, SecurityGroups, SecurityGroupsArgs, Tier
 from components.aws.volumes import VolumeServers
 from components.model.config import DatabaseMode, StackConfig
 from components.model.refs import Ref
-from components.model.topology import Topology
+from components.model.topology import Role, Topology
+from components.model.version import seaweedfs_image
 from components.stack.outputs import stack_outputs
 from components.stack.secrets import ClusterSecrets, ClusterSecretsArgs
 
@@ -84,13 +86,15 @@ def deploy_aws(cfg: StackConfig) -> dict[str, Any]:
         secrets=SecretSource(stack=cfg.stack, region=aws_cfg.region),
         values={Ref.DB_HOST: database.host},
         boot_after=[access],
+        image=seaweedfs_image(cfg.seaweedfs_version),
+        masters={m.name: m.http_address for m in topology.of(Role.MASTER)},
     )
 
     def role_args(tier: Tier) -> RoleArgs:
         return RoleArgs(cfg, topology, context, groups.ids[tier], access.profiles.get(tier))
 
     masters = MasterQuorum("masters", role_args(Tier.MASTER))
-    VolumeServers("volumes", role_args(Tier.VOLUME))
+    volumes = VolumeServers("volumes", role_args(Tier.VOLUME))
     VolumeBackups("backups", VolumeBackupsArgs(stack=cfg.stack))
     filers = FilerPool("filers", role_args(Tier.FILER))
     gateway = S3Gateway("s3", role_args(Tier.S3)) if cfg.s3_enabled else None
@@ -108,6 +112,10 @@ def deploy_aws(cfg: StackConfig) -> dict[str, Any]:
             s3_target_ip=gateway.private_ip if gateway else None,
         ),
     )
+    nodes = {**masters.nodes, **volumes.nodes, **filers.nodes, **balancer.nodes}
+    if gateway is not None:
+        nodes[topology.of(Role.S3)[0].name] = gateway.node
+    RollingChanges("rolling-changes", cfg, topology, nodes)
     # No HealthGate: the Pulumi runner usually cannot reach the private subnets; run the check from inside the VPC.
     return stack_outputs(
         cfg,

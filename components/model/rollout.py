@@ -92,3 +92,14 @@ def rollout_nodes(
         RolloutNode(s.name, s.role, s.http_address, fingerprint(s, version, (extra or {}).get(s.name)))
         for s in topology.services
     )
+
+
+def downgrade_problem(running: str, wanted: str, allow_downgrade: bool) -> str | None:
+    """The one-line refusal of a release below the running one, None when the change is allowed."""
+    if not running or allow_downgrade or compare_versions(wanted, running) >= 0:
+        return None
+    return (
+        f'seaweedfsVersion = "{wanted}" is below {running}, the release this stack runs. '
+        f"Fix: pulumi config set seaweedfsVersion {running}, or to downgrade on purpose: "
+        "pulumi config set allowDowngrade true"
+    )

@@ -150,7 +150,11 @@ class Rollout:
         self._wait(node, lambda: self.gates.problem(node))
         if node.role is Role.FILER:
             self.balancers.ready(node.name)
-            self._wait(node, lambda: self.balancers.problem(node.name))
+        self.wait_ready(node)
+
+    def wait_ready(self, node: RolloutNode) -> None:
+        """Until `node` passes its gate (a filer: also UP in every HAProxy); NodeFailed after the timeout."""
+        self._wait(node, lambda: self._problem(node))
         self.on_event(node.name, "healthy")
 
     def _wait(self, node: RolloutNode, problem: Callable[[], str | None]) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -29,30 +30,42 @@ BACKEND = "filers"
 DRAIN_TIMEOUT = 20.0
 
 
-def _json(url: str) -> dict[str, Any] | None:
+Fetch = Callable[[str], tuple[int, str]]  # GET url -> (status, body); status 0 when nothing answered
+
+
+def local_fetch(url: str) -> tuple[int, str]:
+    """GET from this machine (loopback, or a runner inside the VPC)."""
     try:
         response = httpx.get(url, timeout=PROBE_TIMEOUT)
-        return response.json() if response.status_code == 200 else None
-    except (httpx.HTTPError, ValueError):
-        return None
-
-
-def _status(url: str) -> str:
-    try:
-        return f"HTTP {httpx.get(url, timeout=PROBE_TIMEOUT).status_code}"
-    except httpx.HTTPError as err:
-        return type(err).__name__
+        return response.status_code, response.text
+    except httpx.HTTPError:
+        return 0, ""
 
 
 class HttpGates:
-    """Gates for a cluster whose masters are `masters` (node name -> host:port)."""
+    """Gates for a cluster whose masters are `masters` (node name -> host:port), probed through `fetch`."""
 
-    def __init__(self, masters: Mapping[str, str]) -> None:
+    def __init__(self, masters: Mapping[str, str], fetch: Fetch = local_fetch) -> None:
         self.masters = dict(masters)
+        self.fetch = fetch
+
+    def _json(self, url: str) -> dict[str, Any] | None:
+        status, body = self.fetch(url)
+        if status != 200:
+            return None
+        try:
+            value = json.loads(body)
+        except ValueError:
+            return None
+        return value if isinstance(value, dict) else None
+
+    def _status(self, url: str) -> str:
+        status, _ = self.fetch(url)
+        return f"HTTP {status}" if status else "no answer"
 
     def leader(self) -> str | None:
         for address in self.masters.values():
-            status = _json(f"http://{address}/cluster/status") or {}
+            status = self._json(f"http://{address}/cluster/status") or {}
             name = self._name_of(str(status.get("Leader", "")))
             if name:
                 return name
@@ -63,7 +76,7 @@ class HttpGates:
         return next((n for n, a in self.masters.items() if raft_address.split(".grpc")[0].startswith(a)), None)
 
     def problem(self, node: RolloutNode) -> str | None:
-        health = _status(f"http://{node.address}{'/cluster/healthz' if node.role is Role.MASTER else '/healthz'}")
+        health = self._status(f"http://{node.address}{'/cluster/healthz' if node.role is Role.MASTER else '/healthz'}")
         if health != "HTTP 200":
             return f"health probe answered {health}"
         if node.role is Role.MASTER:
@@ -73,22 +86,38 @@ class HttpGates:
         return None
 
     def _master_problem(self, node: RolloutNode) -> str | None:
-        own = _json(f"http://{node.address}/cluster/status") or {}
+        own = self._json(f"http://{node.address}/cluster/status") or {}
         leader = self._name_of(str(own.get("Leader", "")))
         if leader is None:
             return "knows no Raft leader"
         if leader == node.name:
             return None
-        status = _json(f"http://{self.masters[leader]}/cluster/status") or {}
+        status = self._json(f"http://{self.masters[leader]}/cluster/status") or {}
         peers = [str(p) for p in status.get("Peers") or []]
         return None if any(p.startswith(node.address) for p in peers) else f"not among the leader's peers {peers}"
 
     def _volume_problem(self, node: RolloutNode) -> str | None:
         for address in self.masters.values():
-            status = _json(f"http://{address}/dir/status")
+            status = self._json(f"http://{address}/dir/status")
             if status is not None:
                 return None if registered(status, node.address) else "not registered with the master"
         return "no master answered /dir/status"
+
+
+class NewClusterGates(HttpGates):
+    """For a node's first instance: a master none of whose peers answers yet is the first of a new stack
+    (their instances wait for this one to be ready), so it passes once it answers at all. Every other
+    case, a replacement in a running cluster included, gets the full gate."""
+
+    def problem(self, node: RolloutNode) -> str | None:
+        if node.role is Role.MASTER and self._alone(node):
+            status, _ = self.fetch(f"http://{node.address}/cluster/status")
+            return None if status == 200 else "does not answer /cluster/status"
+        return super().problem(node)
+
+    def _alone(self, node: RolloutNode) -> bool:
+        others = [a for name, a in self.masters.items() if name != node.name]
+        return all(self.fetch(f"http://{address}/cluster/status")[0] == 0 for address in others)
 
 
 def registered(dir_status: Mapping[str, Any], address: str) -> bool:

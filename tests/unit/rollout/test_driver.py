@@ -5,7 +5,7 @@ from __future__ import annotations
 from components.model.rollout import RolloutNode
 from components.model.topology import Role
 from components.rollout.driver import Rollout, Timing
-from components.rollout.gates import Haproxy, registered, server_rows
+from components.rollout.gates import Haproxy, HttpGates, NewClusterGates, registered, server_rows
 
 NAMES = ("master-0", "master-1", "master-2", "volume-0", "volume-1", "filer-0", "filer-1")
 
@@ -169,3 +169,33 @@ def test_a_volume_server_counts_as_registered_only_when_the_topology_lists_it():
     assert registered(status, "10.0.0.5:8080")
     assert not registered(status, "10.0.0.6:8080")
     assert not registered({"Topology": {}}, "10.0.0.5:8080")
+
+
+def fetcher(answers: dict[str, tuple[int, str]]):
+    return lambda url: answers.get(url, (0, ""))
+
+
+MASTER_ADDRESSES = {"master-0": "m0:9333", "master-1": "m1:9333", "master-2": "m2:9333"}
+FIRST = RolloutNode("master-0", Role.MASTER, "m0:9333", "")
+
+
+def test_a_master_rejoined_when_it_knows_the_leader_and_the_leader_lists_it():
+    answers = {
+        "http://m0:9333/cluster/healthz": (200, ""),
+        "http://m0:9333/cluster/status": (200, '{"Leader": "m1:9333.19333"}'),
+        "http://m1:9333/cluster/status": (200, '{"IsLeader": true, "Leader": "m1:9333.19333", "Peers": ["m2:9333"]}'),
+    }
+    gates = HttpGates(MASTER_ADDRESSES, fetcher(answers))
+    assert gates.leader() == "master-1"
+    assert "not among the leader's peers" in (gates.problem(FIRST) or "")
+    answers["http://m1:9333/cluster/status"] = (200, '{"Leader": "m1:9333.19333", "Peers": ["m0:9333.19333"]}')
+    assert gates.problem(FIRST) is None
+    answers["http://m0:9333/cluster/status"] = (200, "{}")
+    assert gates.problem(FIRST) == "knows no Raft leader"
+
+
+def test_only_the_first_master_of_a_new_cluster_passes_without_a_leader():
+    answers = {"http://m0:9333/cluster/healthz": (503, ""), "http://m0:9333/cluster/status": (200, "{}")}
+    assert NewClusterGates(MASTER_ADDRESSES, fetcher(answers)).problem(FIRST) is None
+    answers["http://m1:9333/cluster/status"] = (200, "{}")  # a peer exists: a running cluster, full gate
+    assert NewClusterGates(MASTER_ADDRESSES, fetcher(answers)).problem(FIRST) == "health probe answered HTTP 503"
