@@ -27,6 +27,7 @@ from benchmarks import (
     leader_failover,
     master_restart,
     mock_evaluation,
+    rolling_upgrade,
     throughput,
 )
 from benchmarks.core import Budget, Context, Figure, render_table, results_json
@@ -34,7 +35,7 @@ from benchmarks.ha import Clusters
 
 # Execution order: no cluster first (quiet machine), then the shared shipped cluster's scenarios back
 # to back, then the ones that start their own clusters. cold-start comes after every other cluster
-# start it can take its figures from.
+# start it can take its figures from; rolling-upgrade starts on an older weed, so it comes after that.
 SCENARIOS: tuple[ModuleType, ...] = (
     mock_evaluation,
     throughput,
@@ -44,6 +45,7 @@ SCENARIOS: tuple[ModuleType, ...] = (
     master_restart,
     cold_start,
     dr_drill,
+    rolling_upgrade,
 )
 NAMES = tuple(s.NAME for s in SCENARIOS)
 LIMIT_SECONDS = 15 * 60.0

@@ -10,12 +10,14 @@ import os
 import re
 import signal
 import subprocess
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-from components.model.rollout import fingerprint
+from components.model.rollout import RolloutNode, fingerprint
 from components.model.topology import Role, Service, Topology
 from components.rollout.gates import Haproxy, HttpGates, unix_socket_sender
 from tests.cluster import LocalCluster, weed_binary
@@ -107,6 +109,11 @@ class LoopbackOperator:
         self.fingerprints[node] = target.fingerprint
 
 
+def rollout_targets(releases_by_node: dict[str, Release]) -> list[RolloutNode]:
+    """What the driver rolls to: every node with its release's fingerprint."""
+    return [RolloutNode(n, r.service.role, r.service.http_address, r.fingerprint) for n, r in releases_by_node.items()]
+
+
 def releases(topology: Topology, weed: str) -> dict[str, Release]:
     version = binary_version(weed)
     return {s.name: Release(s, weed, version) for s in topology.services}
@@ -122,3 +129,25 @@ def loopback_gates(topology: Topology) -> HttpGates:
 
 def loopback_haproxy(topology: Topology) -> Haproxy:
     return Haproxy([unix_socket_sender(lb.admin_socket) for lb in topology.load_balancers])
+
+
+def weed_shell_handover(cluster: LocalCluster, timeout: float = 30.0) -> Callable[[str], None]:
+    """`cluster.raft.transferLeader` (hashicorp Raft only) sent to `leader`, then wait for another leader."""
+    gates = loopback_gates(cluster.topology)
+
+    def handover(leader: str) -> None:
+        address = cluster.topology.service(leader).http_address
+        shell = subprocess.run(
+            [weed_binary(), "shell", f"-master={address}"],
+            input="cluster.raft.transferLeader\nexit\n",
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        deadline = time.monotonic() + timeout
+        while gates.leader() in (leader, None):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"leadership did not leave {leader}: {shell.stdout[-500:]}{shell.stderr[-500:]}")
+            time.sleep(0.2)
+
+    return handover

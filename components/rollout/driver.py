@@ -104,6 +104,8 @@ class Rollout:
     balancers: LoadBalancers = field(default_factory=NoLoadBalancers)
     timing: Timing = field(default_factory=Timing)
     on_event: Event = lambda _node, _what: None
+    # Called with the leader's name before it stops (e.g. cluster.raft.transferLeader); None: it fails over.
+    leader_handover: Callable[[str], None] | None = None
 
     def run(self, nodes: Sequence[RolloutNode]) -> RolloutResult:
         """Roll every node not at its target; stop at the first node that fails its gate."""
@@ -140,6 +142,9 @@ class Rollout:
             self.balancers.drain(node.name)
             self.on_event(node.name, "drained")
         try:
+            if node.role is Role.MASTER and self.leader_handover and self.gates.leader() == node.name:
+                self.leader_handover(node.name)
+                self.on_event(node.name, "handed leadership over")
             self.operator.stop(node.name)
             self.on_event(node.name, "stopped")
             self.operator.apply(node.name)

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from components.model.refs import Ref
-from components.model.rollout import RolloutNode
 from components.model.topology import Role
 from components.rollout.driver import Rollout, Timing
 from tests.cluster import LocalCluster, fresh_values, health_target, loopback_topology, running, wait_for_report
@@ -29,6 +28,7 @@ from tests.rollout_local import (
     pinned_releases,
     previous_weed,
     releases,
+    rollout_targets,
     running_version,
 )
 from tests.unit.model.test_config import prod
@@ -71,12 +71,6 @@ def rollout(cluster: LocalCluster, targets: dict[str, Release], events: list[str
     )
 
 
-def targets_of(releases_by_node: dict[str, Release]) -> list[RolloutNode]:
-    return [
-        RolloutNode(name, r.service.role, r.service.http_address, r.fingerprint) for name, r in releases_by_node.items()
-    ]
-
-
 def versions(cluster: LocalCluster) -> dict[str, str]:
     return {s.name: running_version(cluster, s) for s in cluster.topology.services}
 
@@ -89,7 +83,7 @@ def test_a_node_whose_new_config_fails_stops_the_rollout_there(cluster: LocalClu
     targets[BROKEN] = replace(broken, service=replace(broken.service, args=(*broken.service.args, "-noSuchFlag=1")))
     events: list[str] = []
 
-    result = rollout(cluster, targets, events, gate_timeout=20).run(targets_of(targets))
+    result = rollout(cluster, targets, events, gate_timeout=20).run(rollout_targets(targets))
 
     assert result.failed == BROKEN, result.summary()
     assert result.rolled == ["volume-0", "volume-1", "volume-2", "filer-0"], result.summary()
@@ -98,7 +92,7 @@ def test_a_node_whose_new_config_fails_stops_the_rollout_there(cluster: LocalClu
     got = versions(cluster)
     assert {name: got[name] for name in expected} == expected
     gates = loopback_gates(cluster.topology)
-    for node in targets_of(targets):
+    for node in rollout_targets(targets):
         if node.name != BROKEN:
             assert gates.problem(node) is None, node.name
     assert loopback_haproxy(cluster.topology).problem("filer-0") is None
@@ -106,7 +100,7 @@ def test_a_node_whose_new_config_fails_stops_the_rollout_there(cluster: LocalClu
 
 def test_a_rerun_resumes_after_the_nodes_done_and_rolls_the_leader_last(cluster: LocalCluster):
     targets = pinned_releases(cluster.topology)
-    nodes = targets_of(targets)
+    nodes = rollout_targets(targets)
     already = [n.name for n in nodes if n.role is Role.VOLUME]
     events: list[str] = []
     driver = rollout(cluster, targets, events, gate_timeout=90)

@@ -190,3 +190,25 @@ def test_leader_failover_variants_differ_only_in_the_master_raft_settings():
     base = variants["raft 10s"]
     for cfg in variants.values():
         assert cfg.aws == base.aws and cfg.master_count == base.master_count
+
+
+def test_the_rolling_upgrade_runs_after_cold_start_so_its_older_weed_is_no_cold_start_figure():
+    names = list(suite.NAMES)
+    assert names.index("rolling-upgrade") > names.index("cold-start")
+
+
+def test_write_unavailability_spans_each_failure_to_the_next_success_and_every_slow_write():
+    from benchmarks.rolling_upgrade import unavailability
+
+    assert unavailability([(0.0, 0.1, True), (1.0, 1.1, True)]) == 0.0
+    # failed at 2.0 (hung 10 s), next success ends at 12.5; overlapping failures count once
+    writes = [(0.0, 0.1, True), (2.0, 12.0, False), (3.0, 3.2, False), (12.1, 12.5, True), (20.0, 22.0, True)]
+    assert unavailability(writes) == pytest.approx(10.5 + 2.0)
+    assert unavailability([(0.0, 5.0, False)]) == 5.0  # never recovered: the failed write itself
+
+
+def test_the_leader_failover_scenario_repeats_the_shipped_setting():
+    from tests.unit.model.test_config import prod
+
+    shipped = leader_failover.variants()[leader_failover.SHIPPED]
+    assert (shipped.raft_hashicorp, shipped.election_timeout) == (prod().raft_hashicorp, prod().election_timeout)
