@@ -62,6 +62,8 @@ class NodeContext:
     # node name -> host:port of every master, for the masters' and volume servers' health gates
     masters: Mapping[str, str] = field(default_factory=dict)
     gate_timeout_seconds: float = 600.0
+    # The release guard: a refused downgrade stops the update before any node document changes.
+    documents_after: Sequence[pulumi.Resource] = ()
 
 
 @dataclass(frozen=True)
@@ -179,7 +181,7 @@ class ClusterNode(pulumi.ComponentResource):
             type="String",
             value=document,
             description=f"aegis-storage {args.context.stack}: what {args.model.name} runs (no secret in it)",
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.context.documents_after)),
         )
 
     def _register(self, model: Service | LoadBalancer) -> None:

@@ -23,6 +23,7 @@ from components.model.config import DatabaseMode, StackConfig
 from components.model.refs import Ref
 from components.model.topology import Role, Topology
 from components.model.version import seaweedfs_image
+from components.rollout.resource import Release
 from components.stack.outputs import stack_outputs
 from components.stack.secrets import ClusterSecrets, ClusterSecretsArgs
 
@@ -72,6 +73,7 @@ def deploy_aws(cfg: StackConfig) -> dict[str, Any]:
     aws_cfg = cfg.aws
     assert aws_cfg is not None, "the aws program needs the aws settings"
     topology = prod_topology(cfg)
+    guard = Release("seaweedfs-release", cfg.seaweedfs_version, cfg.allow_downgrade).guard
     rds = aws_cfg.database_mode is DatabaseMode.RDS
     secrets = ClusterSecrets("seaweedfs", ClusterSecretsArgs(s3_enabled=cfg.s3_enabled, database_password=rds))
     network = Network("network", NetworkArgs(cfg=cfg))
@@ -88,6 +90,7 @@ def deploy_aws(cfg: StackConfig) -> dict[str, Any]:
         boot_after=[access],
         image=seaweedfs_image(cfg.seaweedfs_version),
         masters={m.name: m.http_address for m in topology.of(Role.MASTER)},
+        documents_after=[guard],
     )
 
     def role_args(tier: Tier) -> RoleArgs:

@@ -99,13 +99,45 @@ def nodes_probe(plan: RolloutPlan) -> str:
     return next(n.instance_id for n in plan.nodes if n.role == "master")
 
 
-class _StackRolloutProvider(ResourceProvider):
+class _ReleaseGuardProvider(ResourceProvider):
+    """Refuses a release below the one the stack runs (its previous inputs) unless allow_downgrade."""
+
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         from components.model.rollout import downgrade_problem
 
         problem = downgrade_problem(str(olds.get("version") or ""), news["version"], bool(news["allow_downgrade"]))
         return CheckResult(news, [CheckFailure("version", problem)] if problem else [])
 
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        return DiffResult(changes=olds.get("version") != news["version"], replaces=[], stables=[])
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        return CreateResult(id_="release-guard", outs=props)
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(outs=news)
+
+
+class ReleaseGuard(pulumi.dynamic.Resource):
+    """Registered before anything a release reaches (containers, node documents): a downgrade that is not
+    allowed fails the preview and the update before a single node changes."""
+
+    def __init__(
+        self, name: str, version: str, allow_downgrade: bool, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(_ReleaseGuardProvider(), name, {"version": version, "allow_downgrade": allow_downgrade}, opts)
+
+
+class Release(pulumi.ComponentResource):
+    """The stack's SeaweedFS release and its guard; whatever a release reaches depends on this."""
+
+    def __init__(self, name: str, version: str, allow_downgrade: bool) -> None:
+        super().__init__("aegis:storage:Release", name, None, None)
+        self.guard = ReleaseGuard(name, version, allow_downgrade, pulumi.ResourceOptions(parent=self))
+        self.register_outputs({"version": version})
+
+
+class _StackRolloutProvider(_ReleaseGuardProvider):
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         old = RolloutPlan.from_json(olds["plan_json"]).targets()
         new = RolloutPlan.from_json(news["plan_json"]).targets()

@@ -107,3 +107,22 @@ def test_a_release_below_the_running_one_is_refused_at_check_unless_downgrades_a
     assert _StackRolloutProvider().check({}, older).failures == []  # a new stack runs nothing yet
     newer = engine_delivers({**rollout_inputs(runs["base"]), "version": "4.49"})
     assert _StackRolloutProvider().check(running, newer).failures == []
+
+
+def test_a_refused_downgrade_stops_both_stacks_before_any_node_document_or_container_changes(runs: dict[str, Run]):
+    from components.rollout.resource import _ReleaseGuardProvider
+    from tests.pulumi_harness import run_program
+
+    prod_run = runs["base"].run
+    (guard,) = [r for r in prod_run.of_type(DYNAMIC) if r.name == "seaweedfs-release"]
+    for parameter in (p for p in prod_run.of_type(SSM) if p.name.endswith("-config")):
+        assert guard.urn in parameter.dependencies, parameter.name
+    dev = run_program("dev", {"platform": "docker", "seaweedfsVersion": "4.47"})
+    (dev_guard,) = [r for r in dev.of_type(DYNAMIC) if r.name == "seaweedfs-release"]
+    (storage,) = [r for r in dev.registrations if r.type == "aegis:storage:DevStorage"]
+    assert dev_guard.urn in storage.dependencies
+    running = engine_delivers(guard.inputs)
+    older = engine_delivers(dev_guard.inputs)
+    (failure,) = _ReleaseGuardProvider().check(running, older).failures
+    assert '"4.47" is below 4.48' in failure.reason
+    assert _ReleaseGuardProvider().diff("release-guard", running, older).changes is True
