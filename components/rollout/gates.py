@@ -43,14 +43,22 @@ def local_fetch(url: str) -> tuple[int, str]:
 
 
 class HttpGates:
-    """Gates for a cluster whose masters are `masters` (node name -> host:port), probed through `fetch`."""
+    """Gates for a cluster whose masters are `masters` (node name -> host:port), probed through `fetch`.
 
-    def __init__(self, masters: Mapping[str, str], fetch: Fetch = local_fetch) -> None:
+    `fetch_from(node)`, when given, probes a node's gate from where that node's own traffic is allowed
+    (on AWS: curl on the node itself; an HAProxy node, say, may not reach the masters). `fetch` looks up
+    the leader, so on AWS it runs on a master.
+    """
+
+    def __init__(
+        self, masters: Mapping[str, str], fetch: Fetch = local_fetch, fetch_from: Callable[[str], Fetch] | None = None
+    ) -> None:
         self.masters = dict(masters)
         self.fetch = fetch
+        self.fetch_from = fetch_from
 
-    def _json(self, url: str) -> dict[str, Any] | None:
-        status, body = self.fetch(url)
+    def _json(self, url: str, fetch: Fetch | None = None) -> dict[str, Any] | None:
+        status, body = (fetch or self.fetch)(url)
         if status != 200:
             return None
         try:
@@ -59,8 +67,8 @@ class HttpGates:
             return None
         return value if isinstance(value, dict) else None
 
-    def _status(self, url: str) -> str:
-        status, _ = self.fetch(url)
+    def _status(self, url: str, fetch: Fetch) -> str:
+        status, _ = fetch(url)
         return f"HTTP {status}" if status else "no answer"
 
     def leader(self) -> str | None:
@@ -76,29 +84,31 @@ class HttpGates:
         return next((n for n, a in self.masters.items() if raft_address.split(".grpc")[0].startswith(a)), None)
 
     def problem(self, node: RolloutNode) -> str | None:
-        health = self._status(f"http://{node.address}{'/cluster/healthz' if node.role is Role.MASTER else '/healthz'}")
+        fetch = self.fetch_from(node.name) if self.fetch_from else self.fetch
+        path = "/cluster/healthz" if node.role is Role.MASTER else "/healthz"
+        health = self._status(f"http://{node.address}{path}", fetch)
         if health != "HTTP 200":
             return f"health probe answered {health}"
         if node.role is Role.MASTER:
-            return self._master_problem(node)
+            return self._master_problem(node, fetch)
         if node.role is Role.VOLUME:
-            return self._volume_problem(node)
+            return self._volume_problem(node, fetch)
         return None
 
-    def _master_problem(self, node: RolloutNode) -> str | None:
-        own = self._json(f"http://{node.address}/cluster/status") or {}
+    def _master_problem(self, node: RolloutNode, fetch: Fetch) -> str | None:
+        own = self._json(f"http://{node.address}/cluster/status", fetch) or {}
         leader = self._name_of(str(own.get("Leader", "")))
         if leader is None:
             return "knows no Raft leader"
         if leader == node.name:
             return None
-        status = self._json(f"http://{self.masters[leader]}/cluster/status") or {}
+        status = self._json(f"http://{self.masters[leader]}/cluster/status", fetch) or {}
         peers = [str(p) for p in status.get("Peers") or []]
         return None if any(p.startswith(node.address) for p in peers) else f"not among the leader's peers {peers}"
 
-    def _volume_problem(self, node: RolloutNode) -> str | None:
+    def _volume_problem(self, node: RolloutNode, fetch: Fetch) -> str | None:
         for address in self.masters.values():
-            status = self._json(f"http://{address}/dir/status")
+            status = self._json(f"http://{address}/dir/status", fetch)
             if status is not None:
                 return None if registered(status, node.address) else "not registered with the master"
         return "no master answered /dir/status"
@@ -110,14 +120,15 @@ class NewClusterGates(HttpGates):
     case, a replacement in a running cluster included, gets the full gate."""
 
     def problem(self, node: RolloutNode) -> str | None:
-        if node.role is Role.MASTER and self._alone(node):
-            status, _ = self.fetch(f"http://{node.address}/cluster/status")
+        fetch = self.fetch_from(node.name) if self.fetch_from else self.fetch
+        if node.role is Role.MASTER and self._alone(node, fetch):
+            status, _ = fetch(f"http://{node.address}/cluster/status")
             return None if status == 200 else "does not answer /cluster/status"
         return super().problem(node)
 
-    def _alone(self, node: RolloutNode) -> bool:
+    def _alone(self, node: RolloutNode, fetch: Fetch) -> bool:
         others = [a for name, a in self.masters.items() if name != node.name]
-        return all(self.fetch(f"http://{address}/cluster/status")[0] == 0 for address in others)
+        return all(fetch(f"http://{address}/cluster/status")[0] == 0 for address in others)
 
 
 def registered(dir_status: Mapping[str, Any], address: str) -> bool:

@@ -61,7 +61,7 @@ class RolloutPlan:
         return {n.name: (n.target, n.instance_id) for n in self.nodes}
 
 
-def _driver(plan: RolloutPlan, probe_instance: str, masters: dict[str, str] | None = None) -> Any:
+def _driver(plan: RolloutPlan, masters: dict[str, str] | None = None) -> Any:
     # Imported here: this runs in the dynamic provider's own process, and boto3 only there.
     from components.model.rollout import RolloutNode
     from components.model.topology import Role
@@ -74,9 +74,12 @@ def _driver(plan: RolloutPlan, probe_instance: str, masters: dict[str, str] | No
     # A whole plan knows its masters; a NodeReady's plan is one node, and a first instance may be alone.
     gates = HttpGates if masters is None else NewClusterGates
     masters = masters or {n.name: n.address for n in services if n.role == Role.MASTER.value}
+    instances = {n.name: n.instance_id for n in plan.nodes}
+    # Each gate is probed from its own node (see HttpGates); the leader is looked up from a master.
+    leader_probe = next((instances[name] for name in masters if name in instances), plan.nodes[0].instance_id)
     rollout = Rollout(
         SsmOperator(shell, {n.name: n.instance_id for n in services}),
-        gates(masters, ssm_fetch(shell, probe_instance)),
+        gates(masters, ssm_fetch(shell, leader_probe), lambda name: ssm_fetch(shell, instances[name])),
         Haproxy([ssm_haproxy_sender(shell, i, s) for i, s in plan.load_balancers]),
         Timing(gate_timeout=plan.gate_timeout, poll_interval=2.0),
         on_event=lambda node, what: pulumi.log.info(f"rollout: {node} {what}"),
@@ -87,16 +90,11 @@ def _driver(plan: RolloutPlan, probe_instance: str, masters: dict[str, str] | No
 
 def _roll(props: dict[str, Any]) -> dict[str, Any]:
     plan = RolloutPlan.from_json(props["plan_json"])
-    rollout, nodes = _driver(plan, plan.load_balancers[0][0] if plan.load_balancers else nodes_probe(plan))
+    rollout, nodes = _driver(plan)
     result = rollout.run(nodes)
     if not result.ok:
         raise Exception(f"{result.summary()}. Fix the node or its config, then run pulumi up again: it resumes.")
     return {**props, "rolled": result.rolled}
-
-
-def nodes_probe(plan: RolloutPlan) -> str:
-    """Without HAProxy nodes, probes run on the first master."""
-    return next(n.instance_id for n in plan.nodes if n.role == "master")
 
 
 class _ReleaseGuardProvider(ResourceProvider):
@@ -175,7 +173,7 @@ def _wait_ready(props: dict[str, Any]) -> dict[str, Any]:
     if node.role == LB_ROLE:
         _wait_lb(plan, node)
         return props
-    rollout, (rollout_node,) = _driver(plan, node.instance_id, json.loads(props["masters_json"]))
+    rollout, (rollout_node,) = _driver(plan, json.loads(props["masters_json"]))
     rollout.wait_ready(rollout_node)
     return props
 

@@ -72,3 +72,31 @@ def test_haproxy_commands_reach_the_admin_socket_through_python_on_the_node():
     (_, script) = client.sent[0]
     assert script.startswith("printf '%s\\n' 'set server filers/filer-0 state drain' | python3 -c ")
     assert script.endswith(" /etc/haproxy/admin.sock")
+
+
+def curl(url: str) -> str:
+    return f"curl -s -m 3 -w '\\n%{{http_code}}' {url} || true"
+
+
+def test_node_ready_probes_a_volume_server_from_its_own_instance_as_the_engine_delivers_it(monkeypatch):
+    import json
+
+    from components.rollout.resource import PlanNode, RolloutPlan, _NodeReadyProvider
+    from tests.engine_wire import engine_delivers
+
+    status = {"Topology": {"DataCenters": [{"Racks": [{"DataNodes": [{"Url": "volume-1.z:8080"}]}]}]}}
+    client = FakeSsm(
+        {
+            curl("http://volume-1.z:8080/healthz"): ("Success", "\n200"),
+            curl("http://master-0.z:9333/dir/status"): ("Success", json.dumps(status) + "\n200"),
+        }
+    )
+    monkeypatch.setattr(ssm.SsmShell, "for_region", classmethod(lambda cls, region: cls(client)))
+    plan = RolloutPlan("us-east-1", (PlanNode("volume-1", "volume", "volume-1.z:8080", "", "i-v1"),), (), 5.0)
+    props = engine_delivers({"plan_json": plan.to_json(), "masters_json": json.dumps({"master-0": "master-0.z:9333"})})
+    assert _NodeReadyProvider().create(props).outs == props
+    assert {instance for instance, _ in client.sent} == {"i-v1"}
+    client.outputs[curl("http://master-0.z:9333/dir/status")] = ("Success", '{"Topology": {}}\n200')
+    short = RolloutPlan(plan.region, plan.nodes, (), 0.1).to_json()
+    with pytest.raises(Exception, match=r"volume-1: not healthy after 0\.1 s: not registered with the master"):
+        _NodeReadyProvider().create(engine_delivers({**props, "plan_json": short}))
