@@ -79,15 +79,26 @@ class Release:
 
 
 class LoopbackOperator:
-    """Stops a node's process (SIGTERM, SIGKILL after STOP_TIMEOUT), starts its target release."""
+    """Stops a node's process (SIGTERM, SIGKILL after STOP_TIMEOUT), starts its target release.
+
+    What a node runs is recorded beside its data (`<root>/<node>/fingerprint`), as `aegis-apply` records it
+    on an instance, so a new operator (a re-run) reads what the last one left. `running` seeds the record
+    of nodes started outside any rollout.
+    """
 
     def __init__(self, cluster: LocalCluster, running: dict[str, Release], targets: dict[str, Release]) -> None:
         self.cluster = cluster
-        self.fingerprints = {name: r.fingerprint for name, r in running.items()}
         self.targets = targets
+        for name, release in running.items():
+            record = self._record(name)
+            if not record.exists():
+                record.write_text(release.fingerprint)
+
+    def _record(self, node: str) -> Path:
+        return Path(self.targets[node].service.data_dir).parent / "fingerprint"
 
     def running(self, node: str) -> str | None:
-        return self.fingerprints.get(node) if self.cluster.processes[node].alive() else None
+        return self._record(node).read_text() if self.cluster.processes[node].alive() else None
 
     def stop(self, node: str) -> None:
         process = self.cluster.processes[node]
@@ -98,15 +109,13 @@ class LoopbackOperator:
             except subprocess.TimeoutExpired:
                 os.kill(process.popen.pid, signal.SIGKILL)
                 process.popen.wait(timeout=STOP_TIMEOUT)
-        self.fingerprints.pop(node, None)
 
     def apply(self, node: str) -> None:
         self.cluster.binaries[node] = self.targets[node].weed
+        self._record(node).write_text(self.targets[node].fingerprint)
 
     def start(self, node: str) -> None:
-        target = self.targets[node]
-        self.cluster.start_service(target.service)
-        self.fingerprints[node] = target.fingerprint
+        self.cluster.start_service(self.targets[node].service)
 
 
 def rollout_targets(releases_by_node: dict[str, Release]) -> list[RolloutNode]:

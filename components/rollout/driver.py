@@ -138,10 +138,10 @@ class Rollout:
 
     def roll(self, node: RolloutNode) -> None:
         """Stop, apply, start one node and wait for its gate; a filer leaves HAProxy first."""
-        if node.role is Role.FILER:
-            self.balancers.drain(node.name)
-            self.on_event(node.name, "drained")
         try:
+            if node.role is Role.FILER:
+                self.balancers.drain(node.name)
+                self.on_event(node.name, "drained")
             if node.role is Role.MASTER and self.leader_handover and self.gates.leader() == node.name:
                 self.leader_handover(node.name)
                 self.on_event(node.name, "handed leadership over")
