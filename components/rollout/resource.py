@@ -94,7 +94,25 @@ def _roll(props: dict[str, Any]) -> dict[str, Any]:
     result = rollout.run(nodes)
     if not result.ok:
         raise Exception(f"{result.summary()}. Fix the node or its config, then run pulumi up again: it resumes.")
-    return {**props, "rolled": result.rolled}
+    return {**props, "rolled": result.rolled + _roll_load_balancers(plan)}
+
+
+def _roll_load_balancers(plan: RolloutPlan) -> list[str]:
+    """The HAProxy nodes last, one at a time, each back on its health port before the next (the NLB
+    routes around the one restarting)."""
+    from components.rollout.ssm import SsmOperator, SsmShell
+
+    lbs = [n for n in plan.nodes if n.role == LB_ROLE]
+    operator = SsmOperator(SsmShell.for_region(plan.region), {n.name: n.instance_id for n in lbs})
+    rolled = []
+    for node in lbs:
+        if operator.running(node.name) == node.target:
+            continue
+        for step in (operator.stop, operator.apply, operator.start):
+            step(node.name)
+        _wait_lb(plan, node)
+        rolled.append(node.name)
+    return rolled
 
 
 class _ReleaseGuardProvider(ResourceProvider):

@@ -100,3 +100,26 @@ def test_node_ready_probes_a_volume_server_from_its_own_instance_as_the_engine_d
     short = RolloutPlan(plan.region, plan.nodes, (), 0.1).to_json()
     with pytest.raises(Exception, match=r"volume-1: not healthy after 0\.1 s: not registered with the master"):
         _NodeReadyProvider().create(engine_delivers({**props, "plan_json": short}))
+
+
+def test_stack_rollout_rolls_a_changed_haproxy_node_after_the_services_as_the_engine_delivers_it(monkeypatch):
+    from components.rollout.resource import PlanNode, RolloutPlan, _StackRolloutProvider
+    from tests.engine_wire import engine_delivers
+
+    client = FakeSsm(
+        {
+            "cat /etc/aegis/fingerprint 2>/dev/null || true": ("Success", "old\n"),
+            curl("http://lb-0.z:8404/healthz"): ("Success", "\n200"),
+        }
+    )
+    monkeypatch.setattr(ssm.SsmShell, "for_region", classmethod(lambda cls, region: cls(client)))
+    plan = RolloutPlan("us-east-1", (PlanNode("lb-0", "lb", "lb-0.z:8404", "new", "i-lb0"),), (), 5.0)
+    news = engine_delivers({"plan_json": plan.to_json(), "version": "4.48", "allow_downgrade": False, "rolled": None})
+    outs = _StackRolloutProvider().update("stack-rollout", news, news).outs
+    assert outs["rolled"] == ["lb-0"]
+    scripts = [script for _, script in client.sent]
+    assert scripts[1:4] == [
+        "systemctl stop seaweedfs-lb-0.service",
+        "/usr/local/sbin/aegis-apply files",
+        "/usr/local/sbin/aegis-apply start",
+    ]
