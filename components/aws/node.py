@@ -61,7 +61,8 @@ class NodeContext:
     image: str = SEAWEEDFS_IMAGE
     # node name -> host:port of every master, for the masters' and volume servers' health gates
     masters: Mapping[str, str] = field(default_factory=dict)
-    gate_timeout_seconds: float = 600.0
+    # A NodeReady covers the instance's boot: packages, the image pull, the first start.
+    gate_timeout_seconds: float = 900.0
     # The release guard: a refused downgrade stops the update before any node document changes.
     documents_after: Sequence[pulumi.Resource] = ()
 

@@ -115,16 +115,23 @@ class HttpGates:
 
 
 class NewClusterGates(HttpGates):
-    """For a node's first instance: a master none of whose peers answers yet is the first of a new stack
-    (their instances wait for this one to be ready), so it passes once it answers at all. Every other
-    case, a replacement in a running cluster included, gets the full gate."""
+    """For a node's first instance (NodeReady): in a new stack the instances of a tier wait for each other,
+    so the full gate could wait for peers that do not exist yet. A master none of whose peers answers is
+    the first of a new cluster, and any other node of a cluster without a leader yet is part of its first
+    start: each passes once its process answers at all. A replacement in a running cluster (a leader
+    exists) gets the full gate."""
 
     def problem(self, node: RolloutNode) -> str | None:
         fetch = self.fetch_from(node.name) if self.fetch_from else self.fetch
-        if node.role is Role.MASTER and self._alone(node, fetch):
-            status, _ = fetch(f"http://{node.address}/cluster/status")
-            return None if status == 200 else "does not answer /cluster/status"
+        forming = self._alone(node, fetch) if node.role is Role.MASTER else self._leaderless(fetch)
+        if forming:
+            status, _ = fetch(f"http://{node.address}{'/cluster/status' if node.role is Role.MASTER else '/'}")
+            return None if status else "does not answer"
         return super().problem(node)
+
+    def _leaderless(self, fetch: Fetch) -> bool:
+        statuses = [self._json(f"http://{a}/cluster/status", fetch) or {} for a in self.masters.values()]
+        return not any(status.get("Leader") for status in statuses)
 
     def _alone(self, node: RolloutNode, fetch: Fetch) -> bool:
         others = [a for name, a in self.masters.items() if name != node.name]

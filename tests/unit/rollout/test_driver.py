@@ -199,3 +199,13 @@ def test_only_the_first_master_of_a_new_cluster_passes_without_a_leader():
     assert NewClusterGates(MASTER_ADDRESSES, fetcher(answers)).problem(FIRST) is None
     answers["http://m1:9333/cluster/status"] = (200, "{}")  # a peer exists: a running cluster, full gate
     assert NewClusterGates(MASTER_ADDRESSES, fetcher(answers)).problem(FIRST) == "health probe answered HTTP 503"
+
+
+def test_in_a_cluster_without_a_leader_yet_a_first_volume_server_passes_once_it_answers():
+    volume = RolloutNode("volume-0", Role.VOLUME, "v0:8080", "")
+    answers = {"http://v0:8080/": (404, ""), "http://m0:9333/cluster/status": (200, "{}")}
+    assert NewClusterGates(MASTER_ADDRESSES, fetcher(answers)).problem(volume) is None
+    answers["http://m0:9333/cluster/status"] = (200, '{"Leader": "m0:9333.19333"}')
+    answers["http://v0:8080/healthz"] = (200, "")
+    answers["http://m0:9333/dir/status"] = (200, '{"Topology": {}}')
+    assert NewClusterGates(MASTER_ADDRESSES, fetcher(answers)).problem(volume) == "not registered with the master"

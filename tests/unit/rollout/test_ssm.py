@@ -89,6 +89,8 @@ def test_node_ready_probes_a_volume_server_from_its_own_instance_as_the_engine_d
         {
             curl("http://volume-1.z:8080/healthz"): ("Success", "\n200"),
             curl("http://master-0.z:9333/dir/status"): ("Success", json.dumps(status) + "\n200"),
+            # a running cluster (it has a leader): the full gate
+            curl("http://master-0.z:9333/cluster/status"): ("Success", '{"Leader": "master-0.z:9333.19333"}\n200'),
         }
     )
     monkeypatch.setattr(ssm.SsmShell, "for_region", classmethod(lambda cls, region: cls(client)))
