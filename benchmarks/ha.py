@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import secrets
 import shutil
 import sys
@@ -39,9 +40,10 @@ from tests.postgres import LocalPostgres
 from tests.unit.model.test_config import prod
 
 # Consecutive clusters alternate between two subnets, so a new cluster never binds the addresses the
-# previous one used a moment ago. The DR drill has 127.0.9 to itself.
-SUBNETS = ("127.0.7", "127.0.8")
-DB_HOST = "127.0.7.60"
+# previous one used a moment ago. The DR drill has 127.0.9 to itself. AEGIS_BENCH_SUBNETS="a,b" moves the
+# clusters elsewhere when those subnets are taken on a shared machine.
+SUBNETS = tuple(os.environ.get("AEGIS_BENCH_SUBNETS", "127.0.7,127.0.8").split(","))
+DB_HOST = f"{SUBNETS[0]}.60"
 BODY_4K = bytes(range(256)) * 16
 WRITE_EVERY = 0.25
 WRITE_TIMEOUT = 10.0
@@ -243,15 +245,16 @@ class Clusters:
         return self._postgres
 
     @contextmanager
-    def fresh(self, cfg: StackConfig) -> Iterator[HA]:
-        """A new cluster in a new directory on an empty database, stopped and deleted on exit."""
+    def fresh(self, cfg: StackConfig, weed: str = "") -> Iterator[HA]:
+        """A new cluster in a new directory on an empty database, stopped and deleted on exit; `weed`:
+        every node runs that binary instead of the pinned one."""
         postgres = self._database(cfg)
         subnet = SUBNETS[self._count % len(SUBNETS)]
         self._count += 1
         root = self.workdir / f"cluster-{self._count}"
         topology, placement = loopback_topology(cfg, root, subnet)
         values = {**fresh_values(DB_HOST), Ref.DB_PASSWORD: postgres.password}
-        cluster = LocalCluster(topology, values, root)
+        cluster = LocalCluster(topology, values, root, binaries={s.name: weed for s in topology.services if weed})
         try:
             started = time.monotonic()
             cluster.start()

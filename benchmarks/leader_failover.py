@@ -21,7 +21,11 @@ from components.model.config import StackConfig
 from tests.unit.model.test_config import prod
 
 NAME = "leader-failover"
-ESTIMATE = Estimate(fixed=20.0, per_run=100.0)
+# Each run takes about 33 s after a fresh cluster's ~20 s start. The suite measures the shipped setting; the
+# two alternatives it was chosen against are a comparison asked for explicitly (AEGIS_BENCH_COMPARE_RAFT=1,
+# README), so the suite's 15 minutes also hold the rolling upgrade and the repair.
+SHIPPED = "raft 3s"
+ESTIMATE = Estimate(fixed=20.0, per_run=33.0)
 SHARED = False
 
 GAP_LIMIT = 120.0  # seconds a run may wait for the new leader and the first successful write
@@ -83,7 +87,10 @@ def failover(ha: HA, run: int) -> tuple[dict[str, float | None], int]:
 
 
 def run(ctx: Context, runs: int) -> None:
+    compare = os.environ.get("AEGIS_BENCH_COMPARE_RAFT") == "1"
     for label, cfg in variants().items():
+        if label != SHIPPED and not compare:
+            continue
         leader = ctx.figure(f"{label}: new leader", "s")
         write = ctx.figure(f"{label}: first write via LB", "s")
         reads = ctx.figure(f"{label}: failed reads in the gap", "reads")

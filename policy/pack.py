@@ -65,6 +65,12 @@ def _quorum(args: StackValidationArgs, report_violation: ReportViolation) -> Non
         report_violation(message, None)
 
 
+def _one_replacement_per_tier(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    resources = [(r.resource_type, r.props, r.urn, [d.urn for d in r.dependencies]) for r in args.resources]
+    for message in rules.one_replacement_per_tier(resources):
+        report_violation(message, None)
+
+
 def _s3_from_orchestrators(args: ResourceValidationArgs) -> list[str]:
     settings = stack_settings()
     return rules.s3_from_orchestrators(
@@ -79,6 +85,12 @@ def policies() -> list[Policy]:
             name="master-quorum",
             description="Masters form a Raft quorum: an odd number of master instances, at least 3.",
             validate=_quorum,
+            enforcement_level=EnforcementLevel.MANDATORY,
+        ),
+        StackValidationPolicy(
+            name="one-replacement-per-tier",
+            description="Instances of a tier are replaced one at a time, each after the previous one is ready.",
+            validate=_one_replacement_per_tier,
             enforcement_level=EnforcementLevel.MANDATORY,
         ),
         _resource_policy(

@@ -14,6 +14,7 @@ cluster starts listening on is covered here without a second list to keep in ste
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -244,3 +245,35 @@ def private_functions(resource_type: str, props: Mapping[str, Any]) -> list[str]
         if not vpc.get("subnetIds") or not vpc.get("securityGroupIds"):
             return ["a Lambda function must run in the VPC: set vpcConfig subnetIds and securityGroupIds"]
     return []
+
+
+# (type, properties, urn, urns of its dependencies) of one resource, for rules over the dependency graph.
+GraphResource = tuple[str, Mapping[str, Any], str, Collection[str]]
+NODE_NAME = re.compile(r"(?P<tier>[a-z0-9]+)-(?P<index>\d+)")
+
+
+def one_replacement_per_tier(resources: Iterable[GraphResource]) -> list[str]:
+    """No update can replace two instances of a tier at once: within each tier (by the node tag) every
+    instance after the first depends on a resource that itself depends on the instance before it (the
+    NodeReady gate), so the engine replaces them one after another, each only once the previous one is
+    healthy. Instances without that chain are replaced in parallel when their AMI, type or user data
+    changes, which takes the whole tier down (a Raft quorum, every replica) in one update.
+    """
+    resources = list(resources)
+    dependencies = {urn: set(deps) for _, _, urn, deps in resources}
+    tiers: dict[str, list[tuple[int, str, str]]] = {}
+    for type_, props, urn, _ in resources:
+        node = (props.get("tags") or {}).get(NODE_TAG) if type_ == INSTANCE else None
+        if isinstance(node, str) and (match := NODE_NAME.fullmatch(node)):
+            tiers.setdefault(match["tier"], []).append((int(match["index"]), node, urn))
+    violations = []
+    for tier, nodes in sorted(tiers.items()):
+        nodes.sort()
+        for (_, before, before_urn), (_, node, urn) in itertools.pairwise(nodes):
+            gates = dependencies.get(urn, set())
+            if not any(before_urn in dependencies.get(gate, set()) for gate in gates):
+                violations.append(
+                    f"instance {node} does not wait for {before} to be ready: an update could replace both "
+                    f"at once and take the {tier} tier down (depend on {before}'s NodeReady)"
+                )
+    return violations

@@ -164,6 +164,8 @@ class LocalCluster:
     values: Mapping[Ref, str]
     root: Path
     processes: dict[str, Process] = field(default_factory=dict)
+    # node name -> the weed binary it runs, when not the pinned one (rolling upgrades start on an older one)
+    binaries: dict[str, str] = field(default_factory=dict)
 
     def _spawn(self, name: str, argv: tuple[str, ...], env: Mapping[str, str], cwd: Path) -> Process:
         cwd.mkdir(parents=True, exist_ok=True)
@@ -185,7 +187,8 @@ class LocalCluster:
         _write_files(service.files, self.values)
         env = {key: substitute(value, self.values) for key, value in service.env}
         # The data dir is the working directory, so nothing a process writes lands outside the root.
-        return self._spawn(service.name, (weed_binary(), *service.args), env, Path(service.data_dir))
+        weed = self.binaries.get(service.name) or weed_binary()
+        return self._spawn(service.name, (weed, *service.args), env, Path(service.data_dir))
 
     def start_load_balancer(self, lb: LoadBalancer) -> Process:
         _write_files((lb.config,), self.values)
@@ -277,9 +280,12 @@ class LocalCluster:
 
 
 @contextmanager
-def running(topology: Topology, values: Mapping[Ref, str], root: Path, timeout: float = 90.0) -> Iterator[LocalCluster]:
-    """A started cluster that is stopped on exit, also when starting it or the test fails."""
-    cluster = LocalCluster(topology, values, root)
+def running(
+    topology: Topology, values: Mapping[Ref, str], root: Path, timeout: float = 90.0, weed: str = ""
+) -> Iterator[LocalCluster]:
+    """A started cluster that is stopped on exit, also when starting it or the test fails. `weed`: every
+    service runs that binary instead of the pinned one."""
+    cluster = LocalCluster(topology, values, root, binaries={s.name: weed for s in topology.services if weed})
     try:
         cluster.start(timeout)
         yield cluster

@@ -155,11 +155,33 @@ def render_cloud_init(
     values: Mapping[Ref, str] | None = None,
     data_disk: DataDisk | None = None,
     jobs: Sequence[Job] = (),
+    image: str = SEAWEEDFS_IMAGE,
 ) -> str:
     """`#cloud-config` user data for one node: a weed `Service` (plus its jobs) or an HAProxy `LoadBalancer`.
 
     `values` fills non-secret refs now; secret refs stay placeholders, filled on the node from SSM.
     """
+    document = node_document(node, secrets=secrets, values=values, data_disk=data_disk, jobs=jobs, image=image)
+    return cloud_config({"write_files": document["write_files"], "runcmd": document["runcmd"]})
+
+
+def cloud_config(document: Mapping[str, Any]) -> str:
+    """`#cloud-config` YAML with scripts and configs as literal blocks, readable in previews."""
+    return "#cloud-config\n" + yaml.dump(
+        dict(document), Dumper=_BlockDumper, sort_keys=False, default_flow_style=None, width=1000
+    )
+
+
+def node_document(
+    node: Service | LoadBalancer,
+    *,
+    secrets: SecretSource,
+    values: Mapping[Ref, str] | None = None,
+    data_disk: DataDisk | None = None,
+    jobs: Sequence[Job] = (),
+    image: str = SEAWEEDFS_IMAGE,
+) -> dict[str, Any]:
+    """What a node runs: the files to write, the commands of its first boot and its systemd units."""
     plain = dict(values or {})
     leaked = sorted(ref.value for ref in plain if ref.secret)
     if leaked:
@@ -170,8 +192,8 @@ def render_cloud_init(
         units = [_load_balancer_unit(writer, node)]
         install = "haproxy"
     else:
-        units = [_service_unit(writer, node, data_disk)]
-        units += [_job_unit(writer, job, node) for job in jobs]
+        units = [_service_unit(writer, node, data_disk, image)]
+        units += [_job_unit(writer, job, node, image) for job in jobs]
         install = "docker"
     runcmd: list[list[str]] = []
     if data_disk is not None:
@@ -182,10 +204,7 @@ def render_cloud_init(
         runcmd.append(["systemctl", "enable", "--now", "docker.service"])
     # --no-block: a job waits for the cluster, and cloud-init must not wait for the job.
     runcmd += [["systemctl", "daemon-reload"], ["systemctl", "enable", "--now", "--no-block", *units]]
-    document = {"write_files": writer.files, "runcmd": runcmd}
-    return "#cloud-config\n" + yaml.dump(
-        document, Dumper=_BlockDumper, sort_keys=False, default_flow_style=None, width=1000
-    )
+    return {"write_files": writer.files, "runcmd": runcmd, "units": units}
 
 
 class _Writer:
@@ -230,7 +249,7 @@ def _container_files(unit: str, files: Sequence[ConfigFile]) -> tuple[list[_Temp
     return templates, mounts
 
 
-def _docker_run(unit: str, options: Sequence[str], argv: Sequence[str]) -> list[str]:
+def _docker_run(unit: str, options: Sequence[str], argv: Sequence[str], image: str) -> list[str]:
     """`docker run` of the SeaweedFS image with `argv[0]` as the entrypoint and the rest as its arguments."""
     return [
         DOCKER,
@@ -255,7 +274,7 @@ def _docker_run(unit: str, options: Sequence[str], argv: Sequence[str]) -> list[
         *options,
         "--entrypoint",
         argv[0],
-        SEAWEEDFS_IMAGE,
+        image,
         *argv[1:],
     ]
 
@@ -264,7 +283,7 @@ def _run_script(command: Sequence[str], prelude: str = "") -> str:
     return f"#!/bin/sh\nset -eu\n{prelude}exec {shlex.join(command)}\n"
 
 
-def _service_unit(writer: _Writer, service: Service, data_disk: DataDisk | None) -> str:
+def _service_unit(writer: _Writer, service: Service, data_disk: DataDisk | None, image: str) -> str:
     unit = unit_name(service.name)
     env_file = f"{RUN}/{unit}/env"
     env = "".join(f"{key}={value}\n" for key, value in service.env)
@@ -272,7 +291,7 @@ def _service_unit(writer: _Writer, service: Service, data_disk: DataDisk | None)
     manifest = writer.manifest(unit, [_Template("env", env, env_file), *templates])
     options = ["--env-file", env_file, "--volume", f"{service.data_dir}:{service.data_dir}", *mounts]
     run = f"{ETC}/{unit}/run"
-    writer.file(run, _run_script(_docker_run(unit, options, (WEED_IN_IMAGE, *service.args))), "0700")
+    writer.file(run, _run_script(_docker_run(unit, options, (WEED_IN_IMAGE, *service.args), image)), "0700")
     # A data disk that is not mounted must stop the process: it would start on an empty directory.
     needs_mount = f"RequiresMountsFor={data_disk.mount_point}\n" if data_disk else ""
     writer.file(
@@ -302,7 +321,7 @@ WantedBy=multi-user.target
     return f"{unit}.service"
 
 
-def _job_unit(writer: _Writer, job: Job, service: Service) -> str:
+def _job_unit(writer: _Writer, job: Job, service: Service, image: str) -> str:
     """A one-shot unit that runs `job` once the node's own process answers its health probe."""
     unit = unit_name(job.name)
     service_unit = unit_name(service.name)
@@ -311,7 +330,7 @@ def _job_unit(writer: _Writer, job: Job, service: Service) -> str:
     probe = f"http://127.0.0.1:{service.health.port}{service.health.path}"
     wait = f"until curl -fsS -o /dev/null {shlex.quote(probe)}; do sleep 5; done\n"
     run = f"{ETC}/{unit}/run"
-    writer.file(run, _run_script(_docker_run(unit, mounts, job.argv), prelude=wait), "0700")
+    writer.file(run, _run_script(_docker_run(unit, mounts, job.argv, image), prelude=wait), "0700")
     writer.file(
         f"/etc/systemd/system/{unit}.service",
         f"""[Unit]

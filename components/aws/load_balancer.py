@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.aws.node import ClusterNode, ClusterNodeArgs, NodeContext, NodeSpec
+from components.aws.node import ClusterNode, NodeContext, NodeSpec, place
 from components.model import sizing
 from components.model.config import StackConfig
 from components.model.topology import HealthProbe, LoadBalancer, Role, Topology
@@ -50,14 +50,8 @@ class FilerLoadBalancer(pulumi.ComponentResource):
             instance_profile=args.haproxy_instance_profile,
             root_disk_gib=sizing.LOAD_BALANCER.disk_gib,
         )
-        self.nodes = {
-            lb.name: ClusterNode(
-                lb.name,
-                ClusterNodeArgs(model=lb, spec=spec, context=args.context),
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            for lb in args.topology.load_balancers
-        }
+        lbs = args.topology.load_balancers
+        self.nodes = place(self, lbs, [spec] * len(lbs), args.context)
         self._nlb = aws.lb.LoadBalancer(
             f"{name}-nlb",
             internal=True,

@@ -1,22 +1,34 @@
 """One EC2 node of the model: a stable network identity, an optional data disk and a replaceable instance.
 
 The identity outlives the instance: the ENI keeps the private IP, the Route 53 record keeps
-`<node>.<zone>` pointing at it, and the data volume keeps the data. Replacing the instance (a changed
-command line, AMI or type) therefore brings the same process back under the same name, with its disk.
+`<node>.<zone>` pointing at it, and the data volume keeps the data. Replacing the instance (an AMI or
+instance-type change) therefore brings the same process back under the same name, with its disk.
+
+What the node runs is its document in its own SSM parameter (components/aws/bootstrap.py); the user
+data is the stable bootstrap that applies it. A changed command line, env value or release changes the
+parameter, and `StackRollout` applies it one node at a time. Instances are replaced one at a time too:
+each instance depends on the `NodeReady` of the node before it in its tier, which waits until that
+node's new instance passes its health gate. The ENI is the instance's primary interface and can be
+attached to one instance only, so a replaced instance is deleted before its successor starts; the chain
+is what keeps that to one node of a tier at a time.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
-from components.aws.cloud_init import DataDisk, SecretSource, node_texts, render_cloud_init
+from components.aws.bootstrap import decode_document, encode_document, node_parameter_name, render_bootstrap
+from components.aws.cloud_init import DataDisk, SecretSource, node_document, node_texts
 from components.model.config import StackConfig
 from components.model.refs import Ref, refs_in
 from components.model.topology import Job, LoadBalancer, Service, Topology
+from components.model.version import SEAWEEDFS_IMAGE
+from components.rollout.resource import LB_ROLE, NodeReady, PlanNode, RolloutPlan
 
 DATA_DEVICE = "/dev/sdf"  # only the attachment's name: the node finds the disk by volume id
 DNS_TTL_SECONDS = 60
@@ -46,6 +58,13 @@ class NodeContext:
     values: Mapping[Ref, pulumi.Input[str]]
     # The nodes read SSM parameters at boot: the parameters and the read permission come first.
     boot_after: Sequence[pulumi.Resource]
+    image: str = SEAWEEDFS_IMAGE
+    # node name -> host:port of every master, for the masters' and volume servers' health gates
+    masters: Mapping[str, str] = field(default_factory=dict)
+    # A NodeReady covers the instance's boot: packages, the image pull, the first start.
+    gate_timeout_seconds: float = 900.0
+    # The release guard: a refused downgrade stops the update before any node document changes.
+    documents_after: Sequence[pulumi.Resource] = ()
 
 
 @dataclass(frozen=True)
@@ -74,6 +93,8 @@ class ClusterNodeArgs:
     spec: NodeSpec
     context: NodeContext
     jobs: tuple[Job, ...] = ()
+    # The NodeReady of the node before this one in its tier: instances are replaced one at a time.
+    after: tuple[pulumi.Resource, ...] = ()
 
 
 def zone_index(model: Service | LoadBalancer, zones: Sequence[str]) -> int:
@@ -88,16 +109,18 @@ class ClusterNode(pulumi.ComponentResource):
 
     private_ip: pulumi.Output[str]
     instance: aws.ec2.Instance
+    fingerprint: pulumi.Output[str]
+    ready: NodeReady
 
     def __init__(self, name: str, args: ClusterNodeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("aegis:storage:ClusterNode", name, None, opts)
         model, spec, ctx = args.model, args.spec, args.context
         zone = zone_index(model, ctx.zones)
         tags = {"Name": f"aegis-storage-{ctx.stack}-{model.name}", "aegis-storage:node": model.name}
-        child = pulumi.ResourceOptions(parent=self)
         interface = self._interface(name, model, spec, ctx, zone, tags)
         self.private_ip = interface.private_ip
         volume = self._data_volume(name, model, spec, ctx, zone, tags) if spec.data_disk is not None else None
+        parameter = self._parameter(name, args, volume)
 
         self.instance = aws.ec2.Instance(
             name,
@@ -107,8 +130,8 @@ class ClusterNode(pulumi.ComponentResource):
                 network_interface_id=interface.id, delete_on_termination=False
             ),
             iam_instance_profile=spec.instance_profile,
-            user_data=self._user_data(args, volume),
-            # The command lines live in the user data, which runs only at first boot.
+            user_data=render_bootstrap(ctx.stack, model.name, ctx.secrets.region),
+            # Only the bootstrap is in the user data, which runs only at first boot.
             user_data_replace_on_change=True,
             metadata_options=aws.ec2.InstanceMetadataOptionsArgs(http_endpoint="enabled", http_tokens="required"),
             # A failed host is replaced by EC2 with the same ENI and disks; a lost volume server's copies
@@ -123,20 +146,57 @@ class ClusterNode(pulumi.ComponentResource):
                 # The ENI can be attached to one instance only: the old instance must go first.
                 delete_before_replace=True,
                 ignore_changes=[] if ctx.ami.pinned else ["ami"],
-                depends_on=list(ctx.boot_after),
+                depends_on=[*ctx.boot_after, parameter, *args.after],
             ),
         )
-        if volume is not None:
-            aws.ec2.VolumeAttachment(
-                f"{name}-data",
-                device_name=DATA_DEVICE,
-                volume_id=volume.id,
-                instance_id=self.instance.id,
-                # Detaching a mounted disk from a running instance hangs; the instance is going away anyway.
-                stop_instance_before_detaching=True,
-                opts=child,
-            )
-        self.register_outputs({"private_ip": self.private_ip, "host": model.host, "instance_id": self.instance.id})
+        self.ready = self._gate(name, args, self._attach(name, volume))
+        self._register(model)
+
+    def _attach(self, name: str, volume: aws.ebs.Volume | None) -> list[pulumi.Resource]:
+        if volume is None:
+            return []
+        attachment = aws.ec2.VolumeAttachment(
+            f"{name}-data",
+            device_name=DATA_DEVICE,
+            volume_id=volume.id,
+            instance_id=self.instance.id,
+            # Detaching a mounted disk from a running instance hangs; the instance is going away anyway.
+            stop_instance_before_detaching=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return [attachment]
+
+    def _gate(self, name: str, args: ClusterNodeArgs, after: list[pulumi.Resource]) -> NodeReady:
+        """Ready once this instance passes the node's health gate: the next node's instance waits for it."""
+        return NodeReady(
+            f"{name}-ready",
+            plan_json=self.instance.id.apply(lambda instance_id: _ready_plan(args.model, args.context, instance_id)),
+            masters_json=json.dumps(dict(args.context.masters), sort_keys=True),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=after),
+        )
+
+    def _parameter(self, name: str, args: ClusterNodeArgs, volume: aws.ebs.Volume | None) -> aws.ssm.Parameter:
+        """The node's document in its own SSM parameter; its digest is the node's fingerprint."""
+        document = self._document(args, volume)
+        self.fingerprint = document.apply(lambda v: decode_document(v)["fingerprint"])
+        return aws.ssm.Parameter(
+            f"{name}-config",
+            name=node_parameter_name(args.context.stack, args.model.name),
+            type="String",
+            value=document,
+            description=f"aegis-storage {args.context.stack}: what {args.model.name} runs (no secret in it)",
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.context.documents_after)),
+        )
+
+    def _register(self, model: Service | LoadBalancer) -> None:
+        self.register_outputs(
+            {
+                "private_ip": self.private_ip,
+                "host": model.host,
+                "instance_id": self.instance.id,
+                "fingerprint": self.fingerprint,
+            }
+        )
 
     def _interface(
         self,
@@ -196,7 +256,7 @@ class ClusterNode(pulumi.ComponentResource):
         )
 
     @staticmethod
-    def _user_data(args: ClusterNodeArgs, volume: aws.ebs.Volume | None) -> pulumi.Output[str]:
+    def _document(args: ClusterNodeArgs, volume: aws.ebs.Volume | None) -> pulumi.Output[str]:
         model, ctx = args.model, args.context
         # Only the values this node uses, so a node never waits for (or is replaced by) another's value.
         used = {ref for text in node_texts(model, args.jobs) for ref in refs_in(text)}
@@ -205,15 +265,29 @@ class ClusterNode(pulumi.ComponentResource):
         data_dir = model.data_dir if isinstance(model, Service) else ""
 
         def render(resolved: list[str]) -> str:
-            return render_cloud_init(
+            document = node_document(
                 model,
                 secrets=ctx.secrets,
                 values=dict(zip(refs, resolved[1:], strict=True)),
                 data_disk=DataDisk(resolved[0], data_dir) if volume is not None else None,
                 jobs=args.jobs,
+                image=ctx.image,
             )
+            return encode_document(document)
 
         return pulumi.Output.all(volume_id, *(ctx.values[ref] for ref in refs)).apply(render)
+
+
+def plan_node(model: Service | LoadBalancer, target: str, instance_id: str) -> PlanNode:
+    """The node as the rollout resources see it; HAProxy is probed on its stats port."""
+    if isinstance(model, LoadBalancer):
+        return PlanNode(model.name, LB_ROLE, f"{model.host}:{model.stats_port}", target, instance_id)
+    return PlanNode(model.name, model.role.value, model.http_address, target, instance_id)
+
+
+def _ready_plan(model: Service | LoadBalancer, ctx: NodeContext, instance_id: str) -> str:
+    node = plan_node(model, "", instance_id)
+    return RolloutPlan(ctx.secrets.region, (node,), (), ctx.gate_timeout_seconds).to_json()
 
 
 @dataclass(frozen=True)
@@ -229,17 +303,21 @@ class RoleArgs:
 
 def place(
     parent: pulumi.ComponentResource,
-    services: Sequence[Service],
+    services: Sequence[Service | LoadBalancer],
     specs: Sequence[NodeSpec],
     context: NodeContext,
     jobs: tuple[Job, ...] = (),
 ) -> dict[str, ClusterNode]:
-    """One ClusterNode per service, children of `parent`, named after the model's node names."""
-    return {
-        service.name: ClusterNode(
+    """One ClusterNode per service, children of `parent`, named after the model's node names; each
+    instance waits for the one before it to be ready (see the module docstring)."""
+    nodes: dict[str, ClusterNode] = {}
+    after: tuple[pulumi.Resource, ...] = ()
+    for service, spec in zip(services, specs, strict=True):
+        node = ClusterNode(
             service.name,
-            ClusterNodeArgs(model=service, spec=spec, context=context, jobs=jobs),
+            ClusterNodeArgs(model=service, spec=spec, context=context, jobs=jobs, after=after),
             opts=pulumi.ResourceOptions(parent=parent),
         )
-        for service, spec in zip(services, specs, strict=True)
-    }
+        nodes[service.name] = node
+        after = (node.ready,)
+    return nodes

@@ -17,12 +17,15 @@ from components.aws.masters import MasterQuorum
 from components.aws.network import Network, NetworkArgs
 from components.aws.node import Ami, ClusterNode, NodeContext, RoleArgs
 from components.aws.placement import prod_topology
+from components.aws.rollout import RollingChanges
 from components.aws.s3_gateway import S3Gateway
 from components.aws.security import SecretAccess, SecretAccessArgs, SecurityGroups, SecurityGroupsArgs, Tier
 from components.aws.volumes import VolumeServers
 from components.model.config import DatabaseMode, StackConfig
 from components.model.refs import Ref
-from components.model.topology import Topology
+from components.model.topology import Role, Topology
+from components.model.version import seaweedfs_image
+from components.rollout.resource import Release
 from components.stack.outputs import stack_outputs
 from components.stack.secrets import ClusterSecrets, ClusterSecretsArgs
 
@@ -72,6 +75,7 @@ def deploy_aws(cfg: StackConfig) -> dict[str, Any]:
     aws_cfg = cfg.aws
     assert aws_cfg is not None, "the aws program needs the aws settings"
     topology = prod_topology(cfg)
+    guard = Release("seaweedfs-release", cfg.seaweedfs_version, cfg.allow_downgrade).guard
     rds = aws_cfg.database_mode is DatabaseMode.RDS
     secrets = ClusterSecrets("seaweedfs", ClusterSecretsArgs(s3_enabled=cfg.s3_enabled, database_password=rds))
     network = Network("network", NetworkArgs(cfg=cfg))
@@ -86,6 +90,9 @@ def deploy_aws(cfg: StackConfig) -> dict[str, Any]:
         secrets=SecretSource(stack=cfg.stack, region=aws_cfg.region),
         values={Ref.DB_HOST: database.host},
         boot_after=[access],
+        image=seaweedfs_image(cfg.seaweedfs_version),
+        masters={m.name: m.http_address for m in topology.of(Role.MASTER)},
+        documents_after=[guard],
     )
 
     def role_args(tier: Tier) -> RoleArgs:
@@ -110,6 +117,8 @@ def deploy_aws(cfg: StackConfig) -> dict[str, Any]:
             s3_target_ip=gateway.private_ip if gateway else None,
         ),
     )
+    nodes = {**masters.nodes, **volumes.nodes, **filers.nodes, **(gateway.nodes if gateway else {}), **balancer.nodes}
+    rollout = RollingChanges("rolling-changes", cfg, topology, nodes)
     outputs = stack_outputs(
         cfg,
         topology,
@@ -119,8 +128,7 @@ def deploy_aws(cfg: StackConfig) -> dict[str, Any]:
         filer_addresses=list(filers.addresses),
         values=secrets.values,
     )
-    nodes = {**masters.nodes, **volumes.nodes, **filers.nodes, **(gateway.nodes if gateway else {}), **balancer.nodes}
-    outputs.update(_watched(cfg, network, groups, outputs["health_target"], nodes, balancer))
+    outputs.update(_watched(cfg, network, groups, outputs["health_target"], nodes, balancer, rollout))
     return outputs
 
 
@@ -131,8 +139,10 @@ def _watched(
     target: dict[str, Any],
     nodes: dict[str, ClusterNode],
     balancer: FilerLoadBalancer,
+    rollout: RollingChanges,
 ) -> dict[str, Any]:
-    """The in-VPC health gate after every node, its scheduled watch, the alarms and per-node recovery."""
+    """The in-VPC health gate after every node and the rollout, its scheduled watch, the alarms and per-node
+    recovery. A change rolled out in place (a node's fingerprint) runs the gate again, as a replacement does."""
     function = HealthFunction(
         "health",
         HealthFunctionArgs(
@@ -141,8 +151,8 @@ def _watched(
             security_group_id=groups.ids[Tier.HEALTH],
             target=target,
             load_balancer_ips=[node.private_ip for node in balancer.nodes.values()],
-            deployment_values=[node.instance.id for node in nodes.values()],
-            deployed=[*nodes.values(), balancer],
+            deployment_values=[v for node in nodes.values() for v in (node.instance.id, node.fingerprint)],
+            deployed=[*nodes.values(), balancer, rollout],
         ),
     )
     instance_ids = {name: node.instance.id for name, node in nodes.items()}

@@ -32,6 +32,7 @@ from enum import StrEnum
 import pulumi
 import pulumi_aws as aws
 
+from components.aws.bootstrap import node_parameter_name
 from components.aws.cloud_init import node_texts, parameter_name, secret_refs
 from components.aws.iam import assume_role_policy
 from components.model.config import DatabaseMode, StackConfig
@@ -207,6 +208,11 @@ class SecurityGroups(pulumi.ComponentResource):
         self.register_outputs({tier.value: group_id for tier, group_id in self.ids.items()})
 
 
+def _node_tiers(topology: Topology) -> set[Tier]:
+    tiers = {Tier(service.role.value) for service in topology.services}
+    return tiers | ({Tier.LB} if topology.load_balancers else set())
+
+
 def tier_refs(topology: Topology) -> dict[Tier, tuple[Ref, ...]]:
     """The secret refs each tier's nodes read at boot (the filer tier also runs the jobs)."""
     needs: dict[Tier, tuple[Ref, ...]] = {}
@@ -228,7 +234,8 @@ class SecretAccessArgs:
 
 class SecretAccess(pulumi.ComponentResource):
     """The stack's secrets as SSM SecureString parameters, and per tier an instance profile that may read
-    exactly the parameters that tier's nodes reference, nothing else.
+    exactly the parameters that tier's nodes reference, nothing else; and the tier's own node documents
+    (`/<project>/<stack>/nodes/<tier>-*`), with the SSM agent's managed policy for the rollout's Run Command.
     """
 
     profiles: dict[Tier, pulumi.Output[str]]
@@ -256,9 +263,10 @@ class SecretAccess(pulumi.ComponentResource):
 
         # SecureStrings use the AWS-managed aws/ssm key; decrypting is allowed only through SSM.
         any_key = pulumi.Output.format("arn:{0}:kms:{1}:{2}:key/*", *account)
+        node_tiers = [tier for tier in Tier if tier in needs or tier in _node_tiers(args.topology)]
         self.profiles = {
-            tier: self._tier_profile(name, args, tier, [parameter_arn(ref) for ref in refs], any_key)
-            for tier, refs in needs.items()
+            tier: self._tier_profile(name, args, tier, [parameter_arn(ref) for ref in needs.get(tier, ())], any_key)
+            for tier in node_tiers
         }
         self.register_outputs(
             {
@@ -283,6 +291,9 @@ class SecretAccess(pulumi.ComponentResource):
             description=f"aegis-storage {args.stack} {tier.value} nodes",
             opts=child,
         )
+        self._node_document_access(name, args, tier, role)
+        if not parameter_arns:
+            return self._profile(name, args, tier, role)
         aws.iam.RolePolicy(
             f"{name}-{tier.value}-read-secrets",
             role=role.id,
@@ -306,6 +317,39 @@ class SecretAccess(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        return self._profile(name, args, tier, role)
+
+    def _node_document_access(self, name: str, args: SecretAccessArgs, tier: Tier, role: aws.iam.Role) -> None:
+        """The tier's nodes read their own documents; the rollout reaches them through the SSM agent."""
+        child = pulumi.ResourceOptions(parent=self)
+        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
+        documents = pulumi.Output.format(
+            "arn:{0}:ssm:{1}:{2}:parameter{3}",
+            partition,
+            args.region,
+            aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id,
+            node_parameter_name(args.stack, f"{tier.value}-*"),
+        )
+        aws.iam.RolePolicy(
+            f"{name}-{tier.value}-read-node-config",
+            role=role.id,
+            policy=pulumi.Output.json_dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": documents}],
+                }
+            ),
+            opts=child,
+        )
+        aws.iam.RolePolicyAttachment(
+            f"{name}-{tier.value}-ssm-agent",
+            role=role.name,
+            policy_arn=pulumi.Output.format("arn:{0}:iam::aws:policy/AmazonSSMManagedInstanceCore", partition),
+            opts=child,
+        )
+
+    def _profile(self, name: str, args: SecretAccessArgs, tier: Tier, role: aws.iam.Role) -> pulumi.Output[str]:
+        child = pulumi.ResourceOptions(parent=self)
         profile = aws.iam.InstanceProfile(
             f"{name}-{tier.value}",
             # Named, so an operator can tell from an instance which tier's secrets it may read.

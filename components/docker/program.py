@@ -9,14 +9,20 @@ import pulumi
 from components.docker.storage import DevStorage, DevStorageArgs, dev_topology
 from components.healthcheck.gate import HealthGate
 from components.model.config import StackConfig
+from components.rollout.resource import Release
 from components.stack.outputs import stack_outputs
 from components.stack.secrets import ClusterSecrets, ClusterSecretsArgs
 
 
 def deploy_dev(cfg: StackConfig) -> dict[str, Any]:
     topology = dev_topology(cfg)
+    guard = Release("seaweedfs-release", cfg.seaweedfs_version, cfg.allow_downgrade).guard
     secrets = ClusterSecrets("seaweedfs", ClusterSecretsArgs(s3_enabled=cfg.s3_enabled, database_password=False))
-    storage = DevStorage("seaweedfs", DevStorageArgs(cfg=cfg, topology=topology, values=secrets.values))
+    storage = DevStorage(
+        "seaweedfs",
+        DevStorageArgs(cfg=cfg, topology=topology, values=secrets.values),
+        opts=pulumi.ResourceOptions(depends_on=[guard]),
+    )
     outputs = stack_outputs(
         cfg,
         topology,

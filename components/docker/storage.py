@@ -24,9 +24,9 @@ from components.model.version import (
     HAPROXY_IMAGE,
     HAPROXY_USER,
     IMAGE_USER,
-    SEAWEEDFS_IMAGE,
     WEED_IN_IMAGE,
     WEED_LOG_FLAGS,
+    seaweedfs_image,
 )
 from components.stack.deploy_values import resolved
 
@@ -92,7 +92,9 @@ class DevStorage(pulumi.ComponentResource):
         prefix = f"aegis-{args.cfg.stack}"
 
         self.network = docker.Network(f"{name}-network", name=f"{prefix}-seaweedfs", opts=child)
-        self.image = docker.RemoteImage(f"{name}-image", name=SEAWEEDFS_IMAGE, keep_locally=True, opts=child)
+        self.image = docker.RemoteImage(
+            f"{name}-image", name=seaweedfs_image(args.cfg.seaweedfs_version), keep_locally=True, opts=child
+        )
 
         self.containers = {}
         for service in args.topology.services:

@@ -20,6 +20,7 @@ from components.model.config_checks import DURATION_PATTERN, replication_problem
 from components.model.config_reader import PROJECT, SECRET_KEYS, ConfigError, Reader, at_least, schema
 from components.model.config_retired import RETIRED_KEYS, retired_key_problems
 from components.model.config_upkeep import Upkeep, parse_upkeep
+from components.model.version import SEAWEEDFS_VERSION, VERSION_PATTERN
 
 __all__ = ["PROJECT", "AwsSettings", "ConfigError", "DatabaseMode", "Platform", "StackConfig", "parse", "schema"]
 
@@ -62,6 +63,8 @@ class StackConfig:
     health_timeout_seconds: int
     upkeep: Upkeep
     aws: AwsSettings | None
+    seaweedfs_version: str = SEAWEEDFS_VERSION
+    allow_downgrade: bool = False
 
     def key(self, name: str) -> str:
         return f"{PROJECT}:{name}"
@@ -96,6 +99,7 @@ def parse(
         ),
         "upkeep": parse_upkeep(r),
         "aws": parse_aws(r, aws_region) if platform is Platform.AWS else None,
+        **_release(r),
     }
     if platform is Platform.DOCKER:
         _single_copy_only(r)
@@ -218,6 +222,15 @@ def _masters(r: Reader) -> dict[str, Any]:
         ),
         "raft_hashicorp": r.value("raftHashicorp"),
     }
+
+
+def _release(r: Reader) -> dict[str, Any]:
+    version = r.checked(
+        "seaweedfsVersion",
+        lambda v: None if not v or VERSION_PATTERN.match(v) else "must be a SeaweedFS release such as 4.48",
+        f"pulumi config set seaweedfsVersion {SEAWEEDFS_VERSION}",
+    )
+    return {"seaweedfs_version": version or SEAWEEDFS_VERSION, "allow_downgrade": r.value("allowDowngrade")}
 
 
 def _single_copy_only(r: Reader) -> None:

@@ -35,9 +35,11 @@ def render_haproxy_cfg(
     port: int,
     stats_bind: str,
     stats_port: int,
+    admin_socket: str = "",
     settings: HaproxySettings = SHIPPED,
 ) -> str:
-    """A config with one frontend on `bind:port` balancing over `filers` ("host:port")."""
+    """A config with one frontend on `bind:port` balancing over `filers` ("host:port"). A rolling change
+    drains a filer through `admin_socket` before stopping it (`components/rollout/gates.py`)."""
     timing = (
         f"inter {settings.check_interval} fastinter {settings.fast_interval} fall {settings.fall} rise {settings.rise}"
         # Start even while a filer's DNS name does not resolve yet, and follow it when it changes.
@@ -50,10 +52,11 @@ def render_haproxy_cfg(
         else ""
     )
     buffering = "    option http-buffer-request\n" if settings.buffer_requests else ""
+    admin = f"    stats socket {admin_socket} mode 600 level admin\n" if admin_socket else ""
     return f"""global
     # Needs about 2 file descriptors per connection; stays under a 10k-descriptor default limit.
     maxconn 4096
-
+{admin}
 defaults
     mode http
     log global

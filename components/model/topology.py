@@ -144,6 +144,7 @@ class LoadBalancer:
     host: str
     rack: str
     config: ConfigFile
+    admin_socket: str = ""
 
     port = HTTP_PORTS["filer"]
     stats_port = LB_STATS_PORT
@@ -395,6 +396,10 @@ def _rules_job(rules: str, first_filer: Service, placement: Placement) -> Job:
     )
 
 
+def _admin_socket(placement: Placement, name: str) -> str:
+    return f"{placement.config_dir(name)}/admin.sock"
+
+
 def _load_balancers(cfg: StackConfig, filers: list[Service], placement: Placement) -> tuple[LoadBalancer, ...]:
     filer_addresses = [s.http_address for s in filers]
     return tuple(
@@ -410,8 +415,10 @@ def _load_balancers(cfg: StackConfig, filers: list[Service], placement: Placemen
                     port=LoadBalancer.port,
                     stats_bind=placement.bind(name),
                     stats_port=LoadBalancer.stats_port,
+                    admin_socket=_admin_socket(placement, name),
                 ),
             ),
+            admin_socket=_admin_socket(placement, name),
         )
         for name, rack in load_balancer_nodes(cfg)
     )

@@ -6,8 +6,18 @@ Facts of the image (its Dockerfile): Alpine, with busybox `sh`, `wget` and `curl
 subcommands, drops root with su-exec and adds -logtostderr=true.
 """
 
+import re
+
+# The default of the `seaweedfsVersion` stack key; a stack may choose another release.
 SEAWEEDFS_VERSION = "4.48"
-SEAWEEDFS_IMAGE = f"chrislusf/seaweedfs:{SEAWEEDFS_VERSION}"
+VERSION_PATTERN = re.compile(r"^[0-9]+\.[0-9]+$")
+
+
+def seaweedfs_image(version: str = SEAWEEDFS_VERSION) -> str:
+    return f"chrislusf/seaweedfs:{version}"
+
+
+SEAWEEDFS_IMAGE = seaweedfs_image()
 # Containers start the binary directly, so only the model's flags reach weed (the entrypoint's own
 # defaults never do), and take over the two things the entrypoint does: the user and the log flag.
 WEED_IN_IMAGE = "/usr/bin/weed"

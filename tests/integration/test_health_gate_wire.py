@@ -41,7 +41,7 @@ def _swap(value: Any, replacements: Mapping[str, str]) -> Any:
 @pytest.fixture(scope="module")
 def recorded_gate():
     run = run_program("dev", CONFIG)
-    [gate] = run.of_type(GATE_TYPE)
+    [gate] = [r for r in run.of_type(GATE_TYPE) if r.name == "seaweedfs-health"]
     assert PROVIDER_KEY in gate.inputs
     return gate
 

@@ -239,7 +239,7 @@ def triples(registrations: list[Registration]) -> list[rules.StackResource]:
 def all_violations(resources: list[rules.StackResource], settings: pack.StackSettings) -> list[str]:
     """What every rule says about the stack, as the policies see it (settings as stack_settings() reads them)."""
     found = rules.master_quorum(resources)
-    for type_, props, protect in resources:
+    for type_, props, protect, *_ in resources:
         found += rules.rds_hardened(type_, props)
         found += rules.unencrypted_disks(type_, props)
         found += rules.public_ingress(type_, props, settings.database_port)
@@ -379,7 +379,18 @@ RESOURCE_EXAMPLES: dict[Callable[..., list[str]], tuple[str, dict[str, Any], boo
     rules.unprotected_state: (rules.DNS_ZONE, {}, False),
     rules.private_functions: (rules.LAMBDA_URL, {"functionName": "f", "authorizationType": "NONE"}, True),
 }
-STACK_EXAMPLES = {rules.master_quorum: masters(2)}
+# A stack example entry may name the indices of the entries it depends on (fourth item).
+STACK_EXAMPLES = {rules.master_quorum: masters(1), rules.one_replacement_per_tier: masters(3)}
+NODE_READY = "pulumi-python:dynamic:Resource"
+
+
+def chained_masters(count: int) -> list[tuple[str, dict[str, Any], bool, tuple[int, ...]]]:
+    """Master instances each waiting for the NodeReady of the one before, as the prod program builds them."""
+    entries: list[tuple[str, dict[str, Any], bool, tuple[int, ...]]] = []
+    for i in range(count):
+        entries.append((rules.INSTANCE, tagged(f"master-{i}"), False, (len(entries) - 1,) if i else ()))
+        entries.append((NODE_READY, {}, False, (len(entries) - 1,)))
+    return entries
 
 
 def reported(policy: Any, example: Any) -> list[str]:
@@ -391,8 +402,10 @@ def reported(policy: Any, example: Any) -> list[str]:
     if isinstance(policy, StackValidationPolicy):
         resources = [
             PolicyResource(t, props, f"urn:{i}", f"r{i}", options(protect), None, None, [], {})
-            for i, (t, props, protect) in enumerate(example)
+            for i, (t, props, protect, *_) in enumerate(example)
         ]
+        for resource, (*_, dependencies) in zip(resources, [(*e, ())[:4] for e in example], strict=True):
+            resource.dependencies = [resources[j] for j in dependencies]
         policy.validate(StackValidationArgs(resources), report_violation)
     else:
         type_, props, protect = example
@@ -428,7 +441,8 @@ def test_each_rule_is_wrapped_by_exactly_one_mandatory_policy(stack_config: SetC
 def test_a_compliant_resource_reports_nothing_through_any_policy(stack_config: SetConfig) -> None:
     stack_config({"orchestratorCidrs": [ORCHESTRATORS]})
     for policy in pack.policies():
-        example = masters(3) if isinstance(policy, StackValidationPolicy) else (rules.RDS_INSTANCE, HARDENED_RDS, True)
+        stack = isinstance(policy, StackValidationPolicy)
+        example = chained_masters(3) if stack else (rules.RDS_INSTANCE, HARDENED_RDS, True)
         assert reported(policy, example) == [], policy.name
 
 
@@ -503,3 +517,22 @@ def test_the_pack_pins_the_same_policy_sdk_as_the_tests() -> None:
 
     assert pin(ROOT / "policy" / "requirements.txt") == pin(ROOT / "requirements-dev.txt")
     assert pin(ROOT / "requirements-dev.txt") == metadata.version("pulumi-policy")
+
+
+def graph(registrations: list[Registration]) -> list[rules.GraphResource]:
+    return [(r.type, r.inputs, r.urn, r.dependencies) for r in registrations]
+
+
+def test_the_prod_program_replaces_one_instance_of_a_tier_at_a_time(prod: Run) -> None:
+    assert rules.one_replacement_per_tier(graph(prod.run.registrations)) == []
+
+
+def test_a_preview_that_could_replace_two_nodes_of_a_tier_at_once_fails(prod: Run) -> None:
+    unchained = []
+    for r in prod.run.registrations:
+        copy = Registration(**vars(r))
+        if r.type == rules.INSTANCE and r.name == "master-1":
+            copy.dependencies = [d for d in r.dependencies if not d.endswith("master-0-ready")]
+        unchained.append(copy)
+    (violation,) = rules.one_replacement_per_tier(graph(unchained))
+    assert "master-1 does not wait for master-0" in violation and "master tier" in violation

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from components.aws.bootstrap import decode_document
 from components.aws.placement import prod_topology
 from components.model import config, sizing
 from components.model.version import SEAWEEDFS_IMAGE
@@ -62,9 +63,12 @@ class Run:
         subnet_id = self.one(ENI, eni_id.removesuffix("-id")).inputs["subnetId"]
         return self.one(SUBNET, subnet_id.removesuffix("-id")).inputs["availabilityZone"]
 
+    def document(self, node: str) -> dict[str, Any]:
+        """What the node runs: the document in its SSM parameter (the user data only bootstraps it)."""
+        return decode_document(self.one(SSM, f"{node}-config").inputs["value"])
+
     def files(self, node: str) -> dict[str, str]:
-        document = yaml.safe_load(self.one(INSTANCE, node).inputs["userData"])
-        return {f["path"]: f["content"] for f in document["write_files"]}
+        return {f["path"]: f["content"] for f in self.document(node)["write_files"]}
 
     def weed_args(self, node: str) -> list[str]:
         run = self.files(node)[f"/etc/aegis/seaweedfs-{node}/run"]
@@ -331,7 +335,7 @@ def test_no_secret_in_a_plain_stack_output(prod: Run) -> None:
 
 
 def test_secrets_live_in_secure_string_parameters_read_by_their_tier_only(prod: Run) -> None:
-    parameters = {p.inputs["name"]: p for p in prod.run.of_type(SSM)}
+    parameters = {p.inputs["name"]: p for p in prod.run.of_type(SSM) if "/nodes/" not in p.inputs["name"]}
     refs = [
         "jwt_signing_key",
         "db_password",
@@ -358,10 +362,11 @@ def test_secrets_live_in_secure_string_parameters_read_by_their_tier_only(prod: 
     assert readable("master") == readable("volume") == ["jwt_signing_key"]
     assert readable("filer") == ["db_password", "jwt_signing_key"]
     assert readable("s3") == sorted(refs[2:])
-    assert not [r for r in prod.run.of_type("aws:iam/rolePolicy:RolePolicy") if r.name.startswith("secrets-lb")]
+    policies = [r.name for r in prod.run.of_type("aws:iam/rolePolicy:RolePolicy")]
+    assert "secrets-lb-read-secrets" not in policies and "secrets-lb-read-node-config" in policies
     for node in prod.run.of_type(INSTANCE):
         tier = node.name.split("-")[0]
-        assert node.inputs.get("iamInstanceProfile") == (None if tier == "lb" else f"aegis-storage-prod-{tier}")
+        assert node.inputs.get("iamInstanceProfile") == f"aegis-storage-prod-{tier}"
 
 
 def test_nlb_is_internal_and_forwards_the_filer_and_s3_ports(prod: Run) -> None:
@@ -444,7 +449,10 @@ def test_children_are_parented_by_their_components(prod: Run) -> None:
         "random:index/randomPassword:RandomPassword": "ClusterSecrets",
     }
     for type_, owner in owners.items():
-        assert {by_urn[r.parent].type for r in prod.run.of_type(type_)} == {f"aegis:storage:{owner}"}
+        registrations = prod.run.of_type(type_)
+        if type_ == SSM:  # node documents belong to their node
+            registrations = [r for r in registrations if "/nodes/" not in r.inputs["name"]]
+        assert {by_urn[r.parent].type for r in registrations} == {f"aegis:storage:{owner}"}
 
 
 def test_an_existing_vpc_is_used_as_given() -> None:

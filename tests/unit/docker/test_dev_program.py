@@ -205,7 +205,7 @@ def test_children_carry_their_component_parent(run):
 
 
 def test_health_gate_runs_after_every_container(run):
-    [gate] = run.of_type("pulumi-python:dynamic:Resource")
+    [gate] = [r for r in run.of_type("pulumi-python:dynamic:Resource") if r.name == "seaweedfs-health"]
     containers = {c.urn for c in run.of_type(CONTAINER)}
     assert containers <= set(gate.dependencies)
     assert gate.inputs["timeout_seconds"] == 120

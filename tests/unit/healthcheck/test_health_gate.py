@@ -15,7 +15,7 @@ from tests.pulumi_harness import run_program
 @pytest.fixture(scope="module")
 def delivered():
     run = run_program("dev", {"platform": "docker", "s3Enabled": True, "healthTimeoutSeconds": 42})
-    [gate] = run.of_type("pulumi-python:dynamic:Resource")
+    [gate] = [r for r in run.of_type("pulumi-python:dynamic:Resource") if r.name == "seaweedfs-health"]
     return engine_delivers(gate.inputs)
 
 

@@ -1,0 +1,105 @@
+"""What a rolling change compares and in which order it touches the nodes.
+
+A node needs a rollout when the fingerprint of what it should run differs from the one it runs. The
+fingerprint covers everything that reaches the process: argv, env and config files as the model renders
+them (with `{{ref}}` placeholders, so a rotated secret enters through `extra`), the SeaweedFS version and,
+on AWS, the image and instance type.
+
+The order follows the dependencies: volume servers first (filers and masters keep working while one is
+away, its replicas serve reads), then filers (HAProxy sends requests to the others), then the S3 gateway,
+then the masters: followers first and the current leader last, so a rollout changes the leader at most
+once. The leader is looked up when the master tier starts and again before each master, never taken
+from an index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from components.model.topology import Role, Service, Topology
+
+TIER_ORDER = (Role.VOLUME, Role.FILER, Role.S3, Role.MASTER)
+
+
+@dataclass(frozen=True)
+class RolloutNode:
+    """One node of a rollout: where its health is probed and the fingerprint it must end up running."""
+
+    name: str
+    role: Role
+    address: str  # host:port of its HTTP listener
+    target: str
+
+
+def fingerprint(service: Service, version: str, extra: Mapping[str, str] | None = None) -> str:
+    """A short stable digest of everything that makes `service` run differently."""
+    payload = {
+        "args": list(service.args),
+        "env": [list(pair) for pair in service.env],
+        "files": [[f.path, f.content] for f in service.files],
+        "version": version,
+        "extra": dict(sorted((extra or {}).items())),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def tiers(nodes: Sequence[RolloutNode]) -> tuple[tuple[RolloutNode, ...], ...]:
+    """The nodes grouped by tier in rollout order; within a tier, by name (masters are reordered later)."""
+    return tuple(
+        tuple(sorted((n for n in nodes if n.role is role), key=lambda n: n.name))
+        for role in TIER_ORDER
+        if any(n.role is role for n in nodes)
+    )
+
+
+def next_master(pending: Sequence[RolloutNode], leader: str | None) -> RolloutNode:
+    """The next master to roll: the first follower still pending, the leader only when it is the last."""
+    followers = [n for n in pending if n.name != leader]
+    return followers[0] if followers else pending[0]
+
+
+def rollout_order(nodes: Sequence[RolloutNode], leader: str | None) -> tuple[str, ...]:
+    """The whole order for a leader known now (what a preview shows; the driver re-checks the leader)."""
+    order: list[str] = []
+    for tier in tiers(nodes):
+        pending = list(tier)
+        while pending:
+            node = next_master(pending, leader) if tier[0].role is Role.MASTER else pending[0]
+            order.append(node.name)
+            pending.remove(node)
+    return tuple(order)
+
+
+def compare_versions(a: str, b: str) -> int:
+    """-1, 0 or 1 as SeaweedFS version `a` is below, equal to or above `b` ("4.47" < "4.48" < "4.100")."""
+    left, right = _version_key(a), _version_key(b)
+    return (left > right) - (left < right)
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.strip().split("."))
+
+
+def rollout_nodes(
+    topology: Topology, version: str, extra: Mapping[str, Mapping[str, str]] | None = None
+) -> tuple[RolloutNode, ...]:
+    """Every service of `topology` with the fingerprint it must run; `extra[node]` adds per-node inputs
+    such as the image or instance type."""
+    return tuple(
+        RolloutNode(s.name, s.role, s.http_address, fingerprint(s, version, (extra or {}).get(s.name)))
+        for s in topology.services
+    )
+
+
+def downgrade_problem(running: str, wanted: str, allow_downgrade: bool) -> str | None:
+    """The one-line refusal of a release below the running one, None when the change is allowed."""
+    if not running or allow_downgrade or compare_versions(wanted, running) >= 0:
+        return None
+    return (
+        f'seaweedfsVersion = "{wanted}" is below {running}, the release this stack runs. '
+        f"Fix: pulumi config set seaweedfsVersion {running}, or to downgrade on purpose: "
+        "pulumi config set allowDowngrade true"
+    )

@@ -1,0 +1,1 @@
+"""Rolling changes: one node at a time, in the model's order, each gated on its own health."""

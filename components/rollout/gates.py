@@ -1,0 +1,209 @@
+"""Health gates of a rollout, probed over the nodes' own HTTP endpoints and HAProxy's admin socket.
+
+- master: it knows a leader (`/cluster/status` names one; a restarted follower learns it only from the
+  leader's heartbeats), and the leader's `/cluster/status` lists it among its peers (or it is the leader);
+- volume server: `/healthz` 200 and registered with the master (its address in `/dir/status`, which a
+  follower proxies to the leader);
+- filer and S3 gateway: `/healthz` 200; a filer must also be UP again in every HAProxy (see `Haproxy`).
+
+HAProxy is driven through its admin socket (`stats socket ... level admin` in the rendered config), with
+a transport per load balancer: a Unix socket on loopback, SSM Run Command on AWS.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import socket
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from components.model.rollout import RolloutNode
+from components.model.topology import Role
+
+PROBE_TIMEOUT = 3.0
+BACKEND = "filers"
+DRAIN_TIMEOUT = 20.0
+
+
+Fetch = Callable[[str], tuple[int, str]]  # GET url -> (status, body); status 0 when nothing answered
+
+
+def local_fetch(url: str) -> tuple[int, str]:
+    """GET from this machine (loopback, or a runner inside the VPC)."""
+    try:
+        response = httpx.get(url, timeout=PROBE_TIMEOUT)
+        return response.status_code, response.text
+    except httpx.HTTPError:
+        return 0, ""
+
+
+class HttpGates:
+    """Gates for a cluster whose masters are `masters` (node name -> host:port), probed through `fetch`.
+
+    `fetch_from(node)`, when given, probes a node's gate from where that node's own traffic is allowed
+    (on AWS: curl on the node itself; an HAProxy node, say, may not reach the masters). `fetch` looks up
+    the leader, so on AWS it runs on a master.
+    """
+
+    def __init__(
+        self, masters: Mapping[str, str], fetch: Fetch = local_fetch, fetch_from: Callable[[str], Fetch] | None = None
+    ) -> None:
+        self.masters = dict(masters)
+        self.fetch = fetch
+        self.fetch_from = fetch_from
+
+    def _json(self, url: str, fetch: Fetch | None = None) -> dict[str, Any] | None:
+        status, body = (fetch or self.fetch)(url)
+        if status != 200:
+            return None
+        try:
+            value = json.loads(body)
+        except ValueError:
+            return None
+        return value if isinstance(value, dict) else None
+
+    def _status(self, url: str, fetch: Fetch) -> str:
+        status, _ = fetch(url)
+        return f"HTTP {status}" if status else "no answer"
+
+    def leader(self) -> str | None:
+        for address in self.masters.values():
+            status = self._json(f"http://{address}/cluster/status") or {}
+            name = self._name_of(str(status.get("Leader", "")))
+            if name:
+                return name
+        return None
+
+    def _name_of(self, raft_address: str) -> str | None:
+        # Raft addresses read "host:port.grpcPort".
+        return next((n for n, a in self.masters.items() if raft_address.split(".grpc")[0].startswith(a)), None)
+
+    def problem(self, node: RolloutNode) -> str | None:
+        fetch = self.fetch_from(node.name) if self.fetch_from else self.fetch
+        path = "/cluster/healthz" if node.role is Role.MASTER else "/healthz"
+        health = self._status(f"http://{node.address}{path}", fetch)
+        if health != "HTTP 200":
+            return f"health probe answered {health}"
+        if node.role is Role.MASTER:
+            return self._master_problem(node, fetch)
+        if node.role is Role.VOLUME:
+            return self._volume_problem(node, fetch)
+        return None
+
+    def _master_problem(self, node: RolloutNode, fetch: Fetch) -> str | None:
+        own = self._json(f"http://{node.address}/cluster/status", fetch) or {}
+        leader = self._name_of(str(own.get("Leader", "")))
+        if leader is None:
+            return "knows no Raft leader"
+        if leader == node.name:
+            return None
+        status = self._json(f"http://{self.masters[leader]}/cluster/status", fetch) or {}
+        peers = [str(p) for p in status.get("Peers") or []]
+        return None if any(p.startswith(node.address) for p in peers) else f"not among the leader's peers {peers}"
+
+    def _volume_problem(self, node: RolloutNode, fetch: Fetch) -> str | None:
+        for address in self.masters.values():
+            status = self._json(f"http://{address}/dir/status", fetch)
+            if status is not None:
+                return None if registered(status, node.address) else "not registered with the master"
+        return "no master answered /dir/status"
+
+
+class NewClusterGates(HttpGates):
+    """For a node's first instance (NodeReady): in a new stack the instances of a tier wait for each other,
+    so the full gate could wait for peers that do not exist yet. A master none of whose peers answers is
+    the first of a new cluster, and any other node of a cluster without a leader yet is part of its first
+    start: each passes once its process answers at all. A replacement in a running cluster (a leader
+    exists) gets the full gate."""
+
+    def problem(self, node: RolloutNode) -> str | None:
+        fetch = self.fetch_from(node.name) if self.fetch_from else self.fetch
+        forming = self._alone(node, fetch) if node.role is Role.MASTER else self._leaderless(fetch)
+        if forming:
+            status, _ = fetch(f"http://{node.address}{'/cluster/status' if node.role is Role.MASTER else '/'}")
+            return None if status else "does not answer"
+        return super().problem(node)
+
+    def _leaderless(self, fetch: Fetch) -> bool:
+        statuses = [self._json(f"http://{a}/cluster/status", fetch) or {} for a in self.masters.values()]
+        return not any(status.get("Leader") for status in statuses)
+
+    def _alone(self, node: RolloutNode, fetch: Fetch) -> bool:
+        others = [a for name, a in self.masters.items() if name != node.name]
+        return all(fetch(f"http://{address}/cluster/status")[0] == 0 for address in others)
+
+
+def registered(dir_status: Mapping[str, Any], address: str) -> bool:
+    """Whether `/dir/status` of the leader lists the volume server at `address`."""
+    topology = dir_status.get("Topology") or {}
+    for data_center in topology.get("DataCenters") or []:
+        for rack in data_center.get("Racks") or []:
+            if any(node.get("Url") == address for node in rack.get("DataNodes") or []):
+                return True
+    return False
+
+
+Send = Callable[[str], str]  # one admin-socket command -> its answer
+
+
+def unix_socket_sender(path: str) -> Send:
+    def send(command: str) -> str:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(PROBE_TIMEOUT)
+            sock.connect(path)
+            sock.sendall(command.encode() + b"\n")
+            chunks = []
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        return b"".join(chunks).decode(errors="replace")
+
+    return send
+
+
+def server_rows(show_stat: str) -> dict[str, dict[str, str]]:
+    """`show stat` CSV of the filer backend: server name -> its row."""
+    text = show_stat.lstrip("# ")
+    return {
+        row["svname"]: row
+        for row in csv.DictReader(io.StringIO(text))
+        if row.get("pxname") == BACKEND and row.get("svname") not in ("BACKEND", "FRONTEND")
+    }
+
+
+class Haproxy:
+    """Every HAProxy in front of the filers, one admin-socket transport each."""
+
+    def __init__(self, senders: Sequence[Send], drain_timeout: float = DRAIN_TIMEOUT) -> None:
+        self.senders = tuple(senders)
+        self.drain_timeout = drain_timeout
+
+    def _set_state(self, filer: str, state: str) -> None:
+        for send in self.senders:
+            answer = send(f"set server {BACKEND}/{filer} state {state}").strip()
+            if answer:
+                raise RuntimeError(f"HAProxy refused 'state {state}' for {filer}: {answer}")
+
+    def drain(self, filer: str) -> None:
+        self._set_state(filer, "drain")
+        deadline = time.monotonic() + self.drain_timeout
+        while time.monotonic() < deadline and any(self._sessions(send, filer) for send in self.senders):
+            time.sleep(0.2)
+
+    def _sessions(self, send: Send, filer: str) -> int:
+        row = server_rows(send("show stat")).get(filer, {})
+        return int(row.get("scur") or 0)
+
+    def ready(self, filer: str) -> None:
+        self._set_state(filer, "ready")
+
+    def problem(self, filer: str) -> str | None:
+        for i, send in enumerate(self.senders):
+            status = server_rows(send("show stat")).get(filer, {}).get("status", "missing")
+            if status != "UP":
+                return f"HAProxy #{i} reports {filer} {status}"
+        return None

@@ -1,0 +1,231 @@
+"""The rollout on AWS as Pulumi dynamic resources: `StackRollout` and one `NodeReady` per node.
+
+`StackRollout` holds every node's target fingerprint (the digest of its SSM node document). A changed
+flag, env value or release changes those parameters and this resource's plan, nothing else, so a
+preview shows the change as an update of the rollout. Its update drives `components.rollout.driver`
+over SSM Run Command: one node at a time in the model's order, each gated on its health; a node that
+fails its gate fails the update and names the node; the next `pulumi up` resumes (nodes already at
+their target are skipped). Its `check` refuses a release below the running one unless allowDowngrade.
+
+`NodeReady` waits until one node's instance passes its gate. Each instance depends on the NodeReady of
+the node before it in rollout order, so an AMI or instance-type change replaces one instance at a time.
+
+Both take their plan as ONE JSON string: the engine carries properties as a protobuf Struct, where a
+number is a double and nested maps lose their types; a string crosses unchanged
+(tests/engine_wire.py feeds them exactly that).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ResourceProvider, UpdateResult
+
+LB_ROLE = "lb"
+
+
+@dataclass(frozen=True)
+class PlanNode:
+    name: str
+    role: str  # a model Role value, or "lb" for an HAProxy node
+    address: str  # host:port its health is probed at
+    target: str
+    instance_id: str
+
+
+@dataclass(frozen=True)
+class RolloutPlan:
+    region: str
+    nodes: tuple[PlanNode, ...]
+    load_balancers: tuple[tuple[str, str], ...]  # (instance id, admin socket) of each HAProxy
+    gate_timeout: float
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> RolloutPlan:
+        raw = json.loads(text)
+        return cls(
+            region=str(raw["region"]),
+            nodes=tuple(PlanNode(**node) for node in raw["nodes"]),
+            load_balancers=tuple((str(i), str(s)) for i, s in raw["load_balancers"]),
+            gate_timeout=float(raw["gate_timeout"]),
+        )
+
+    def targets(self) -> dict[str, tuple[str, str]]:
+        return {n.name: (n.target, n.instance_id) for n in self.nodes}
+
+
+def _driver(plan: RolloutPlan, masters: dict[str, str] | None = None) -> Any:
+    # Imported here: this runs in the dynamic provider's own process, and boto3 only there.
+    from components.model.rollout import RolloutNode
+    from components.model.topology import Role
+    from components.rollout.driver import Rollout, Timing
+    from components.rollout.gates import Haproxy, HttpGates, NewClusterGates
+    from components.rollout.ssm import SsmOperator, SsmShell, ssm_fetch, ssm_haproxy_sender
+
+    shell = SsmShell.for_region(plan.region)
+    services = [n for n in plan.nodes if n.role != LB_ROLE]
+    # A whole plan knows its masters; a NodeReady's plan is one node, and a first instance may be alone.
+    gates = HttpGates if masters is None else NewClusterGates
+    masters = masters or {n.name: n.address for n in services if n.role == Role.MASTER.value}
+    instances = {n.name: n.instance_id for n in plan.nodes}
+    # Each gate is probed from its own node (see HttpGates); the leader is looked up from a master.
+    leader_probe = next((instances[name] for name in masters if name in instances), plan.nodes[0].instance_id)
+    rollout = Rollout(
+        SsmOperator(shell, {n.name: n.instance_id for n in services}),
+        gates(masters, ssm_fetch(shell, leader_probe), lambda name: ssm_fetch(shell, instances[name])),
+        Haproxy([ssm_haproxy_sender(shell, i, s) for i, s in plan.load_balancers]),
+        Timing(gate_timeout=plan.gate_timeout, poll_interval=2.0),
+        on_event=lambda node, what: pulumi.log.info(f"rollout: {node} {what}"),
+    )
+    nodes = [RolloutNode(n.name, Role(n.role), n.address, n.target) for n in services]
+    return rollout, nodes
+
+
+def _roll(props: dict[str, Any]) -> dict[str, Any]:
+    plan = RolloutPlan.from_json(props["plan_json"])
+    rollout, nodes = _driver(plan)
+    result = rollout.run(nodes)
+    if not result.ok:
+        raise Exception(f"{result.summary()}. Fix the node or its config, then run pulumi up again: it resumes.")
+    return {**props, "rolled": result.rolled + _roll_load_balancers(plan)}
+
+
+def _roll_load_balancers(plan: RolloutPlan) -> list[str]:
+    """The HAProxy nodes last, one at a time, each back on its health port before the next (the NLB
+    routes around the one restarting)."""
+    from components.rollout.ssm import SsmOperator, SsmShell
+
+    lbs = [n for n in plan.nodes if n.role == LB_ROLE]
+    operator = SsmOperator(SsmShell.for_region(plan.region), {n.name: n.instance_id for n in lbs})
+    rolled = []
+    for node in lbs:
+        if operator.running(node.name) == node.target:
+            continue
+        for step in (operator.stop, operator.apply, operator.start):
+            step(node.name)
+        _wait_lb(plan, node)
+        rolled.append(node.name)
+    return rolled
+
+
+class _ReleaseGuardProvider(ResourceProvider):
+    """Refuses a release below the one the stack runs (its previous inputs) unless allow_downgrade."""
+
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        from components.model.rollout import downgrade_problem
+
+        problem = downgrade_problem(str(olds.get("version") or ""), news["version"], bool(news["allow_downgrade"]))
+        return CheckResult(news, [CheckFailure("version", problem)] if problem else [])
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        return DiffResult(changes=olds.get("version") != news["version"], replaces=[], stables=[])
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        return CreateResult(id_="release-guard", outs=props)
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(outs=news)
+
+
+class ReleaseGuard(pulumi.dynamic.Resource):
+    """Registered before anything a release reaches (containers, node documents): a downgrade that is not
+    allowed fails the preview and the update before a single node changes."""
+
+    def __init__(
+        self, name: str, version: str, allow_downgrade: bool, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(_ReleaseGuardProvider(), name, {"version": version, "allow_downgrade": allow_downgrade}, opts)
+
+
+class Release(pulumi.ComponentResource):
+    """The stack's SeaweedFS release and its guard; whatever a release reaches depends on this."""
+
+    def __init__(self, name: str, version: str, allow_downgrade: bool) -> None:
+        super().__init__("aegis:storage:Release", name, None, None)
+        self.guard = ReleaseGuard(name, version, allow_downgrade, pulumi.ResourceOptions(parent=self))
+        self.register_outputs({"version": version})
+
+
+class _StackRolloutProvider(_ReleaseGuardProvider):
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        old = RolloutPlan.from_json(olds["plan_json"]).targets()
+        new = RolloutPlan.from_json(news["plan_json"]).targets()
+        changed = old != new or olds.get("version") != news["version"]
+        return DiffResult(changes=changed, replaces=[], stables=[], delete_before_replace=False)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        # New instances boot from their own documents (and NodeReady gates them): nothing to roll yet.
+        return CreateResult(id_="stack-rollout", outs={**props, "rolled": []})
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(outs=_roll(news))
+
+
+class StackRollout(pulumi.dynamic.Resource):
+    """Applies changed node documents one node at a time, gated on health (see the module docstring)."""
+
+    rolled: pulumi.Output[list[str]]
+
+    def __init__(
+        self,
+        name: str,
+        plan_json: pulumi.Input[str],
+        version: str,
+        allow_downgrade: bool,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {"plan_json": plan_json, "version": version, "allow_downgrade": allow_downgrade, "rolled": None}
+        super().__init__(_StackRolloutProvider(), name, props, opts)
+
+
+def _wait_ready(props: dict[str, Any]) -> dict[str, Any]:
+    plan = RolloutPlan.from_json(props["plan_json"])
+    (node,) = plan.nodes
+    if node.role == LB_ROLE:
+        _wait_lb(plan, node)
+        return props
+    rollout, (rollout_node,) = _driver(plan, json.loads(props["masters_json"]))
+    rollout.wait_ready(rollout_node)
+    return props
+
+
+def _wait_lb(plan: RolloutPlan, node: PlanNode) -> None:
+    from components.rollout.ssm import SsmShell, ssm_fetch
+
+    fetch = ssm_fetch(SsmShell.for_region(plan.region), node.instance_id)
+    deadline = time.monotonic() + plan.gate_timeout
+    while fetch(f"http://{node.address}/healthz")[0] != 200:
+        if time.monotonic() > deadline:
+            raise Exception(f"{node.name}: HAProxy not healthy after {plan.gate_timeout:g} s")
+        time.sleep(2.0)
+
+
+class _NodeReadyProvider(ResourceProvider):
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        return DiffResult(changes=olds.get("plan_json") != news["plan_json"], replaces=[], stables=[])
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        return CreateResult(id_="node-ready", outs=_wait_ready(props))
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(outs=_wait_ready(news))
+
+
+class NodeReady(pulumi.dynamic.Resource):
+    """Done once the node's current instance passes its health gate (see the module docstring)."""
+
+    def __init__(
+        self,
+        name: str,
+        plan_json: pulumi.Input[str],
+        masters_json: str,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(_NodeReadyProvider(), name, {"plan_json": plan_json, "masters_json": masters_json}, opts)

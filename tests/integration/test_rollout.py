@@ -1,0 +1,125 @@
+"""A rolling upgrade of the prod topology on loopback, from the previous weed release to the pinned one.
+
+The cluster (3 masters, 3 volume servers, 3 filers on PostgreSQL, 2 HAProxy, S3) starts on
+`.weed/4.47`; the rollout driver the AWS stack uses rolls it to the pinned weed, one node at a time.
+The first test breaks one filer's new command line and sees the rollout stop there; the second re-runs
+the rollout with the fixed config, which resumes after the nodes already done and finishes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from components.model.refs import Ref
+from components.model.topology import Role
+from components.rollout.driver import Rollout, Timing
+from tests.cluster import LocalCluster, fresh_values, health_target, loopback_topology, running, wait_for_report
+from tests.postgres import LocalPostgres
+from tests.rollout_local import (
+    LoopbackOperator,
+    Release,
+    binary_version,
+    loopback_gates,
+    loopback_haproxy,
+    pinned_releases,
+    previous_weed,
+    releases,
+    rollout_targets,
+    running_version,
+)
+from tests.unit.model.test_config import prod
+
+pytestmark = pytest.mark.integration
+
+SUBNET = "127.0.51"
+DB_HOST = f"{SUBNET}.60"
+BROKEN = "filer-1"
+# What the first test's stopped rollout finished, for the second test's resume (empty when run alone).
+FINISHED: list[str] = []
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory) -> Iterator[LocalCluster]:
+    root: Path = tmp_path_factory.mktemp("rollout")
+    cfg = prod()
+    topology, _ = loopback_topology(cfg, root, SUBNET)
+    values = fresh_values(DB_HOST)
+    assert cfg.aws is not None
+    postgres = LocalPostgres(
+        DB_HOST, cfg.aws.database_port, cfg.aws.database_name, cfg.aws.database_user, values[Ref.DB_PASSWORD]
+    )
+    try:
+        postgres.init()
+        with running(topology, values, root, weed=previous_weed()) as started:
+            yield started
+    finally:
+        postgres.remove()
+
+
+def rollout(cluster: LocalCluster, targets: dict[str, Release], events: list[str], gate_timeout: float) -> Rollout:
+    old = releases(cluster.topology, previous_weed())
+    operator = LoopbackOperator(cluster, old, targets)
+    gates = loopback_gates(cluster.topology)
+    return Rollout(
+        operator,
+        gates,
+        loopback_haproxy(cluster.topology),
+        Timing(gate_timeout=gate_timeout),
+        on_event=lambda node, what: events.append(f"{node} {what}"),
+    )
+
+
+def versions(cluster: LocalCluster) -> dict[str, str]:
+    return {s.name: running_version(cluster, s) for s in cluster.topology.services}
+
+
+def test_a_node_whose_new_config_fails_stops_the_rollout_there(cluster: LocalCluster):
+    old, new = binary_version(previous_weed()), binary_version(pinned_releases(cluster.topology)["master-0"].weed)
+    assert set(versions(cluster).values()) == {old}, versions(cluster)
+    targets = pinned_releases(cluster.topology)
+    broken = targets[BROKEN]
+    targets[BROKEN] = replace(broken, service=replace(broken.service, args=(*broken.service.args, "-noSuchFlag=1")))
+    events: list[str] = []
+
+    result = rollout(cluster, targets, events, gate_timeout=20).run(rollout_targets(targets))
+
+    assert result.failed == BROKEN, result.summary()
+    assert result.rolled == ["volume-0", "volume-1", "volume-2", "filer-0"], result.summary()
+    FINISHED.extend(result.rolled)
+    expected = {"volume-0": new, "volume-1": new, "volume-2": new, "filer-0": new, "filer-2": old, "s3-0": old}
+    expected |= {m.name: old for m in cluster.topology.of(Role.MASTER)}
+    got = versions(cluster)
+    assert {name: got[name] for name in expected} == expected
+    gates = loopback_gates(cluster.topology)
+    for node in rollout_targets(targets):
+        if node.name != BROKEN:
+            assert gates.problem(node) is None, node.name
+    assert loopback_haproxy(cluster.topology).problem("filer-0") is None
+
+
+def test_a_rerun_resumes_after_the_nodes_done_and_rolls_the_leader_last(cluster: LocalCluster):
+    targets = pinned_releases(cluster.topology)
+    nodes = rollout_targets(targets)
+    events: list[str] = []
+    driver = rollout(cluster, targets, events, gate_timeout=90)
+    leader = loopback_gates(cluster.topology).leader()
+
+    result = driver.run(nodes)
+
+    assert result.ok, result.summary()
+    # What the stopped rollout finished is skipped; the broken filer (recorded at its broken target) is rolled.
+    assert result.skipped == FINISHED, result.summary()
+    assert BROKEN in result.rolled
+    masters_rolled = [name for name in result.rolled if name.startswith("master-")]
+    assert masters_rolled[-1] == leader, (leader, result.rolled)
+    assert result.rolled.index(masters_rolled[0]) > max(result.rolled.index(n) for n in result.rolled if "filer" in n)
+    assert set(versions(cluster).values()) == {targets["master-0"].version}, versions(cluster)
+    target = health_target(cluster.topology, cluster.values)
+    report = wait_for_report(target, healthy=True, timeout=60)
+    assert report.healthy, report.table()
+    again = driver.run(nodes)
+    assert again.ok and again.rolled == [] and sorted(again.skipped) == sorted(targets), again.summary()

@@ -1,0 +1,211 @@
+"""The rollout driver against in-memory doubles of the nodes, the gates and HAProxy."""
+
+from __future__ import annotations
+
+from components.model.rollout import RolloutNode
+from components.model.topology import Role
+from components.rollout.driver import Rollout, Timing
+from components.rollout.gates import Haproxy, HttpGates, NewClusterGates, registered, server_rows
+
+NAMES = ("master-0", "master-1", "master-2", "volume-0", "volume-1", "filer-0", "filer-1")
+
+
+def nodes(target: str = "new") -> list[RolloutNode]:
+    return [RolloutNode(n, Role(n.split("-")[0]), f"{n}:1", target) for n in NAMES]
+
+
+class FakeCluster:
+    """Nodes that run a fingerprint; a node given a `broken` fingerprint never becomes healthy."""
+
+    def __init__(self, leader: str = "master-1", broken: str = "broken") -> None:
+        self.runs = dict.fromkeys(NAMES, "old")
+        self.up = set(NAMES)
+        self.log: list[str] = []
+        self.leader_name = leader
+        self.broken = broken
+        self.staged: dict[str, str] = {}
+
+    # NodeOperator
+    def running(self, node: str) -> str | None:
+        return self.runs[node] if node in self.up else None
+
+    def stop(self, node: str) -> None:
+        self.log.append(f"stop {node}")
+        self.up.discard(node)
+        if node == self.leader_name:
+            self.leader_name = "master-0" if node != "master-0" else "master-2"
+
+    def apply(self, node: str) -> None:
+        self.runs[node] = self.staged.get(node, "new")
+
+    def start(self, node: str) -> None:
+        self.log.append(f"start {node}")
+        self.up.add(node)
+
+    # Gates
+    def leader(self) -> str | None:
+        return self.leader_name
+
+    def problem(self, node: RolloutNode) -> str | None:
+        if node.name not in self.up or self.runs[node.name] == self.broken:
+            return "down"
+        return None
+
+
+class FakeBalancers:
+    def __init__(self, cluster: FakeCluster) -> None:
+        self.cluster = cluster
+
+    def drain(self, filer: str) -> None:
+        self.cluster.log.append(f"drain {filer}")
+
+    def ready(self, filer: str) -> None:
+        self.cluster.log.append(f"ready {filer}")
+
+    def problem(self, filer: str) -> str | None:
+        return None
+
+
+def driver(cluster: FakeCluster) -> Rollout:
+    return Rollout(cluster, cluster, FakeBalancers(cluster), Timing(gate_timeout=0.05, poll_interval=0.01))
+
+
+def test_volume_servers_then_filers_drained_first_then_followers_and_the_leader_last():
+    cluster = FakeCluster(leader="master-0")
+    result = driver(cluster).run(nodes())
+    assert result.ok and result.rolled == [
+        "volume-0",
+        "volume-1",
+        "filer-0",
+        "filer-1",
+        "master-1",
+        "master-2",
+        "master-0",
+    ]
+    filer_steps = [line for line in cluster.log if "filer-0" in line]
+    assert filer_steps == ["drain filer-0", "stop filer-0", "start filer-0", "ready filer-0"]
+    assert all(v == "new" for v in cluster.runs.values())
+
+
+def test_the_leader_is_looked_up_before_each_master_not_taken_from_the_start():
+    cluster = FakeCluster(leader="master-0")
+    rollout = driver(cluster)
+    moved = []
+
+    def leader() -> str | None:
+        # leadership moves to master-2 once master-1 has been rolled
+        if "start master-1" in cluster.log and not moved:
+            moved.append(True)
+            cluster.leader_name = "master-2"
+        return cluster.leader_name
+
+    rollout.gates = type("G", (), {"leader": staticmethod(leader), "problem": staticmethod(cluster.problem)})()
+    result = rollout.run(nodes())
+    assert result.rolled[-3:] == ["master-1", "master-0", "master-2"]
+
+
+def test_the_first_node_that_fails_its_gate_stops_the_rollout_and_is_reported():
+    cluster = FakeCluster()
+    cluster.staged["filer-0"] = "broken"
+    result = driver(cluster).run(nodes())
+    assert result.failed == "filer-0" and "down" in result.reason
+    assert result.rolled == ["volume-0", "volume-1"]
+    assert cluster.runs["filer-1"] == "old" and cluster.runs["master-0"] == "old"
+    assert "rollout stopped at filer-0" in result.summary()
+
+
+def test_a_rerun_skips_nodes_at_their_target_and_rolls_a_broken_one_again():
+    cluster = FakeCluster()
+    cluster.staged["filer-0"] = "broken"
+    driver(cluster).run(nodes())
+    cluster.staged.clear()
+    result = driver(cluster).run(nodes())
+    assert result.ok
+    assert result.skipped == ["volume-0", "volume-1"]
+    assert result.rolled[0] == "filer-0"
+    assert driver(cluster).run(nodes()).rolled == []
+
+
+def test_an_operator_error_stops_the_rollout_at_that_node():
+    cluster = FakeCluster()
+
+    def fail(node: str) -> None:
+        raise TimeoutError("ssm command timed out")
+
+    cluster.start = fail  # type: ignore[method-assign]
+    result = driver(cluster).run(nodes())
+    assert result.failed == "volume-0" and "ssm command timed out" in result.reason
+
+
+SHOW_STAT = (
+    "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status\n"
+    "filers,FRONTEND,,,0,0,4096,0,0,0,0,0,0,,,,,OPEN\n"
+    "filers,filer-0,0,0,2,3,,9,0,0,,0,,0,0,0,0,DRAIN\n"
+    "filers,filer-1,0,0,0,3,,9,0,0,,0,,0,0,0,0,UP\n"
+    "filers,BACKEND,0,0,2,3,,9,0,0,0,0,,0,0,0,0,UP\n"
+)
+
+
+def test_haproxy_rows_states_and_drain_commands():
+    rows = server_rows(SHOW_STAT)
+    assert set(rows) == {"filer-0", "filer-1"} and rows["filer-0"]["scur"] == "2"
+    sent: list[str] = []
+
+    def send(command: str) -> str:
+        sent.append(command)
+        return SHOW_STAT if command == "show stat" else ""
+
+    lb = Haproxy([send, send], drain_timeout=0.05)
+    assert lb.problem("filer-1") is None
+    assert lb.problem("filer-0") == "HAProxy #0 reports filer-0 DRAIN"
+    lb.drain("filer-0")
+    lb.ready("filer-0")
+    assert sent.count("set server filers/filer-0 state drain") == 2
+    assert sent.count("set server filers/filer-0 state ready") == 2
+
+
+def test_a_volume_server_counts_as_registered_only_when_the_topology_lists_it():
+    status = {"Topology": {"DataCenters": [{"Racks": [{"DataNodes": [{"Url": "10.0.0.5:8080"}]}]}]}}
+    assert registered(status, "10.0.0.5:8080")
+    assert not registered(status, "10.0.0.6:8080")
+    assert not registered({"Topology": {}}, "10.0.0.5:8080")
+
+
+def fetcher(answers: dict[str, tuple[int, str]]):
+    return lambda url: answers.get(url, (0, ""))
+
+
+MASTER_ADDRESSES = {"master-0": "m0:9333", "master-1": "m1:9333", "master-2": "m2:9333"}
+FIRST = RolloutNode("master-0", Role.MASTER, "m0:9333", "")
+
+
+def test_a_master_rejoined_when_it_knows_the_leader_and_the_leader_lists_it():
+    answers = {
+        "http://m0:9333/cluster/healthz": (200, ""),
+        "http://m0:9333/cluster/status": (200, '{"Leader": "m1:9333.19333"}'),
+        "http://m1:9333/cluster/status": (200, '{"IsLeader": true, "Leader": "m1:9333.19333", "Peers": ["m2:9333"]}'),
+    }
+    gates = HttpGates(MASTER_ADDRESSES, fetcher(answers))
+    assert gates.leader() == "master-1"
+    assert "not among the leader's peers" in (gates.problem(FIRST) or "")
+    answers["http://m1:9333/cluster/status"] = (200, '{"Leader": "m1:9333.19333", "Peers": ["m0:9333.19333"]}')
+    assert gates.problem(FIRST) is None
+    answers["http://m0:9333/cluster/status"] = (200, "{}")
+    assert gates.problem(FIRST) == "knows no Raft leader"
+
+
+def test_only_the_first_master_of_a_new_cluster_passes_without_a_leader():
+    answers = {"http://m0:9333/cluster/healthz": (503, ""), "http://m0:9333/cluster/status": (200, "{}")}
+    assert NewClusterGates(MASTER_ADDRESSES, fetcher(answers)).problem(FIRST) is None
+    answers["http://m1:9333/cluster/status"] = (200, "{}")  # a peer exists: a running cluster, full gate
+    assert NewClusterGates(MASTER_ADDRESSES, fetcher(answers)).problem(FIRST) == "health probe answered HTTP 503"
+
+
+def test_in_a_cluster_without_a_leader_yet_a_first_volume_server_passes_once_it_answers():
+    volume = RolloutNode("volume-0", Role.VOLUME, "v0:8080", "")
+    answers = {"http://v0:8080/": (404, ""), "http://m0:9333/cluster/status": (200, "{}")}
+    assert NewClusterGates(MASTER_ADDRESSES, fetcher(answers)).problem(volume) is None
+    answers["http://m0:9333/cluster/status"] = (200, '{"Leader": "m0:9333.19333"}')
+    answers["http://v0:8080/healthz"] = (200, "")
+    answers["http://m0:9333/dir/status"] = (200, '{"Topology": {}}')
+    assert NewClusterGates(MASTER_ADDRESSES, fetcher(answers)).problem(volume) == "not registered with the master"
