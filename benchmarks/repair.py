@@ -3,8 +3,8 @@ has its copies back, and how the health check calls the cluster in between.
 
 The shipped prod config with the masters' maintenance interval at weed's floor of 1 minute (it sleeps whole
 minutes), so a run measures the repair and not the wait: each kill comes right after a maintenance run has
-finished, the worst moment, a whole interval before the next one. Files are written to a tenant bucket and
-outside it first, so two collections of 010 volumes have a copy on every volume server. The victim rotates.
+finished, the worst moment, a whole interval before the next one. Files are written to an AEGIS volume and
+outside /aegis first, so two collections of 010 volumes have a copy on every volume server. The victim rotates.
 
 Run it alone with `python -m benchmarks --only repair`.
 """

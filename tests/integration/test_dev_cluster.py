@@ -43,7 +43,7 @@ def test_health_check_cli_reports_healthy_then_names_each_stopped_component(dev)
     report = wait_for_report(target, healthy=True)
     assert report.healthy, report.table()
     checked = {r.component for r in report.results}
-    assert checked == {"filer", "master", "volume", "s3", "roundtrip", "rules", "aegis"}
+    assert checked == {"filer", "master", "volume", "replicas", "s3", "roundtrip", "rules", "aegis"}
 
     outputs = {
         "health_target": {

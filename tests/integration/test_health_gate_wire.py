@@ -91,6 +91,6 @@ def test_gate_passes_a_healthy_cluster_and_names_a_stopped_filer(recorded_gate, 
         with pytest.raises(grpc.RpcError) as failed:
             provider.create(urn, checked)
     message = failed.value.details()
-    assert "SeaweedFS is not healthy after 10 s" in message
+    assert "SeaweedFS is unhealthy after 10 s" in message
     [lb] = cluster.topology.load_balancers
     assert f"filer {lb.host}:{lb.port}: no filer is up behind the load balancer (503)" in message

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from components.healthcheck import run_checks
+from components.model.aegis_layout import volume_path
 from components.model.refs import Ref
 from components.model.topology import Role
 from tests.cluster import LocalCluster, fresh_values, health_target, loopback_topology, running, wait_for_report
@@ -61,11 +62,11 @@ def test_a_lost_volume_server_is_repaired_within_the_maintenance_interval(cluste
     topology = cluster.topology
     target = health_target(topology, cluster.values, upkeep=prod().upkeep)
     lb = target.filer_url
-    tenant = prod().tenant_ids[0]
+    volume = volume_path("zaru-consumer", "00000000-0000-4000-8000-0000000e9a1c")
 
-    # Files in the tenant's bucket and outside it: two collections, each grows its own 010 volumes.
+    # Files in an AEGIS volume and outside /aegis: two collections, each grows its own 010 volumes.
     for i in range(40):
-        for path in (f"/buckets/{tenant}/vol-repair/f{i}", f"/repair/f{i}"):
+        for path in (f"{volume}/f{i}", f"/repair/f{i}"):
             assert httpx.put(f"{lb}{path}", content=os.urandom(8192), timeout=60).status_code == 201
     master = topology.of(Role.MASTER)[0].http_address
     assert not under_replicated(master)
