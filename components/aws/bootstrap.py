@@ -22,9 +22,8 @@ from typing import Any
 
 from components.aws.cloud_init import cloud_config
 from components.model.config import PROJECT
+from components.model.rollout import NODE_APPLY_SCRIPT, NODE_FINGERPRINT_FILE
 
-APPLY = "/usr/local/sbin/aegis-apply"
-FINGERPRINT_FILE = "/etc/aegis/fingerprint"
 APPLIED_DOCUMENT = "/etc/aegis/node.json"
 
 # Runs as root with the AMI's python3 (3.9 on Amazon Linux 2023). Modes: boot (files, setup, start),
@@ -122,11 +121,11 @@ def render_bootstrap(stack: str, node: str, region: str) -> str:
     script = (
         APPLY_SCRIPT.replace("__PARAMETER__", json.dumps(node_parameter_name(stack, node)))
         .replace("__REGION__", json.dumps(region))
-        .replace("__FINGERPRINT_FILE__", json.dumps(FINGERPRINT_FILE))
+        .replace("__FINGERPRINT_FILE__", json.dumps(NODE_FINGERPRINT_FILE))
         .replace("__APPLIED__", json.dumps(APPLIED_DOCUMENT))
     )
     document = {
-        "write_files": [{"path": APPLY, "owner": "root:root", "permissions": "0700", "content": script}],
-        "runcmd": [[APPLY, "boot"]],
+        "write_files": [{"path": NODE_APPLY_SCRIPT, "owner": "root:root", "permissions": "0700", "content": script}],
+        "runcmd": [[NODE_APPLY_SCRIPT, "boot"]],
     }
     return cloud_config(document)

@@ -16,7 +16,7 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote, urlencode
 
-from components.healthcheck.checks import STALE_PROBE_AGE, CheckResult, _address, _Answer, _Http, _result, _since
+from components.healthcheck.probing import STALE_PROBE_AGE, Answer, CheckResult, Http, address, check_result, since
 from components.healthcheck.s3_view import PROBE_TENANT_DIR
 
 PROBE_BYTES = 4096
@@ -33,7 +33,7 @@ def _ancestors(path: str) -> list[str]:
     return ["/" + "/".join(parts[: depth + 1]) for depth in range(len(parts))]
 
 
-def _failed(step: str, answer: _Answer, expected: str) -> str:
+def _failed(step: str, answer: Answer, expected: str) -> str:
     """Why a step failed, or "" when its status is one of `expected` (e.g. "201,200")."""
     if answer.response is None:
         return f"{step} failed: {answer.error}"
@@ -41,7 +41,7 @@ def _failed(step: str, answer: _Answer, expected: str) -> str:
     return "" if str(status) in expected.split(",") else f"{step} answered {status}, expected {expected}"
 
 
-def aegis_probe(http: _Http, filer_url: str) -> list[CheckResult]:
+def aegis_probe(http: Http, filer_url: str) -> list[CheckResult]:
     """One result: AEGIS's sequence on a fresh probe volume, cleaned up even when a step fails."""
     start = time.perf_counter()
     base = filer_url.rstrip("/")
@@ -51,16 +51,16 @@ def aegis_probe(http: _Http, filer_url: str) -> list[CheckResult]:
     finally:
         # The filer's own recursive delete, not AEGIS's: cleanup must work even when the rewrite does not.
         http.send("DELETE", f"{base}{volume}?recursive=true")
-    latency = _since(start)
+    latency = since(start)
     note = ""
     if not problem:
         swept = _sweep_stale_volumes(http, base)
         note = f"mkdir, .keep, {PROBE_BYTES} B write, Range read, HEAD, volume delete"
         note += f"; removed {swept} stale probe volume(s)" if swept else ""
-    return [_result(COMPONENT, _address(base), CHECK, latency, problem, note)]
+    return [check_result(COMPONENT, address(base), CHECK, latency, problem, note)]
 
 
-def _sweep_stale_volumes(http: _Http, base: str) -> int:
+def _sweep_stale_volumes(http: Http, base: str) -> int:
     """Remove probe volumes (this probe's and the S3 check's) that a write finishing after its run's cleanup
     left behind; best effort."""
     tenant = PROBE_TENANT_DIR.rstrip("/")
@@ -82,7 +82,7 @@ def _sweep_stale_volumes(http: _Http, base: str) -> int:
     return sum(1 for answer in deleted if answer.response is not None and answer.response.is_success)
 
 
-def _create(http: _Http, base: str, volume: str) -> str:
+def _create(http: Http, base: str, volume: str) -> str:
     for ancestor in _ancestors(volume):
         answer = http.send("POST", f"{base}/dir/", files={"path": (None, ancestor)})
         if problem := _failed(f"POST /dir/ path={ancestor}", answer, "201,200,409"):
@@ -90,7 +90,7 @@ def _create(http: _Http, base: str, volume: str) -> str:
     return _failed("PUT .keep", http.send("PUT", f"{base}{volume}/.keep", content=b""), "201,200")
 
 
-def _file_io(http: _Http, base: str, volume: str) -> str:
+def _file_io(http: Http, base: str, volume: str) -> str:
     url = f"{base}{volume}/probe.bin"
     payload = os.urandom(PROBE_BYTES)
     if problem := _failed("PUT file", http.send("PUT", url, content=payload), "201,200"):
@@ -111,7 +111,7 @@ def _file_io(http: _Http, base: str, volume: str) -> str:
     return ""
 
 
-def _delete(http: _Http, base: str, volume: str) -> str:
+def _delete(http: Http, base: str, volume: str) -> str:
     query = urlencode({"path": volume, "recursive": "true"})  # form-encoded, as AEGIS's client writes it
     if problem := _failed("DELETE /dir/?path=", http.send("DELETE", f"{base}/dir/?{query}"), "204,200"):
         return problem

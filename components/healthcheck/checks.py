@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from functools import partial
 from typing import Any
@@ -35,7 +35,17 @@ from urllib.parse import SplitResult, quote, urlsplit
 
 import httpx
 
+from components.healthcheck.aegis_probe import aegis_probe
 from components.healthcheck.filer_rules import RULES_PATH, rules_problem
+from components.healthcheck.probing import (
+    STALE_PROBE_AGE,
+    CheckResult,
+    Http,
+    address,
+    check_result,
+    json_object,
+    since,
+)
 from components.healthcheck.s3_view import AEGIS_BUCKET, S3ViewProbe, listed_keys
 from components.healthcheck.sigv4 import sign_get
 
@@ -43,8 +53,6 @@ SECRET_PLACEHOLDER = "[secret]"
 HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
 ROUNDTRIP_DIR = "/.aegis-healthcheck"
 ROUNDTRIP_BYTES = 4096
-# Far beyond any probe timeout and the filer's own 30 s wait for a writable volume, so no live probe is swept.
-STALE_PROBE_AGE = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -150,27 +158,6 @@ def _hidden(name: str) -> str:
 
 
 @dataclass(frozen=True)
-class CheckResult:
-    """One verdict. `detail` says what is wrong on failure, and may carry a note on success.
-
-    A `degraded` failure means the cluster serves everything but has lost a safety margin: a volume lacks
-    a copy, or a volume server runs short of slots or disk.
-    """
-
-    component: str
-    where: str
-    check: str
-    ok: bool
-    latency_ms: float
-    detail: str
-    degraded: bool = False
-
-    @property
-    def status(self) -> str:
-        return "OK" if self.ok else "DEGRADED" if self.degraded else "FAIL"
-
-
-@dataclass(frozen=True)
 class Report:
     results: tuple[CheckResult, ...]
     wall_seconds: float
@@ -222,7 +209,7 @@ def run_checks(target: Target, probe_timeout: float = 3.0, *, transport: httpx.B
     """Run every probe once, in parallel; `transport` replaces the network (tests pass an httpx.MockTransport)."""
     start = time.perf_counter()
     filers = dict.fromkeys(url.rstrip("/") for url in (target.filer_url, *target.filer_addresses))
-    probes: list[Callable[[_Http], list[CheckResult]]] = [partial(_filer, url=url) for url in filers]
+    probes: list[Callable[[Http], list[CheckResult]]] = [partial(_filer, url=url) for url in filers]
     probes += [partial(_master, url=url, expected_masters=target.expected_masters) for url in target.master_urls]
     probes.append(partial(_volume_servers, master_urls=target.master_urls, expected=target.expected_volume_servers))
     probes.append(partial(_replicas, master_urls=target.master_urls))
@@ -233,8 +220,7 @@ def run_checks(target: Target, probe_timeout: float = 3.0, *, transport: httpx.B
     if target.s3_endpoint is not None:
         probes.append(partial(_s3, endpoint=target.s3_endpoint, target=target))
     probes.append(partial(_roundtrip, filer_url=target.filer_url))
-    # Imported here: the AEGIS probe is built on this module's _Http and results.
-    from components.healthcheck.aegis_probe import aegis_probe
+    # Imported here: the AEGIS probe is built on this module's Http and results.
 
     probes.append(partial(aegis_probe, filer_url=target.filer_url))
     if target.filer_rules is not None:
@@ -243,7 +229,7 @@ def run_checks(target: Target, probe_timeout: float = 3.0, *, transport: httpx.B
         httpx.Client(transport=transport, timeout=probe_timeout) as client,
         ThreadPoolExecutor(max_workers=len(probes)) as pool,
     ):
-        http = _Http(client, probe_timeout)
+        http = Http(client, probe_timeout)
         futures = [pool.submit(probe, http) for probe in probes]
         results = tuple(result for future in futures for result in future.result())
     return Report(results, round(time.perf_counter() - start, 3))
@@ -267,69 +253,12 @@ def wait_until_healthy(
         time.sleep(min(interval, remaining))
 
 
-@dataclass(frozen=True)
-class _Answer:
-    response: httpx.Response | None
-    error: str  # why there is no response
-    latency_ms: float
-
-
-class _Http:
-    """The shared client, answering with either a response or a short reason, never an exception."""
-
-    def __init__(self, client: httpx.Client, timeout: float) -> None:
-        self._client = client
-        self._timeout = timeout
-
-    def send(self, method: str, url: str, **kwargs: Any) -> _Answer:
-        start = time.perf_counter()
-        try:
-            response = self._client.request(method, url, **kwargs)
-        except httpx.TimeoutException:
-            return _Answer(None, f"timed out after {self._timeout}s", _since(start))
-        except httpx.HTTPError as exc:
-            return _Answer(None, _describe(exc), _since(start))
-        return _Answer(response, "", _since(start))
-
-
-def _since(start: float) -> float:
-    return round((time.perf_counter() - start) * 1000, 1)
-
-
-def _describe(exc: httpx.HTTPError) -> str:
-    text = str(exc)
-    lowered = text.lower()
-    if "refused" in lowered:
-        return "connection refused"
-    if "name or service not known" in lowered or "name resolution" in lowered or "nodename nor servname" in lowered:
-        return "cannot resolve host"
-    if isinstance(exc, httpx.RemoteProtocolError):
-        return "connection closed without a response"
-    return text or type(exc).__name__
-
-
-def _address(url: str) -> str:
-    return urlsplit(url).netloc
-
-
 def _http_address(raft_address: str) -> str:
     """'127.0.9.1:9333.19333' (how masters name each other) -> '127.0.9.1:9333'."""
     return re.sub(r"(:\d+)\.\d+$", r"\1", raft_address)
 
 
-def _result(component: str, where: str, check: str, latency_ms: float, problem: str, note: str = "") -> CheckResult:
-    return CheckResult(component, where, check, not problem, latency_ms, problem or note)
-
-
-def _json_object(response: httpx.Response) -> dict[str, Any] | None:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
-
-
-def _filer(http: _Http, url: str) -> list[CheckResult]:
+def _filer(http: Http, url: str) -> list[CheckResult]:
     answer = http.send("GET", f"{url}/healthz")
     problem = answer.error
     if answer.response is not None and answer.response.status_code != 200:
@@ -339,93 +268,96 @@ def _filer(http: _Http, url: str) -> list[CheckResult]:
         problem = "metadata store unreachable (503)" if code == 503 else f"HTTP {code}"
         if code == 503 and "No server is available" in answer.response.text:
             problem = "no filer is up behind the load balancer (503)"
-    return [_result("filer", _address(url), "/healthz", answer.latency_ms, problem)]
+    return [check_result("filer", address(url), "/healthz", answer.latency_ms, problem)]
 
 
-def _master(http: _Http, url: str, expected_masters: int) -> list[CheckResult]:
-    base, where = url.rstrip("/"), _address(url)
+def _master(http: Http, url: str, expected_masters: int) -> list[CheckResult]:
+    base, where = url.rstrip("/"), address(url)
     health = http.send("GET", f"{base}/cluster/healthz")
     if health.response is None:
         # One line for an unreachable master, not one per check that could not run.
-        return [_result("master", where, "/cluster/healthz", health.latency_ms, health.error)]
+        return [check_result("master", where, "/cluster/healthz", health.latency_ms, health.error)]
     code = health.response.status_code
     problem = "" if code == 200 else "no quorum or leader (503)" if code == 503 else f"HTTP {code}"
-    results = [_result("master", where, "/cluster/healthz", health.latency_ms, problem)]
+    results = [check_result("master", where, "/cluster/healthz", health.latency_ms, problem)]
 
     status = http.send("GET", f"{base}/cluster/status")
     if status.response is None:
-        return [*results, _result("master", where, "leader", status.latency_ms, status.error)]
+        return [*results, check_result("master", where, "leader", status.latency_ms, status.error)]
     if status.response.status_code != 200:
         problem = f"/cluster/status answered HTTP {status.response.status_code}"
-        return [*results, _result("master", where, "leader", status.latency_ms, problem)]
-    body = _json_object(status.response)
+        return [*results, check_result("master", where, "leader", status.latency_ms, problem)]
+    body = json_object(status.response)
     # Both keys are left out when empty: no "Leader" during an election, no "Peers" for a lone master.
     leader = body.get("Leader") or "" if body is not None else None
     peers = body.get("Peers") or [] if body is not None else None
     if body is None or not isinstance(leader, str) or not isinstance(peers, list):
-        return [*results, _result("master", where, "leader", status.latency_ms, "unexpected /cluster/status answer")]
+        return [
+            *results,
+            check_result("master", where, "leader", status.latency_ms, "unexpected /cluster/status answer"),
+        ]
 
     if not leader:
-        results.append(_result("master", where, "leader", status.latency_ms, "no leader"))
+        results.append(check_result("master", where, "leader", status.latency_ms, "no leader"))
     else:
         note = "this master leads" if body.get("IsLeader") else f"leader {_http_address(leader)}"
-        results.append(_result("master", where, "leader", status.latency_ms, "", note))
+        results.append(check_result("master", where, "leader", status.latency_ms, "", note))
     # The built-in Raft lists only the other masters in Peers, hashicorp Raft lists this one too: count
     # the distinct addresses together with the probed master itself.
     this_master = _http_address(leader) if body.get("IsLeader") and leader else where
     known = len({this_master} | {_http_address(str(peer)) for peer in peers})
     if known == expected_masters:
-        results.append(_result("master", where, "peers", status.latency_ms, "", f"{known} master(s)"))
+        results.append(check_result("master", where, "peers", status.latency_ms, "", f"{known} master(s)"))
     else:
         others = ", ".join(sorted(_http_address(str(peer)) for peer in peers)) or "none"
         problem = f"cluster has {known} master(s), expected {expected_masters} (peers: {others})"
-        results.append(_result("master", where, "peers", status.latency_ms, problem))
+        results.append(check_result("master", where, "peers", status.latency_ms, problem))
     return results
 
 
-def _volume_servers(http: _Http, master_urls: tuple[str, ...], expected: tuple[str, ...]) -> list[CheckResult]:
+def _volume_servers(http: Http, master_urls: tuple[str, ...], expected: tuple[str, ...]) -> list[CheckResult]:
     start = time.perf_counter()
     topology = _topology(http, master_urls)
-    latency = _since(start)
+    latency = since(start)
     if isinstance(topology, str):
-        tried = ", ".join(_address(url) for url in master_urls)
-        return [_result("volume", tried, "registered", latency, topology)]
+        tried = ", ".join(address(url) for url in master_urls)
+        return [check_result("volume", tried, "registered", latency, topology)]
 
     where, nodes = topology
     registered = {name.lower() for node in nodes for name in node}
     wanted = {server.lower() for server in expected}
     results = [
-        _result("volume", server, "registered", latency, "", f"via master {where}")
+        check_result("volume", server, "registered", latency, "", f"via master {where}")
         if server.lower() in registered
-        else _result("volume", server, "registered", latency, f"volume server {server} not registered")
+        else check_result("volume", server, "registered", latency, f"volume server {server} not registered")
         for server in expected
     ]
     results += [
-        _result("volume", node[0], "registered", latency, "", "registered but not expected")
+        check_result("volume", node[0], "registered", latency, "", "registered but not expected")
         for node in nodes
         if not wanted.intersection(name.lower() for name in node)
     ]
     return results
 
 
-def _topology(http: _Http, master_urls: tuple[str, ...]) -> tuple[str, list[tuple[str, ...]]] | str:
+def _topology(http: Http, master_urls: tuple[str, ...]) -> tuple[str, list[tuple[str, ...]]] | str:
     """(master that answered, its data nodes) from the first master with a topology, else why none had one."""
     return _from_first_master(http, master_urls, "/dir/status", _data_nodes)
 
 
 def _from_first_master(
-    http: _Http, master_urls: tuple[str, ...], path: str, parse: Callable[[dict[str, Any] | None], Any]
+    http: Http, master_urls: tuple[str, ...], path: str, parse: Callable[[dict[str, Any] | None], Any]
 ) -> tuple[str, Any] | str:
     """(master that answered, `parse` of its JSON) from the first master whose answer parses, else why none did."""
     errors = []
     for url in master_urls:
-        where = _address(url)
+        where = address(url)
         answer = http.send("GET", f"{url.rstrip('/')}{path}")
         if answer.response is None:
             errors.append(f"{where}: {answer.error}")
         elif answer.response.status_code != 200:
             errors.append(f"{where}: HTTP {answer.response.status_code}")
-        elif (parsed := parse(_json_object(answer.response))) is None:
+        elif (parsed := parse(json_object(answer.response))) is None:
             errors.append(f"{where}: unexpected {path} answer")
         else:
             return where, parsed
@@ -464,18 +396,18 @@ def _degraded(component: str, where: str, check: str, latency_ms: float, problem
     return CheckResult(component, where, check, False, latency_ms, problem, degraded=True)
 
 
-def _replicas(http: _Http, master_urls: tuple[str, ...]) -> list[CheckResult]:
+def _replicas(http: Http, master_urls: tuple[str, ...]) -> list[CheckResult]:
     """Every volume has as many copies registered as its replication asks for (from the leader's /vol/status)."""
     start = time.perf_counter()
     found = _from_first_master(http, master_urls, "/vol/status", replica_counts)
-    latency = _since(start)
+    latency = since(start)
     if isinstance(found, str):
-        tried = ", ".join(_address(url) for url in master_urls)
-        return [_result("replicas", tried, "copies", latency, found)]
+        tried = ", ".join(address(url) for url in master_urls)
+        return [check_result("replicas", tried, "copies", latency, found)]
     where, counts = found
     short = sorted((vid, have, want) for vid, (have, want) in counts.items() if have < want)
     if not short:
-        return [_result("replicas", where, "copies", latency, "", f"{len(counts)} volume(s) with every copy")]
+        return [check_result("replicas", where, "copies", latency, "", f"{len(counts)} volume(s) with every copy")]
     named = ", ".join(f"volume {vid} has {have} of {want} copies" for vid, have, want in short[:MAX_NAMED_VOLUMES])
     more = f" and {len(short) - MAX_NAMED_VOLUMES} more" if len(short) > MAX_NAMED_VOLUMES else ""
     problem = f"{len(short)} of {len(counts)} volume(s) lack copies: {named}{more}"
@@ -507,24 +439,24 @@ def replica_counts(status: dict[str, Any] | None) -> dict[int, tuple[int, int]] 
     return counts
 
 
-def _slots(http: _Http, master_urls: tuple[str, ...], minimum: int) -> list[CheckResult]:
+def _slots(http: Http, master_urls: tuple[str, ...], minimum: int) -> list[CheckResult]:
     """Each volume server has at least `minimum` free volume slots (Max - Volumes in /dir/status)."""
     start = time.perf_counter()
     found = _from_first_master(http, master_urls, "/dir/status", data_node_infos)
-    latency = _since(start)
+    latency = since(start)
     if isinstance(found, str):
-        tried = ", ".join(_address(url) for url in master_urls)
-        return [_result("volume", tried, "free slots", latency, found)]
+        tried = ", ".join(address(url) for url in master_urls)
+        return [check_result("volume", tried, "free slots", latency, found)]
     results = []
     for node in found[1]:
         free = node.get("Max", 0) - node.get("Volumes", 0) if _counts_are_ints(node) else None
         if free is None:
-            results.append(_result("volume", node["Url"], "free slots", latency, "unexpected /dir/status answer"))
+            results.append(check_result("volume", node["Url"], "free slots", latency, "unexpected /dir/status answer"))
         elif free < minimum:
             problem = f"{free} free volume slot(s), below the minimum of {minimum}: new buckets cannot grow volumes"
             results.append(_degraded("volume", node["Url"], "free slots", latency, problem))
         else:
-            results.append(_result("volume", node["Url"], "free slots", latency, "", f"{free} free"))
+            results.append(check_result("volume", node["Url"], "free slots", latency, "", f"{free} free"))
     return results
 
 
@@ -532,34 +464,34 @@ def _counts_are_ints(node: dict[str, Any]) -> bool:
     return all(isinstance(node.get(key, 0), int) and not isinstance(node.get(key), bool) for key in ("Max", "Volumes"))
 
 
-def _disk(http: _Http, url: str, minimum: int) -> list[CheckResult]:
+def _disk(http: Http, url: str, minimum: int) -> list[CheckResult]:
     """The volume server's data directories have at least `minimum` percent of their disk free."""
-    where = _address(url)
+    where = address(url)
     answer = http.send("GET", f"{url.rstrip('/')}/status")
     problem = answer.error
     if answer.response is not None and answer.response.status_code != 200:
         problem = f"/status answered HTTP {answer.response.status_code}"
     if answer.response is None or problem:
-        return [_result("volume", where, "free disk", answer.latency_ms, f"cannot read disk use: {problem}")]
-    disks = (_json_object(answer.response) or {}).get("DiskStatuses")
+        return [check_result("volume", where, "free disk", answer.latency_ms, f"cannot read disk use: {problem}")]
+    disks = (json_object(answer.response) or {}).get("DiskStatuses")
     try:
         free = {str(d["dir"]): float(d["percent_free"]) for d in (disks if isinstance(disks, list) else [])}
     except (KeyError, TypeError, ValueError):
         free = {}
     if not free:
-        return [_result("volume", where, "free disk", answer.latency_ms, "unexpected /status answer")]
+        return [check_result("volume", where, "free disk", answer.latency_ms, "unexpected /status answer")]
     low = {d: p for d, p in free.items() if p < minimum}
     if low:
         named = ", ".join(f"{d} {p:.1f}% free" for d, p in sorted(low.items()))
         return [_degraded("volume", where, "free disk", answer.latency_ms, f"{named}, below the minimum of {minimum}%")]
     note = ", ".join(f"{p:.0f}% free" for p in free.values())
-    return [_result("volume", where, "free disk", answer.latency_ms, "", note)]
+    return [check_result("volume", where, "free disk", answer.latency_ms, "", note)]
 
 
-def _s3(http: _Http, endpoint: str, target: Target) -> list[CheckResult]:
-    where = _address(endpoint)
+def _s3(http: Http, endpoint: str, target: Target) -> list[CheckResult]:
+    where = address(endpoint)
     if not (target.s3_access_key and target.s3_secret_key):
-        return [_result("s3", where, "ListBuckets", 0.0, "no S3 access/secret key given")]
+        return [check_result("s3", where, "ListBuckets", 0.0, "no S3 access/secret key given")]
     url = f"{endpoint.rstrip('/')}/"
     headers = sign_get(url, target.s3_access_key, target.s3_secret_key, target.s3_region)
     answer = http.send("GET", url, headers=headers)
@@ -571,17 +503,17 @@ def _s3(http: _Http, endpoint: str, target: Target) -> list[CheckResult]:
         s3_code = f" ({found.group(1)})" if found else ""
         denied = f"signed ListBuckets denied (403): wrong S3 credentials{s3_code}"
         problem = denied if code == 403 else f"HTTP {code}{s3_code}"
-    listed = _result("s3", where, "ListBuckets", answer.latency_ms, problem)
+    listed = check_result("s3", where, "ListBuckets", answer.latency_ms, problem)
     return [listed] if problem else [listed, _s3_sees_aegis_data(http, endpoint, target)]
 
 
-def _s3_sees_aegis_data(http: _Http, endpoint: str, target: Target) -> CheckResult:
+def _s3_sees_aegis_data(http: Http, endpoint: str, target: Target) -> CheckResult:
     """Write a file through the filer where AEGIS writes, find it in a signed S3 listing, then delete it."""
     start, probe = time.perf_counter(), S3ViewProbe(str(uuid.uuid4()))
     filer = target.filer_url.rstrip("/")
 
     def outcome(problem: str, note: str = "") -> CheckResult:
-        return _result("s3", _address(endpoint), "lists AEGIS data", _since(start), problem, note)
+        return check_result("s3", address(endpoint), "lists AEGIS data", since(start), problem, note)
 
     try:
         put = http.send("PUT", f"{filer}{probe.filer_path}", content=b"s3 view probe")
@@ -606,22 +538,22 @@ def _s3_sees_aegis_data(http: _Http, endpoint: str, target: Target) -> CheckResu
         http.send("DELETE", f"{filer}{probe.volume_dir}", params={"recursive": "true"})
 
 
-def _rules(http: _Http, filer_url: str, rendered: str) -> list[CheckResult]:
+def _rules(http: Http, filer_url: str, rendered: str) -> list[CheckResult]:
     answer = http.send("GET", f"{filer_url.rstrip('/')}{RULES_PATH}")
     problem = answer.error
     if answer.response is not None:
         problem = rules_problem(answer.response.status_code, answer.response.content, rendered)
-    return [_result("rules", _address(filer_url), "filer.conf", answer.latency_ms, problem)]
+    return [check_result("rules", address(filer_url), "filer.conf", answer.latency_ms, problem)]
 
 
-def _roundtrip(http: _Http, filer_url: str) -> list[CheckResult]:
+def _roundtrip(http: Http, filer_url: str) -> list[CheckResult]:
     start = time.perf_counter()
     base = filer_url.rstrip("/")
     url = f"{base}{ROUNDTRIP_DIR}/probe-{uuid.uuid4().hex}"
     payload = os.urandom(ROUNDTRIP_BYTES)
 
     def outcome(problem: str, note: str = "") -> list[CheckResult]:
-        return [_result("roundtrip", _address(filer_url), "write/read/delete", _since(start), problem, note)]
+        return [check_result("roundtrip", address(filer_url), "write/read/delete", since(start), problem, note)]
 
     # A PUT that times out can still complete later (the filer waits for a writable volume), leaving its probe
     # file behind; a DELETE sent now would race it, so a later healthy run sweeps it instead.
@@ -646,13 +578,13 @@ def _roundtrip(http: _Http, filer_url: str) -> list[CheckResult]:
         problems.append(f"delete failed ({delete.response.status_code})")
     if problems:
         return outcome("; ".join(problems))
-    latency = _since(start)
+    latency = since(start)
     swept = _sweep_stale_probes(http, base)
     note = f"{len(payload)} bytes" + (f"; removed {swept} stale probe file(s)" if swept else "")
-    return [_result("roundtrip", _address(filer_url), "write/read/delete", latency, "", note)]
+    return [check_result("roundtrip", address(filer_url), "write/read/delete", latency, "", note)]
 
 
-def _sweep_stale_probes(http: _Http, base: str) -> int:
+def _sweep_stale_probes(http: Http, base: str) -> int:
     """Delete probe files that timed-out runs left behind; best effort, so any surprise just sweeps nothing."""
     listing = http.send("GET", f"{base}{ROUNDTRIP_DIR}/", headers={"Accept": "application/json"})
     if listing.response is None or listing.response.status_code != 200:

@@ -23,6 +23,11 @@ from components.model.topology import Role, Service, Topology
 
 TIER_ORDER = (Role.VOLUME, Role.FILER, Role.S3, Role.MASTER)
 
+# On an AWS node: the script that applies the node's document, and the fingerprint of what the node runs.
+# The bootstrap installs them there; the rollout's transport calls and reads them.
+NODE_APPLY_SCRIPT = "/usr/local/sbin/aegis-apply"
+NODE_FINGERPRINT_FILE = "/etc/aegis/fingerprint"
+
 
 @dataclass(frozen=True)
 class RolloutNode:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from components.aws.bootstrap import APPLY, FINGERPRINT_FILE
+from components.model.rollout import NODE_APPLY_SCRIPT, NODE_FINGERPRINT_FILE
 from components.rollout.gates import Fetch, Send
 
 COMMAND_TIMEOUT = 600.0
@@ -65,17 +65,17 @@ class SsmOperator:
         self.instances = dict(instances)
 
     def running(self, node: str) -> str | None:
-        out = self.shell.run(self.instances[node], f"cat {FINGERPRINT_FILE} 2>/dev/null || true").strip()
+        out = self.shell.run(self.instances[node], f"cat {NODE_FINGERPRINT_FILE} 2>/dev/null || true").strip()
         return out or None
 
     def stop(self, node: str) -> None:
         self.shell.run(self.instances[node], f"systemctl stop {shlex.quote(unit_of(node))}")
 
     def apply(self, node: str) -> None:
-        self.shell.run(self.instances[node], f"{APPLY} files")
+        self.shell.run(self.instances[node], f"{NODE_APPLY_SCRIPT} files")
 
     def start(self, node: str) -> None:
-        self.shell.run(self.instances[node], f"{APPLY} start")
+        self.shell.run(self.instances[node], f"{NODE_APPLY_SCRIPT} start")
 
 
 def unit_of(node: str) -> str:

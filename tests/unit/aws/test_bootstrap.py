@@ -13,13 +13,12 @@ import yaml
 
 from components.aws.bootstrap import (
     APPLIED_DOCUMENT,
-    APPLY,
-    FINGERPRINT_FILE,
     decode_document,
     document_fingerprint,
     encode_document,
     render_bootstrap,
 )
+from components.model.rollout import NODE_APPLY_SCRIPT, NODE_FINGERPRINT_FILE
 
 
 def document(root: Path, flag: str) -> dict:
@@ -36,9 +35,9 @@ def document(root: Path, flag: str) -> dict:
 def apply_script(root: Path) -> Path:
     user_data = yaml.safe_load(render_bootstrap("prod", "master-0", "us-east-1").removeprefix("#cloud-config\n"))
     (entry,) = user_data["write_files"]
-    assert entry["path"] == APPLY and user_data["runcmd"] == [[APPLY, "boot"]]
+    assert entry["path"] == NODE_APPLY_SCRIPT and user_data["runcmd"] == [[NODE_APPLY_SCRIPT, "boot"]]
     text = entry["content"]
-    for path in (FINGERPRINT_FILE, APPLIED_DOCUMENT):
+    for path in (NODE_FINGERPRINT_FILE, APPLIED_DOCUMENT):
         text = text.replace(json.dumps(path), json.dumps(str(root / path.lstrip("/"))))
     script = root / "aegis-apply"
     script.write_text(text)
@@ -71,7 +70,7 @@ def test_boot_writes_the_document_records_its_fingerprint_and_runs_its_setup(nod
     run("boot", encode_document(doc))
     assert (root / "etc/unit.service").read_text() == "v1"
     assert stat.S_IMODE((root / "etc/run").stat().st_mode) == 0o700
-    assert (root / FINGERPRINT_FILE.lstrip("/")).read_text().strip() == document_fingerprint(doc)
+    assert (root / NODE_FINGERPRINT_FILE.lstrip("/")).read_text().strip() == document_fingerprint(doc)
     calls = log.read_text().splitlines()
     assert calls[0].startswith("aws ssm get-parameter --region us-east-1 --name /aegis-storage/prod/nodes/master-0")
     assert calls[1:] == ["systemctl daemon-reload", "dnf install -y docker"]
@@ -84,7 +83,7 @@ def test_files_mode_only_writes_and_start_mode_starts_the_applied_units(node):
     changed = document(root, "v2")
     run("files", encode_document(changed))
     assert (root / "etc/unit.service").read_text() == "v2"
-    assert (root / FINGERPRINT_FILE.lstrip("/")).read_text().strip() == document_fingerprint(changed)
+    assert (root / NODE_FINGERPRINT_FILE.lstrip("/")).read_text().strip() == document_fingerprint(changed)
     run("start", "unused")
     calls = log.read_text().splitlines()
     assert calls[1:] == ["systemctl daemon-reload", "systemctl start --no-block seaweedfs-master-0.service"]

@@ -160,7 +160,7 @@ def test_the_watch_runs_on_the_configured_schedule_without_the_rules_text(prod: 
     assert event["mode"] == "watch" and event["stack"] == "prod"
     assert "filer_rules" not in event["target"]
     assert event["load_balancer_stats"] == [
-        f"http://{ip}:{LB_STATS_PORT}/stats;csv" for ip in ("10.40.0.10", "10.40.1.10")
+        f"http://{prod.addresses[f'{lb}-eni']}:{LB_STATS_PORT}/stats;csv" for lb in ("lb-0", "lb-1")
     ]
     assert len(target.inputs["input"]) < 8192  # EventBridge's limit on a target's input
     one_minute = run_prod(healthScheduleMinutes=1)

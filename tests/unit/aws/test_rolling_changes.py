@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from components.aws.bootstrap import APPLY, decode_document, node_parameter_name
+from components.aws.bootstrap import decode_document, node_parameter_name
+from components.model.rollout import NODE_APPLY_SCRIPT
 from components.model.version import SEAWEEDFS_VERSION, seaweedfs_image
 from components.rollout.resource import RolloutPlan, _NodeReadyProvider, _StackRolloutProvider
 from tests.engine_wire import engine_delivers
@@ -80,7 +81,7 @@ def test_the_release_reaches_the_documents_as_the_image_tag(runs: dict[str, Run]
 def test_user_data_is_the_bootstrap_that_reads_the_nodes_own_parameter(runs: dict[str, Run]):
     for name, inputs in instances(runs["base"]).items():
         user_data = inputs["userData"]
-        assert APPLY in user_data and json.dumps(node_parameter_name("prod", name)) in user_data
+        assert NODE_APPLY_SCRIPT in user_data and json.dumps(node_parameter_name("prod", name)) in user_data
         assert "weed" not in user_data and "haproxy" not in user_data, name
     for value in documents(runs["base"]).values():
         assert len(value) <= 4096  # a standard SSM parameter

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from components.healthcheck.aegis_probe import aegis_probe
-from components.healthcheck.checks import CheckResult, _Http
+from components.healthcheck.probing import CheckResult, Http
 from components.healthcheck.s3_view import PROBE_TENANT
 from tests.unit.healthcheck.test_healthcheck import FILER, NOW_DATE, FakeCluster
 
@@ -17,7 +17,7 @@ BASE = f"http://{FILER}"
 
 def probe(cluster: FakeCluster, transport: httpx.BaseTransport | None = None) -> CheckResult:
     with httpx.Client(transport=transport or cluster.transport, timeout=3.0) as client:
-        [result] = aegis_probe(_Http(client, 3.0), BASE)
+        [result] = aegis_probe(Http(client, 3.0), BASE)
     return result
 
 
