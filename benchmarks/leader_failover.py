@@ -21,11 +21,11 @@ from components.model.config import StackConfig
 from tests.unit.model.test_config import prod
 
 NAME = "leader-failover"
-# Each run takes about 33 s after a fresh cluster's ~20 s start. The suite measures the shipped setting; the
+# Measured: 73 s for a fresh cluster and 3 runs. The suite measures the shipped setting; the
 # two alternatives it was chosen against are a comparison asked for explicitly (AEGIS_BENCH_COMPARE_RAFT=1,
 # README), so the suite's 15 minutes also hold the rolling upgrade and the repair.
 SHIPPED = "raft 3s"
-ESTIMATE = Estimate(fixed=20.0, per_run=33.0)
+ESTIMATE = Estimate(fixed=15.0, per_run=20.0)
 SHARED = False
 
 GAP_LIMIT = 120.0  # seconds a run may wait for the new leader and the first successful write
