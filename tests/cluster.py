@@ -35,6 +35,7 @@ from components.model.topology import (
     layout,
     load_balancer_nodes,
 )
+from tests.postgres import LocalPostgres
 
 STOP_GRACE_SECONDS = 10.0
 
@@ -291,3 +292,23 @@ def running(
         yield cluster
     finally:
         cluster.stop()
+
+
+@contextmanager
+def running_prod(
+    cfg: StackConfig, root: Path, subnet: str, weed: str = ""
+) -> Iterator[tuple[LocalCluster, LocalPostgres]]:
+    """The prod topology on `subnet`, with its own PostgreSQL metadata database at `<subnet>.60`; both stopped
+    and removed on exit."""
+    assert cfg.aws is not None
+    topology, _ = loopback_topology(cfg, root, subnet)
+    values = fresh_values(f"{subnet}.60")
+    postgres = LocalPostgres(
+        f"{subnet}.60", cfg.aws.database_port, cfg.aws.database_name, cfg.aws.database_user, values[Ref.DB_PASSWORD]
+    )
+    try:
+        postgres.init()
+        with running(topology, values, root, weed=weed) as cluster:
+            yield cluster, postgres
+    finally:
+        postgres.remove()

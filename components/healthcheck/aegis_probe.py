@@ -12,11 +12,9 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from datetime import datetime
-from email.utils import parsedate_to_datetime
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
-from components.healthcheck.probing import STALE_PROBE_AGE, Answer, CheckResult, Http, address, check_result, since
+from components.healthcheck.probing import Answer, CheckResult, Http, address, check_result, since, sweep_stale
 from components.healthcheck.s3_view import PROBE_TENANT_DIR
 
 PROBE_BYTES = 4096
@@ -54,32 +52,11 @@ def aegis_probe(http: Http, filer_url: str) -> list[CheckResult]:
     latency = since(start)
     note = ""
     if not problem:
-        swept = _sweep_stale_volumes(http, base)
+        # Also the S3 check's probe volumes: both live in the probe tenant.
+        swept = sweep_stale(http, base, PROBE_TENANT_DIR, recursive=True)
         note = f"mkdir, .keep, {PROBE_BYTES} B write, Range read, HEAD, volume delete"
         note += f"; removed {swept} stale probe volume(s)" if swept else ""
     return [check_result(COMPONENT, address(base), CHECK, latency, problem, note)]
-
-
-def _sweep_stale_volumes(http: Http, base: str) -> int:
-    """Remove probe volumes (this probe's and the S3 check's) that a write finishing after its run's cleanup
-    left behind; best effort."""
-    tenant = PROBE_TENANT_DIR.rstrip("/")
-    listing = http.send("GET", f"{base}{tenant}/", headers={"Accept": "application/json"})
-    if listing.response is None or listing.response.status_code != 200:
-        return 0
-    try:
-        # Ages on the filer's clock (its Date header), as for the round trip's probe files.
-        now = parsedate_to_datetime(listing.response.headers["Date"])
-        stale = [
-            entry["FullPath"]
-            for entry in listing.response.json()["Entries"] or []
-            if entry["FullPath"].startswith(f"{tenant}/")
-            and now - datetime.fromisoformat(entry["Crtime"]) > STALE_PROBE_AGE
-        ]
-    except (KeyError, TypeError, ValueError):
-        return 0
-    deleted = [http.send("DELETE", f"{base}{quote(path)}?recursive=true") for path in stale]
-    return sum(1 for answer in deleted if answer.response is not None and answer.response.is_success)
 
 
 def _create(http: Http, base: str, volume: str) -> str:

@@ -27,24 +27,22 @@ import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from datetime import datetime
-from email.utils import parsedate_to_datetime
 from functools import partial
 from typing import Any
-from urllib.parse import SplitResult, quote, urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import httpx
 
 from components.healthcheck.aegis_probe import aegis_probe
 from components.healthcheck.filer_rules import RULES_PATH, rules_problem
 from components.healthcheck.probing import (
-    STALE_PROBE_AGE,
     CheckResult,
     Http,
     address,
     check_result,
     json_object,
     since,
+    sweep_stale,
 )
 from components.healthcheck.s3_view import AEGIS_BUCKET, S3ViewProbe, listed_keys
 from components.healthcheck.sigv4 import sign_get
@@ -579,27 +577,6 @@ def _roundtrip(http: Http, filer_url: str) -> list[CheckResult]:
     if problems:
         return outcome("; ".join(problems))
     latency = since(start)
-    swept = _sweep_stale_probes(http, base)
+    swept = sweep_stale(http, base, f"{ROUNDTRIP_DIR}/", "probe-")
     note = f"{len(payload)} bytes" + (f"; removed {swept} stale probe file(s)" if swept else "")
     return [check_result("roundtrip", address(filer_url), "write/read/delete", latency, "", note)]
-
-
-def _sweep_stale_probes(http: Http, base: str) -> int:
-    """Delete probe files that timed-out runs left behind; best effort, so any surprise just sweeps nothing."""
-    listing = http.send("GET", f"{base}{ROUNDTRIP_DIR}/", headers={"Accept": "application/json"})
-    if listing.response is None or listing.response.status_code != 200:
-        return 0
-    try:
-        # Ages are measured on the filer's clock (its Date header), so a skewed local clock cannot make a
-        # probe that is still in flight look stale.
-        now = parsedate_to_datetime(listing.response.headers["Date"])
-        stale = [
-            entry["FullPath"]
-            for entry in listing.response.json()["Entries"] or []
-            if entry["FullPath"].startswith(f"{ROUNDTRIP_DIR}/probe-")
-            and now - datetime.fromisoformat(entry["Crtime"]) > STALE_PROBE_AGE
-        ]
-    except (KeyError, TypeError, ValueError):
-        return 0
-    deleted = [http.send("DELETE", f"{base}{quote(path)}") for path in stale]
-    return sum(1 for answer in deleted if answer.response is not None and answer.response.is_success)

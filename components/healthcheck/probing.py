@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -96,3 +97,26 @@ def json_object(response: httpx.Response) -> dict[str, Any] | None:
     except ValueError:
         return None
     return body if isinstance(body, dict) else None
+
+
+def sweep_stale(http: Http, base: str, directory: str, name_prefix: str = "", recursive: bool = False) -> int:
+    """Delete the entries of `directory` (with `/`) named `name_prefix…` that are older than STALE_PROBE_AGE:
+    probes that a write landing after a timed-out run's cleanup left behind. Best effort: any surprise sweeps
+    nothing. Ages are measured on the filer's clock (its Date header), so a skewed local clock cannot make a
+    probe that is still in flight look stale."""
+    listing = http.send("GET", f"{base}{directory}", headers={"Accept": "application/json"})
+    if listing.response is None or listing.response.status_code != 200:
+        return 0
+    try:
+        now = parsedate_to_datetime(listing.response.headers["Date"])
+        stale = [
+            entry["FullPath"]
+            for entry in listing.response.json()["Entries"] or []
+            if entry["FullPath"].startswith(f"{directory}{name_prefix}")
+            and now - datetime.fromisoformat(entry["Crtime"]) > STALE_PROBE_AGE
+        ]
+    except (KeyError, TypeError, ValueError):
+        return 0
+    query = "?recursive=true" if recursive else ""
+    deleted = [http.send("DELETE", f"{base}{quote(path)}{query}") for path in stale]
+    return sum(1 for answer in deleted if answer.response is not None and answer.response.is_success)

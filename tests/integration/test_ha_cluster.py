@@ -12,8 +12,8 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import boto3
 import httpx
@@ -23,14 +23,18 @@ from botocore.exceptions import ClientError
 
 from components.model.refs import Ref
 from components.model.topology import Role
-from tests.cluster import LocalCluster, fresh_values, health_target, loopback_topology, running, wait_for_report
+from tests.cluster import (
+    LocalCluster,
+    health_target,
+    running_prod,
+    wait_for_report,
+)
 from tests.postgres import LocalPostgres
 from tests.unit.model.test_config import prod
 
 pytestmark = pytest.mark.integration
 
 SUBNET = "127.0.2"
-DB_HOST = f"{SUBNET}.60"
 TENANT = "zaru-consumer"
 
 
@@ -67,21 +71,9 @@ class HA:
 
 
 @pytest.fixture(scope="module")
-def ha(tmp_path_factory) -> HA:
-    root: Path = tmp_path_factory.mktemp("ha")
-    cfg = prod()
-    topology, _ = loopback_topology(cfg, root, SUBNET)
-    values = fresh_values(DB_HOST)
-    assert cfg.aws is not None
-    postgres = LocalPostgres(
-        DB_HOST, cfg.aws.database_port, cfg.aws.database_name, cfg.aws.database_user, values[Ref.DB_PASSWORD]
-    )
-    try:
-        postgres.init()
-        with running(topology, values, root) as cluster:
-            yield HA(cluster, postgres)
-    finally:
-        postgres.remove()
+def ha(tmp_path_factory) -> Iterator[HA]:
+    with running_prod(prod(), tmp_path_factory.mktemp("ha"), SUBNET) as (cluster, postgres):
+        yield HA(cluster, postgres)
 
 
 def assert_healthy(ha: HA, when: str) -> None:

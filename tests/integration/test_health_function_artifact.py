@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,14 +24,17 @@ from components.aws.health_artifact import build_artifact
 from components.healthcheck import Target
 from components.model.refs import Ref
 from components.model.topology import Role
-from tests.cluster import LocalCluster, fresh_values, health_target, loopback_topology, running, wait_for_report
-from tests.postgres import LocalPostgres
+from tests.cluster import (
+    LocalCluster,
+    health_target,
+    running_prod,
+    wait_for_report,
+)
 from tests.unit.model.test_config import prod
 
 pytestmark = pytest.mark.integration
 
 SUBNET = "127.0.64"
-DB_HOST = f"{SUBNET}.60"
 ACCESS_PARAMETER = "/aegis-storage/prod/s3_admin_access_key"
 SECRET_PARAMETER = "/aegis-storage/prod/s3_admin_secret_key"
 
@@ -113,21 +116,10 @@ def target_output(target: Target) -> dict[str, object]:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory) -> LocalCluster:
+def cluster(tmp_path_factory) -> Iterator[LocalCluster]:
     root: Path = tmp_path_factory.mktemp("gate-artifact")
-    cfg = prod()
-    assert cfg.aws is not None
-    topology, _ = loopback_topology(cfg, root / "cluster", SUBNET)
-    values = fresh_values(DB_HOST)
-    postgres = LocalPostgres(
-        DB_HOST, cfg.aws.database_port, cfg.aws.database_name, cfg.aws.database_user, values[Ref.DB_PASSWORD]
-    )
-    try:
-        postgres.init()
-        with running(topology, values, root / "cluster") as started:
-            yield started
-    finally:
-        postgres.remove()
+    with running_prod(prod(), root / "cluster", SUBNET) as (started, _):
+        yield started
 
 
 @pytest.fixture(scope="module")

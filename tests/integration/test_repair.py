@@ -11,17 +11,19 @@ import os
 import time
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import httpx
 import pytest
 
 from components.healthcheck import run_checks
 from components.model.aegis_layout import volume_path
-from components.model.refs import Ref
 from components.model.topology import Role
-from tests.cluster import LocalCluster, fresh_values, health_target, loopback_topology, running, wait_for_report
-from tests.postgres import LocalPostgres
+from tests.cluster import (
+    LocalCluster,
+    health_target,
+    running_prod,
+    wait_for_report,
+)
 from tests.repair import (
     maintenance_runs_by_master,
     replace_volume_server,
@@ -34,7 +36,6 @@ from tests.unit.model.test_config import prod
 pytestmark = pytest.mark.integration
 
 SUBNET = "127.0.61"
-DB_HOST = f"{SUBNET}.60"
 INTERVAL_MINUTES = 1
 # A run starts `interval` after the previous one ended; copying a few small volumes takes seconds.
 REPAIR_MARGIN_SECONDS = 60.0
@@ -42,20 +43,9 @@ REPAIR_MARGIN_SECONDS = 60.0
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory) -> Iterator[LocalCluster]:
-    root: Path = tmp_path_factory.mktemp("repair")
     cfg = prod(maintenanceIntervalMinutes=INTERVAL_MINUTES)
-    topology, _ = loopback_topology(cfg, root, SUBNET)
-    values = fresh_values(DB_HOST)
-    assert cfg.aws is not None
-    postgres = LocalPostgres(
-        DB_HOST, cfg.aws.database_port, cfg.aws.database_name, cfg.aws.database_user, values[Ref.DB_PASSWORD]
-    )
-    try:
-        postgres.init()
-        with running(topology, values, root) as started:
-            yield started
-    finally:
-        postgres.remove()
+    with running_prod(cfg, tmp_path_factory.mktemp("repair"), SUBNET) as (started, _):
+        yield started
 
 
 def test_a_lost_volume_server_is_repaired_within_the_maintenance_interval(cluster: LocalCluster):

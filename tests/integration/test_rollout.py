@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
-from components.model.refs import Ref
 from components.model.topology import Role
 from components.rollout.driver import Rollout, Timing
-from tests.cluster import LocalCluster, fresh_values, health_target, loopback_topology, running, wait_for_report
-from tests.postgres import LocalPostgres
+from tests.cluster import (
+    LocalCluster,
+    health_target,
+    running_prod,
+    wait_for_report,
+)
 from tests.rollout_local import (
     LoopbackOperator,
     Release,
@@ -36,7 +38,6 @@ from tests.unit.model.test_config import prod
 pytestmark = pytest.mark.integration
 
 SUBNET = "127.0.51"
-DB_HOST = f"{SUBNET}.60"
 BROKEN = "filer-1"
 # What the first test's stopped rollout finished, for the second test's resume (empty when run alone).
 FINISHED: list[str] = []
@@ -44,20 +45,8 @@ FINISHED: list[str] = []
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory) -> Iterator[LocalCluster]:
-    root: Path = tmp_path_factory.mktemp("rollout")
-    cfg = prod()
-    topology, _ = loopback_topology(cfg, root, SUBNET)
-    values = fresh_values(DB_HOST)
-    assert cfg.aws is not None
-    postgres = LocalPostgres(
-        DB_HOST, cfg.aws.database_port, cfg.aws.database_name, cfg.aws.database_user, values[Ref.DB_PASSWORD]
-    )
-    try:
-        postgres.init()
-        with running(topology, values, root, weed=previous_weed()) as started:
-            yield started
-    finally:
-        postgres.remove()
+    with running_prod(prod(), tmp_path_factory.mktemp("rollout"), SUBNET, weed=previous_weed()) as (started, _):
+        yield started
 
 
 def rollout(cluster: LocalCluster, targets: dict[str, Release], events: list[str], gate_timeout: float) -> Rollout:
