@@ -1,14 +1,16 @@
-"""cloud-init user data that turns a fresh Amazon Linux 2023 instance into one node of the topology model.
+"""The node document that turns an Amazon Linux 2023 instance into one node of the topology model: its files,
+first-boot commands and systemd units. It lives in the node's SSM parameter and the stable bootstrap user
+data (bootstrap.py) applies it, at boot and at each rollout.
 
-Pure and secret-free: the user data is readable through DescribeInstanceAttribute and shows in every
-preview, so it carries only the model's texts with their secret `{{ref}}` placeholders. Each node runs
+Pure and secret-free: the document shows in every preview, so it carries only the model's texts with their
+secret `{{ref}}` placeholders. Each node runs
 one systemd unit per process. At every start of a unit, `aegis-render` reads the SSM SecureString
 parameters the unit's templates reference and writes the filled files under /run (tmpfs, root-only):
 secrets never reach the user data, the AMI or the instance's disks, and a rotated secret is picked up
 by restarting the unit.
 
 Non-secret deploy-time values (the database host) are substituted here, at render time, so a change of
-such a value changes the user data and with it the instance.
+such a value changes the document, and the rollout applies it node by node.
 """
 
 from __future__ import annotations
@@ -148,23 +150,6 @@ def node_texts(node: Service | LoadBalancer, jobs: Sequence[Job] = ()) -> tuple[
     )
 
 
-def render_cloud_init(
-    node: Service | LoadBalancer,
-    *,
-    secrets: SecretSource,
-    values: Mapping[Ref, str] | None = None,
-    data_disk: DataDisk | None = None,
-    jobs: Sequence[Job] = (),
-    image: str = SEAWEEDFS_IMAGE,
-) -> str:
-    """`#cloud-config` user data for one node: a weed `Service` (plus its jobs) or an HAProxy `LoadBalancer`.
-
-    `values` fills non-secret refs now; secret refs stay placeholders, filled on the node from SSM.
-    """
-    document = node_document(node, secrets=secrets, values=values, data_disk=data_disk, jobs=jobs, image=image)
-    return cloud_config({"write_files": document["write_files"], "runcmd": document["runcmd"]})
-
-
 def cloud_config(document: Mapping[str, Any]) -> str:
     """`#cloud-config` YAML with scripts and configs as literal blocks, readable in previews."""
     return "#cloud-config\n" + yaml.dump(
@@ -185,7 +170,7 @@ def node_document(
     plain = dict(values or {})
     leaked = sorted(ref.value for ref in plain if ref.secret)
     if leaked:
-        raise ValueError(f"secret refs never go into user data: {', '.join(leaked)}")
+        raise ValueError(f"secret refs never go into a node document: {', '.join(leaked)}")
     writer = _Writer(secrets, plain)
     writer.file(RENDER, RENDER_SCRIPT, "0700")
     if isinstance(node, LoadBalancer):

@@ -1,5 +1,6 @@
-"""The user data of a prod node: valid cloud-config, the model's command line verbatim, no secret in it,
-and boot scripts that behave (run here against stand-ins for blkid, mkfs and the AWS CLI)."""
+"""The document of a prod node (what its SSM parameter holds and its bootstrap applies): the model's command
+line verbatim, no secret in it, and boot scripts that behave (run here against stand-ins for blkid, mkfs and
+the AWS CLI)."""
 
 from __future__ import annotations
 
@@ -21,13 +22,14 @@ from components.aws.cloud_init import (
     RENDER,
     DataDisk,
     SecretSource,
+    cloud_config,
+    node_document,
     parameter_name,
-    render_cloud_init,
 )
 from components.aws.placement import prod_topology
 from components.model import config
 from components.model.refs import Ref
-from components.model.topology import Role, Service, Topology
+from components.model.topology import LoadBalancer, Role, Service, Topology
 from components.model.version import SEAWEEDFS_IMAGE
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -45,6 +47,12 @@ def prod_config(**overrides: Any) -> config.StackConfig:
 @pytest.fixture(scope="module")
 def topology() -> Topology:
     return prod_topology(prod_config())
+
+
+def render_cloud_init(node: Service | LoadBalancer, **kwargs: Any) -> str:
+    """The node's document as cloud-config YAML, which is how these tests read its files and commands."""
+    document = node_document(node, **kwargs)
+    return cloud_config({"write_files": document["write_files"], "runcmd": document["runcmd"]})
 
 
 def render(service: Service, topology: Topology, **kwargs: Any) -> str:
