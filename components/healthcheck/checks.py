@@ -233,6 +233,11 @@ def run_checks(target: Target, probe_timeout: float = 3.0, *, transport: httpx.B
     return Report(results, round(time.perf_counter() - start, 3))
 
 
+def not_healthy_message(report: Report, waited: float) -> str:
+    """Why a post-deploy gate fails: the outcome after `waited` seconds, the whole table and each problem."""
+    return f"SeaweedFS is {report.outcome} after {waited:g} s:\n{report.table()}\n{report.summary()}"
+
+
 def wait_until_healthy(
     target: Target,
     timeout: float,

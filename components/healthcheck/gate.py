@@ -25,7 +25,7 @@ from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateRes
 
 def _verify(inputs: dict[str, Any]) -> dict[str, Any]:
     # Imported here: this runs in the dynamic provider's own process.
-    from components.healthcheck import Target, wait_until_healthy
+    from components.healthcheck import Target, not_healthy_message, wait_until_healthy
 
     target = Target.from_stack_outputs(json.loads(inputs["stack_outputs_json"]))
     # A plain number is a double on the wire, and seconds are a float anyway.
@@ -33,7 +33,7 @@ def _verify(inputs: dict[str, Any]) -> dict[str, Any]:
     report = wait_until_healthy(target, timeout=timeout)
     if not report.healthy:
         # A degraded cluster (a volume short of copies, a server short of slots or disk) fails the update too.
-        raise Exception(f"SeaweedFS is {report.outcome} after {timeout:g} s:\n{report.table()}\n{report.summary()}")
+        raise Exception(not_healthy_message(report, timeout))
     return {"healthy": True, "wall_seconds": round(report.wall_seconds, 3)}
 
 

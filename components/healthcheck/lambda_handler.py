@@ -21,8 +21,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from components.healthcheck.checks import Target, run_checks, wait_until_healthy
-from components.healthcheck.watch import NAMESPACE, cluster_metrics, outcome, report_metrics
+from components.healthcheck.checks import HEALTHY, Target, not_healthy_message, run_checks, wait_until_healthy
+from components.healthcheck.watch import NAMESPACE, cluster_metrics, report_metrics
 
 # A client for an AWS service by name ("ssm", "cloudwatch"); boto3.client in the function, a fake in tests.
 ClientFactory = Callable[[str], Any]
@@ -60,10 +60,9 @@ def target_of(event: Mapping[str, Any], client: ClientFactory) -> Target:
 def gate(event: Mapping[str, Any], client: ClientFactory) -> dict[str, Any]:
     timeout = float(event["timeout_seconds"])
     report = wait_until_healthy(target_of(event, client), timeout=timeout)
-    verdict = outcome(report)
-    if verdict != "healthy":
-        raise ClusterNotHealthy(f"SeaweedFS is {verdict} after {timeout:g} s:\n{report.table()}\n{report.summary()}")
-    return {"outcome": verdict, "wall_seconds": report.wall_seconds}
+    if report.outcome != HEALTHY:
+        raise ClusterNotHealthy(not_healthy_message(report, timeout))
+    return {"outcome": report.outcome, "wall_seconds": report.wall_seconds}
 
 
 def watch(event: Mapping[str, Any], client: ClientFactory) -> dict[str, Any]:
@@ -72,7 +71,7 @@ def watch(event: Mapping[str, Any], client: ClientFactory) -> dict[str, Any]:
     metrics = {**report_metrics(report), **cluster_metrics(target, event.get("load_balancer_stats", []))}
     namespace = event.get("namespace", NAMESPACE)
     client("cloudwatch").put_metric_data(Namespace=namespace, MetricData=metric_data(metrics, event["stack"]))
-    return {"outcome": outcome(report), "metrics": metrics, "problems": report.summary()}
+    return {"outcome": report.outcome, "metrics": metrics, "problems": report.summary()}
 
 
 def metric_data(metrics: Mapping[str, float], stack: str) -> list[dict[str, Any]]:

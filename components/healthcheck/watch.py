@@ -23,25 +23,17 @@ from typing import Any
 
 import httpx
 
-from components.healthcheck.checks import Report, Target, data_node_infos, replica_counts
+from components.healthcheck.checks import UNHEALTHY, Report, Target, data_node_infos, replica_counts
 
 NAMESPACE = "AEGIS/Storage"
 FILER_BACKEND = "filers"
-
-
-def outcome(report: Report) -> str:
-    """ "healthy", "degraded" or "unhealthy": the check's own verdict when it gives one, else from `healthy`."""
-    verdict = getattr(report, "outcome", None)
-    if verdict is not None:
-        return str(getattr(verdict, "value", verdict))
-    return "healthy" if report.healthy else "unhealthy"
 
 
 def report_metrics(report: Report) -> dict[str, float]:
     """Healthy (0 only when unhealthy: a degraded cluster shows in the replica and capacity metrics, each
     with its own alarm) and RaftLeader (1 when some master names a leader), read from the report."""
     leaders = [r for r in report.results if r.component == "master" and r.check == "leader"]
-    metrics = {"Healthy": 0.0 if outcome(report) == "unhealthy" else 1.0}
+    metrics = {"Healthy": 0.0 if report.outcome == UNHEALTHY else 1.0}
     if leaders:
         metrics["RaftLeader"] = 1.0 if any(r.ok for r in leaders) else 0.0
     return metrics
