@@ -13,6 +13,7 @@ from components.model.refs import Ref
 from components.model.topology import (
     START_ORDER,
     ConfigFile,
+    HealthProbe,
     Job,
     LoadBalancer,
     Role,
@@ -157,7 +158,6 @@ class DevStorage(pulumi.ComponentResource):
         volume: docker.Volume,
         depends: list[docker.Container],
     ) -> docker.Container:
-        probe = f"http://127.0.0.1:{service.health.port}{service.health.path}"
         return docker.Container(
             f"{name}-{service.name}",
             name=f"{prefix}-{service.host}",
@@ -174,13 +174,7 @@ class DevStorage(pulumi.ComponentResource):
                 docker.ContainerPortArgs(internal=port, external=port, ip=HOST_ADDRESS)
                 for port in ([service.role.http_port] if service.role in PUBLISHED_ROLES else [])
             ],
-            healthcheck=docker.ContainerHealthcheckArgs(
-                tests=["CMD", "wget", "-q", "-O", "/dev/null", probe],
-                interval="5s",
-                timeout="3s",
-                retries=5,
-                start_period="15s",
-            ),
+            healthcheck=_http_healthcheck(service.health, start_period="15s"),
             restart="unless-stopped",
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends, delete_before_replace=True),
         )
@@ -189,7 +183,6 @@ class DevStorage(pulumi.ComponentResource):
         self, name: str, prefix: str, lb: LoadBalancer, filers: list[docker.Container]
     ) -> docker.Container:
         """The HTTP tier AEGIS talks to: the model's haproxy.cfg and command line, the filer URL on the host."""
-        probe = f"http://127.0.0.1:{lb.health.port}{lb.health.path}"
         return docker.Container(
             f"{name}-{lb.name}",
             name=f"{prefix}-{lb.host}",
@@ -202,13 +195,7 @@ class DevStorage(pulumi.ComponentResource):
             uploads=self._uploads((lb.config,)),
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=self.network.name, aliases=[lb.host])],
             ports=[docker.ContainerPortArgs(internal=lb.port, external=lb.port, ip=HOST_ADDRESS)],
-            healthcheck=docker.ContainerHealthcheckArgs(
-                tests=["CMD", "wget", "-q", "-O", "/dev/null", probe],
-                interval="5s",
-                timeout="3s",
-                retries=5,
-                start_period="5s",
-            ),
+            healthcheck=_http_healthcheck(lb.health, start_period="5s"),
             restart="unless-stopped",
             opts=pulumi.ResourceOptions(parent=self, depends_on=filers, delete_before_replace=True),
         )
@@ -235,3 +222,14 @@ class DevStorage(pulumi.ComponentResource):
                 parent=self, depends_on=list(self.containers.values()), delete_before_replace=True
             ),
         )
+
+
+def _http_healthcheck(probe: HealthProbe, start_period: str) -> docker.ContainerHealthcheckArgs:
+    """Docker's health check of a container: its model probe, fetched from inside with the image's busybox wget."""
+    return docker.ContainerHealthcheckArgs(
+        tests=["CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{probe.port}{probe.path}"],
+        interval="5s",
+        timeout="3s",
+        retries=5,
+        start_period=start_period,
+    )
