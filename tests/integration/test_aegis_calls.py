@@ -8,7 +8,7 @@ Each call either does what AEGIS means or gets the refusal documented in compone
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,12 +20,18 @@ import pytest
 from components.healthcheck import run_checks
 from components.healthcheck.s3_view import PROBE_TENANT
 from components.model.aegis_calls import DELETE_REFUSED, QUOTA_NOT_ENFORCED, USAGE_NOT_TRACKED
-from components.model.config import StackConfig, parse
-from components.model.refs import Ref
+from components.model.config import parse
 from components.model.topology import Role
 from tests import aegis_client as aegis
-from tests.cluster import LocalCluster, fresh_values, health_target, loopback_topology, running, wait_for_report
-from tests.postgres import LocalPostgres
+from tests.cluster import (
+    LocalCluster,
+    fresh_values,
+    health_target,
+    loopback_topology,
+    running,
+    running_prod,
+    wait_for_report,
+)
 from tests.unit.model.test_config import prod
 
 pytestmark = pytest.mark.integration
@@ -54,29 +60,15 @@ def stack(request, tmp_path_factory) -> Iterator[Stack]:
     root: Path = tmp_path_factory.mktemp(f"aegis-{request.param}")
     with ExitStack() as stop:
         if request.param == "dev":
-            cfg = parse({}, stack="dev")
-            topology, _ = loopback_topology(cfg, root, DEV_SUBNET)
-            values = fresh_values()
+            topology, _ = loopback_topology(parse({}, stack="dev"), root, DEV_SUBNET)
+            cluster = stop.enter_context(running(topology, fresh_values(), root))
         else:
-            cfg = prod()
-            topology, _ = loopback_topology(cfg, root, HA_SUBNET)
-            values = fresh_values(f"{HA_SUBNET}.60")
-            start_postgres(cfg, values, stop)
-        cluster = stop.enter_context(running(topology, values, root))
+            cluster, _ = stop.enter_context(running_prod(prod(), root, HA_SUBNET))
         client = stop.enter_context(httpx.Client(timeout=aegis.TIMEOUT))
-        target = health_target(topology, values)
+        target = health_target(cluster.topology, cluster.values)
         report = wait_for_report(target, healthy=True, timeout=90)
         assert report.healthy, report.table()
         yield Stack(cluster, target.filer_url, client)
-
-
-def start_postgres(cfg: StackConfig, values: Mapping[Ref, str], stop: ExitStack) -> None:
-    assert cfg.aws is not None
-    postgres = LocalPostgres(
-        f"{HA_SUBNET}.60", cfg.aws.database_port, cfg.aws.database_name, cfg.aws.database_user, values[Ref.DB_PASSWORD]
-    )
-    stop.callback(postgres.remove)
-    postgres.init()
 
 
 def new_volume(stack: Stack) -> str:

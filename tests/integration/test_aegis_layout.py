@@ -18,10 +18,17 @@ import pytest
 
 from components.model.aegis_layout import VOLUMES_PREFIX, volume_path
 from components.model.config import StackConfig, parse
-from components.model.refs import Ref
 from components.model.topology import Role, Topology
-from tests.cluster import LocalCluster, fresh_values, health_target, loopback_topology, running, wait_for_report
-from tests.postgres import LocalPostgres
+from tests import aegis_client as aegis
+from tests.cluster import (
+    LocalCluster,
+    fresh_values,
+    health_target,
+    loopback_topology,
+    running,
+    running_prod,
+    wait_for_report,
+)
 from tests.unit.model.test_config import prod
 
 pytestmark = pytest.mark.integration
@@ -64,27 +71,17 @@ def stack(request, tmp_path_factory) -> Iterator[Stack]:
     # get their second copy from the filer rule, and a file outside /aegis/volumes/ shows the difference.
     cfg = prod(defaultReplication="000")
     assert cfg.aws is not None and cfg.aegis_replication == "010"
-    db_host = f"{HA_SUBNET}.60"
-    values = fresh_values(db_host)
-    postgres = LocalPostgres(
-        db_host, cfg.aws.database_port, cfg.aws.database_name, cfg.aws.database_user, values[Ref.DB_PASSWORD]
-    )
-    try:
-        postgres.init()
-        with running(loopback_topology(cfg, root, HA_SUBNET)[0], values, root) as cluster:
-            yield Stack(cfg, cluster)
-    finally:
-        postgres.remove()
+    with running_prod(cfg, root, HA_SUBNET) as (cluster, _):
+        yield Stack(cfg, cluster)
 
 
 def create_volume_as_aegis(filer: str, volume: str) -> None:
     """AEGIS's create: `POST /dir/` (multipart `path`) for each ancestor, then the `.keep` marker."""
-    with httpx.Client(base_url=filer, timeout=30) as client:
-        parts = volume.strip("/").split("/")
-        for depth in range(1, len(parts) + 1):
-            path = "/" + "/".join(parts[:depth])
-            assert client.post("/dir/", files={"path": (None, path)}).status_code in (200, 201), path
-        assert client.put(f"{volume}/.keep", content=b"").status_code == 201
+    with httpx.Client(timeout=aegis.TIMEOUT) as client:
+        *mkdirs, keep = aegis.create_directory(client, filer, volume)
+    for path, answer in zip(aegis.ancestors(volume), mkdirs, strict=True):
+        assert answer.status_code in (200, 201), path
+    assert keep.status_code == 201
 
 
 def copies(stack: Stack, path: str) -> list[list[str]]:
