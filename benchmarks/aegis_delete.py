@@ -1,7 +1,7 @@
 """Bytes on the volume servers before and after AEGIS deletes its volumes, on the dev and the HA topology.
 
 `python -m benchmarks.aegis_delete [--mib 200] [--topology dev|ha ...]` starts each topology on loopback (the
-stacks' commands; HA with PostgreSQL), then with AEGIS's own calls (tests/aegis_client.py):
+stacks' commands; HA with PostgreSQL), then with AEGIS's own calls (tests/support/aegis_client.py):
 
 1. through AEGIS's filer URL, the HAProxy: creates VOLUMES volumes holding `--mib` MiB in FILES_PER_VOLUME files
    each, deletes them with `DELETE /dir/?path=<volume>&recursive=true`, waits until the volume servers count the
@@ -31,9 +31,9 @@ import httpx
 from components.model.config import parse
 from components.model.refs import Ref
 from components.model.topology import Role
-from tests import aegis_client as aegis
-from tests.cluster import LocalCluster, fresh_values, health_target, loopback_topology, running, wait_for_report
-from tests.postgres import LocalPostgres
+from tests.support import aegis_client as aegis
+from tests.support.cluster import LocalCluster, fresh_values, health_target, loopback_topology, running, wait_for_report
+from tests.support.postgres import LocalPostgres
 from tests.unit.model.test_config import prod
 
 MIB = 1024 * 1024

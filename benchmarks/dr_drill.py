@@ -1,4 +1,4 @@
-"""The disaster-recovery drill (tests/drill.py) with the shipped prod config, scaled to fit the suite.
+"""The disaster-recovery drill (tests/support/drill.py) with the shipped prod config, scaled to fit the suite.
 
 Same tenants as tests/integration/test_disaster_recovery.py, FILES files instead of 2,000, on 127.0.9
 with its own PostgreSQL. Each run is a whole drill: write, back up, destroy, rebuild, verify.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 
 from benchmarks.core import Context, Estimate
-from tests.drill import run_drill
+from tests.support.drill import run_drill
 from tests.unit.model.test_config import prod
 
 NAME = "dr-drill"

@@ -24,19 +24,19 @@ from pathlib import Path
 import httpx
 
 from components.healthcheck import run_checks
-from components.model.aegis_layout import volume_path
+from components.model.aegis.layout import volume_path
 from components.model.config import StackConfig
 from components.model.haproxy import HaproxySettings, render_haproxy_cfg
 from components.model.refs import Ref
 from components.model.topology import Role, Topology
-from tests.cluster import (
+from tests.support.cluster import (
     LocalCluster,
     LoopbackPlacement,
     fresh_values,
     health_target,
     loopback_topology,
 )
-from tests.postgres import LocalPostgres
+from tests.support.postgres import LocalPostgres
 from tests.unit.model.test_config import prod
 
 # Consecutive clusters alternate between two subnets, so a new cluster never binds the addresses the

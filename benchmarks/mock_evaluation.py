@@ -29,7 +29,7 @@ import pytest  # test tooling, not part of what a preview runs
 start = time.perf_counter()
 if sys.argv[1] == "dev":
     import yaml
-    from tests.pulumi_harness import ROOT, run_program
+    from tests.support.pulumi_harness import ROOT, run_program
     raw = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"]
     config = {key.split(":", 1)[1]: value for key, value in raw.items()}
     run = run_program("dev", config)

@@ -18,7 +18,7 @@ from benchmarks.core import Context, Estimate
 from benchmarks.ha import HA
 from components.healthcheck import run_checks
 from components.model.topology import Role
-from tests.repair import replace_volume_server, under_replicated, wait_for_full_copies, wait_for_maintenance_run
+from tests.support.repair import replace_volume_server, under_replicated, wait_for_full_copies, wait_for_maintenance_run
 from tests.unit.model.test_config import prod
 
 NAME = "repair"

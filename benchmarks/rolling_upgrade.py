@@ -31,7 +31,7 @@ from benchmarks.ha import HA
 from components.model.config import StackConfig
 from components.model.topology import Role
 from components.rollout.driver import Rollout, Timing
-from tests.rollout_local import (
+from tests.support.rollout_local import (
     LoopbackOperator,
     loopback_gates,
     loopback_haproxy,

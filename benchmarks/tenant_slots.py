@@ -29,12 +29,12 @@ from typing import Any
 
 import httpx
 
-from components.model import aegis_layout
+from components.model.aegis import layout as aegis_layout
 from components.model.config import StackConfig
 from components.model.refs import Ref
 from components.model.topology import Role, Topology, volume_slots
-from tests.cluster import LocalCluster, fresh_values, health_target, loopback_topology, running
-from tests.postgres import LocalPostgres
+from tests.support.cluster import LocalCluster, fresh_values, health_target, loopback_topology, running
+from tests.support.postgres import LocalPostgres
 from tests.unit.model.test_config import prod
 
 TENANTS = 500

@@ -12,7 +12,7 @@ from components.aws.iam import assume_role_policy
 BACKUP_TAG = "aegis-storage:backup"
 # Every 4 hours, kept 7 days: losing a zone or a disk costs at most 4 hours of writes, and a week covers a
 # corruption noticed after a weekend. Constants, not config: if operators need to tune them, they become
-# keys in Pulumi.yaml, validated by components/model/config.py like every other knob.
+# keys in Pulumi.yaml, validated by components/model/config/__init__.py like every other knob.
 INTERVAL_HOURS = 4
 RETAIN_COUNT = 42
 DLM_MANAGED_POLICY = "iam::aws:policy/service-role/AWSDataLifecycleManagerServiceRole"

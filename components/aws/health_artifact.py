@@ -33,8 +33,6 @@ LAMBDA_RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
 HANDLER = "components.healthcheck.lambda_handler.handler"
 # The check's one third-party import; what it needs in turn is read from the installed metadata.
 HTTP_CLIENT = "httpx"
-# Modules of the package that only the deployment runs (they import pulumi, absent on the function).
-DEPLOY_ONLY = frozenset({"gate.py"})
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 _BINARY_SUFFIXES = (".so", ".pyd", ".dylib")
 
@@ -42,7 +40,7 @@ _BINARY_SUFFIXES = (".so", ".pyd", ".dylib")
 def project_files(root: Path = ROOT) -> list[tuple[str, Path]]:
     """(path in the zip, source) of the health check package and the namespace package above it."""
     package = root / "components" / "healthcheck"
-    modules = sorted(p for p in package.glob("*.py") if p.name not in DEPLOY_ONLY)
+    modules = sorted(package.glob("*.py"))
     return [("components/__init__.py", root / "components" / "__init__.py")] + [
         (f"components/healthcheck/{p.name}", p) for p in modules
     ]

@@ -6,8 +6,8 @@ from typing import Any
 
 import pulumi
 
+from components.docker.health_gate import HealthGate
 from components.docker.storage import DevStorage, DevStorageArgs, dev_topology
-from components.healthcheck.gate import HealthGate
 from components.model.config import StackConfig
 from components.rollout.resource import Release
 from components.stack.outputs import stack_outputs

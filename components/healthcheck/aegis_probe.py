@@ -3,7 +3,7 @@
 It sends what the orchestrator sends (seaweedfs.rs at 59bc51e): `POST /dir/` with a multipart `path` per
 ancestor, an empty `.keep`, a whole-file `PUT`, a `Range` read, a `HEAD`, then AEGIS's volume delete
 `DELETE /dir/?path=<volume>&recursive=true`. It fails when that delete leaves the data in place, which is
-what a filer without the HTTP tier's rewrite does (components/model/aegis_calls.py). The probe volume lives
+what a filer without the HTTP tier's rewrite does (components/model/aegis/calls.py). The probe volume lives
 in its own tenant and is removed with the filer's real recursive delete whatever happened.
 """
 

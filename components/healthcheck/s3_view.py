@@ -1,7 +1,7 @@
 """What the S3 check lists to prove the gateway sees AEGIS data: a file the probe writes through the filer.
 
 The filer's buckets folder is /aegis, so `/aegis/volumes/<tenant>/<volume>/<path>` on the filer is
-`s3://volumes/<tenant>/<volume>/<path>` (components/model/aegis_layout.py; a unit test keeps the two in
+`s3://volumes/<tenant>/<volume>/<path>` (components/model/aegis/layout.py; a unit test keeps the two in
 step, and this package stays free of the model so it runs wherever Python and httpx do).
 """
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from components.model.aegis_calls import aegis_call_rules
+from components.model.aegis.calls import aegis_call_rules
 
 
 @dataclass(frozen=True)

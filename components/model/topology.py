@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from components.model import aegis_layout, sizing
+from components.model import sizing
+from components.model.aegis import layout as aegis_layout
 from components.model.config import Platform, StackConfig
 from components.model.haproxy import render_haproxy_cfg
 from components.model.job_script import apply_until_served
@@ -138,7 +139,7 @@ class Job:
 @dataclass(frozen=True)
 class LoadBalancer:
     """An HAProxy node in front of every filer; AEGIS talks to it as the filer URL, in both stacks, because it
-    turns AEGIS's calls into what AEGIS means (components/model/aegis_calls.py)."""
+    turns AEGIS's calls into what AEGIS means (components/model/aegis/calls.py)."""
 
     name: str
     host: str

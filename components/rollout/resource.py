@@ -12,7 +12,7 @@ the node before it in rollout order, so an AMI or instance-type change replaces 
 
 Both take their plan as ONE JSON string: the engine carries properties as a protobuf Struct, where a
 number is a double and nested maps lose their types; a string crosses unchanged
-(tests/engine_wire.py feeds them exactly that).
+(tests/support/engine_wire.py feeds them exactly that).
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ from typing import Any
 
 import pulumi
 
+from components.model.aegis.node_config import render_node_config
 from components.model.config import StackConfig
-from components.model.node_config import render_node_config
 from components.model.refs import Ref
 from components.model.topology import Role, Topology
 

@@ -1,8 +1,8 @@
-"""AEGIS's calls, replayed as the orchestrator sends them (tests/aegis_client.py), one test per call, against
+"""AEGIS's calls, replayed as the orchestrator sends them (tests/support/aegis_client.py), one test per call, against
 the real dev and HA topologies: weed, HAProxy and (HA) PostgreSQL on loopback, through AEGIS's filer URL, which
 is the HAProxy in both stacks.
 
-Each call either does what AEGIS means or gets the refusal documented in components/model/aegis_calls.py.
+Each call either does what AEGIS means or gets the refusal documented in components/model/aegis/calls.py.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ import pytest
 
 from components.healthcheck import run_checks
 from components.healthcheck.s3_view import PROBE_TENANT
-from components.model.aegis_calls import DELETE_REFUSED, QUOTA_NOT_ENFORCED, USAGE_NOT_TRACKED
+from components.model.aegis.calls import DELETE_REFUSED, QUOTA_NOT_ENFORCED, USAGE_NOT_TRACKED
 from components.model.config import parse
 from components.model.topology import Role
-from tests import aegis_client as aegis
-from tests.cluster import (
+from tests.support import aegis_client as aegis
+from tests.support.cluster import (
     LocalCluster,
     fresh_values,
     health_target,

@@ -16,11 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from components.model.aegis_layout import VOLUMES_PREFIX, volume_path
+from components.model.aegis.layout import VOLUMES_PREFIX, volume_path
 from components.model.config import StackConfig, parse
 from components.model.topology import Role, Topology
-from tests import aegis_client as aegis
-from tests.cluster import (
+from tests.support import aegis_client as aegis
+from tests.support.cluster import (
     LocalCluster,
     fresh_values,
     health_target,

@@ -13,7 +13,7 @@ import pytest
 from components.aws.placement import prod_topology
 from components.docker.storage import dev_topology
 from components.model.config import parse
-from tests.cluster import loopback_topology, weed_binary
+from tests.support.cluster import loopback_topology, weed_binary
 from tests.unit.model.test_config import prod
 
 pytestmark = pytest.mark.integration

@@ -10,10 +10,10 @@ import httpx
 import pytest
 
 from components.healthcheck import run_checks
-from components.model.aegis_layout import volume_path
+from components.model.aegis.layout import volume_path
 from components.model.config import parse
 from components.model.topology import Role
-from tests.cluster import fresh_values, health_target, loopback_topology, running, wait_for_report
+from tests.support.cluster import fresh_values, health_target, loopback_topology, running, wait_for_report
 
 pytestmark = pytest.mark.integration
 

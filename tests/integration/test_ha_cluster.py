@@ -23,13 +23,13 @@ from botocore.exceptions import ClientError
 
 from components.model.refs import Ref
 from components.model.topology import Role
-from tests.cluster import (
+from tests.support.cluster import (
     LocalCluster,
     health_target,
     running_prod,
     wait_for_report,
 )
-from tests.postgres import LocalPostgres
+from tests.support.postgres import LocalPostgres
 from tests.unit.model.test_config import prod
 
 pytestmark = pytest.mark.integration

@@ -24,7 +24,7 @@ from components.aws.health_artifact import build_artifact
 from components.healthcheck import Target
 from components.model.refs import Ref
 from components.model.topology import Role
-from tests.cluster import (
+from tests.support.cluster import (
     LocalCluster,
     health_target,
     running_prod,

@@ -15,9 +15,9 @@ from pulumi.runtime import proto, rpc
 from components.model.config import parse
 from components.model.refs import Ref
 from components.model.topology import Role
-from tests.cluster import fresh_values, loopback_topology, running
-from tests.engine_wire import PROVIDER_KEY, DynamicProviderServer, to_struct
-from tests.pulumi_harness import run_program
+from tests.support.cluster import fresh_values, loopback_topology, running
+from tests.support.engine_wire import PROVIDER_KEY, DynamicProviderServer, to_struct
+from tests.support.pulumi_harness import run_program
 
 pytestmark = pytest.mark.integration
 
@@ -66,7 +66,7 @@ def _loopback_inputs(gate_inputs: dict[str, Any], cluster: Any, values: Mapping[
         "http://127.0.0.1:8333": f"http://{s3.http_address}",
         "seaweedfs-volume:8080": volume.http_address,
     }
-    # The mocks' RandomPassword results, as tests/pulumi_harness.py names them.
+    # The mocks' RandomPassword results, as tests/support/pulumi_harness.py names them.
     replacements |= {f"generated-seaweedfs-{ref.value.replace('_', '-')}": values[ref] for ref in Ref}
     return _swap(gate_inputs, replacements)
 

@@ -16,15 +16,15 @@ import httpx
 import pytest
 
 from components.healthcheck import run_checks
-from components.model.aegis_layout import volume_path
+from components.model.aegis.layout import volume_path
 from components.model.topology import Role
-from tests.cluster import (
+from tests.support.cluster import (
     LocalCluster,
     health_target,
     running_prod,
     wait_for_report,
 )
-from tests.repair import (
+from tests.support.repair import (
     maintenance_runs_by_master,
     replace_volume_server,
     under_replicated,

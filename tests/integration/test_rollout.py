@@ -15,13 +15,13 @@ import pytest
 
 from components.model.topology import Role
 from components.rollout.driver import Rollout, Timing
-from tests.cluster import (
+from tests.support.cluster import (
     LocalCluster,
     health_target,
     running_prod,
     wait_for_report,
 )
-from tests.rollout_local import (
+from tests.support.rollout_local import (
     LoopbackOperator,
     Release,
     binary_version,

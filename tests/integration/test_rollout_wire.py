@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from pulumi.runtime import proto
 
-from tests.engine_wire import PROVIDER_KEY, DynamicProviderServer, to_struct
+from tests.support.engine_wire import PROVIDER_KEY, DynamicProviderServer, to_struct
 from tests.unit.aws.test_prod_program import execute
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,7 @@ import pytest
 
 from components.model.config import parse
 from components.model.topology import FILER_RULES_PATH, Role
-from tests.cluster import LocalCluster, fresh_values, health_target, loopback_topology, wait_for_report
+from tests.support.cluster import LocalCluster, fresh_values, health_target, loopback_topology, wait_for_report
 
 pytestmark = pytest.mark.integration
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 
-from tests.pulumi_harness import ROOT
+from tests.support.pulumi_harness import ROOT
 
 MAX_FUNCTION_LINES = 60
 

@@ -30,7 +30,7 @@ from pulumi_policy.proxy import unknown_checking_proxy
 
 from components.model.config import PROJECT
 from policy import pack, rules
-from tests.pulumi_harness import ROOT, Registration
+from tests.support.pulumi_harness import ROOT, Registration
 from tests.unit.aws.test_prod_program import PROD, Run, execute
 
 WORLD = "0.0.0.0/0"

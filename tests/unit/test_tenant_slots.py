@@ -5,7 +5,7 @@ import json
 from benchmarks import tenant_slots
 from benchmarks.tenant_slots import Run, Slots, slots_from_dir_status, tenant_ids, tenants_until_full
 from components.aws.placement import prod_topology
-from components.model import aegis_layout
+from components.model.aegis import layout as aegis_layout
 from components.model.topology import Role
 from tests.unit.model.test_config import prod
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.pulumi_harness import ROOT
+from tests.support.pulumi_harness import ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 NAMES = ("pull-request", "deploy-prod", "drift")

@@ -11,7 +11,7 @@ import pytest
 from components.aws import backups
 from components.aws.placement import prod_topology
 from components.model.topology import Role
-from tests.pulumi_harness import RecordingMocks
+from tests.support.pulumi_harness import RecordingMocks
 from tests.unit.aws.test_prod_program import ACCOUNT, EBS, Run, execute, parsed
 
 DLM_POLICY = "aws:dlm/lifecyclePolicy:LifecyclePolicy"

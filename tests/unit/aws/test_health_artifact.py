@@ -13,7 +13,7 @@ import pytest
 from packaging.requirements import Requirement
 
 from components.aws import health_artifact
-from tests.pulumi_harness import ROOT
+from tests.support.pulumi_harness import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +43,10 @@ def test_entries_are_sorted_with_a_fixed_time_and_mode(artifact: zipfile.ZipFile
     assert not [n for n in names if n.endswith(".pyc") or "__pycache__" in n or ".dist-info/" in n]
 
 
-def test_it_holds_the_handler_and_no_module_that_needs_pulumi(artifact: zipfile.ZipFile) -> None:
+def test_it_holds_the_whole_health_check_package_and_no_module_that_needs_pulumi(artifact: zipfile.ZipFile) -> None:
     project = [n for n in artifact.namelist() if n.startswith("components/")]
-    assert "components/healthcheck/lambda_handler.py" in project
-    assert "components/healthcheck/gate.py" not in project
+    package = sorted(f"components/healthcheck/{p.name}" for p in (ROOT / "components" / "healthcheck").glob("*.py"))
+    assert [n for n in project if n.startswith("components/healthcheck/")] == package
     for name in project:
         tree = ast.parse(artifact.read(name))
         imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}

@@ -12,7 +12,7 @@ import pytest
 from components.aws import health_function
 from components.aws.health_artifact import HANDLER, LAMBDA_RUNTIME, build_artifact
 from components.model.topology import LB_STATS_PORT, METRICS_PORTS
-from tests.pulumi_harness import ROOT
+from tests.support.pulumi_harness import ROOT
 from tests.unit.aws import test_prod_program
 from tests.unit.aws.test_prod_program import INGRESS, INSTANCE, SECRET_MARK, Run, execute
 from tests.unit.aws.test_security_matrix import MONITORING, OPERATORS, ORCHESTRATORS

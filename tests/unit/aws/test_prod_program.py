@@ -15,7 +15,7 @@ from components.aws.bootstrap import decode_document
 from components.aws.placement import prod_topology
 from components.model import config, sizing
 from components.model.version import SEAWEEDFS_IMAGE
-from tests.pulumi_harness import ProgramRun, RecordingMocks, RecordingMonitor, Registration, run_program
+from tests.support.pulumi_harness import ProgramRun, RecordingMocks, RecordingMonitor, Registration, run_program
 from tests.unit.aws.test_security_matrix import PROD_MATRIX
 
 ROOT = Path(__file__).resolve().parents[3]

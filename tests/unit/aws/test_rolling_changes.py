@@ -12,7 +12,7 @@ from components.aws.bootstrap import decode_document, node_parameter_name
 from components.model.rollout import NODE_APPLY_SCRIPT
 from components.model.version import SEAWEEDFS_VERSION, seaweedfs_image
 from components.rollout.resource import RolloutPlan, _NodeReadyProvider, _StackRolloutProvider
-from tests.engine_wire import engine_delivers
+from tests.support.engine_wire import engine_delivers
 from tests.unit.aws.test_prod_program import INSTANCE, SSM, Run, execute
 
 DYNAMIC = "pulumi-python:dynamic:Resource"
@@ -112,7 +112,7 @@ def test_a_release_below_the_running_one_is_refused_at_check_unless_downgrades_a
 
 def test_a_refused_downgrade_stops_both_stacks_before_any_node_document_or_container_changes(runs: dict[str, Run]):
     from components.rollout.resource import _ReleaseGuardProvider
-    from tests.pulumi_harness import run_program
+    from tests.support.pulumi_harness import run_program
 
     prod_run = runs["base"].run
     (guard,) = [r for r in prod_run.of_type(DYNAMIC) if r.name == "seaweedfs-release"]

@@ -8,7 +8,7 @@ from components.model import job_script
 from components.model.config import parse
 from components.model.refs import Ref, refs_in, substitute
 from components.model.version import IMAGE_TOOLS, IMAGE_USER
-from tests.pulumi_harness import run_program
+from tests.support.pulumi_harness import run_program
 
 CONFIG = {"platform": "docker", "s3Enabled": True}
 CONTAINER = "docker:index/container:Container"
@@ -226,7 +226,7 @@ def test_invalid_config_creates_nothing():
 
 
 def test_invalid_config_registers_no_resource(monkeypatch):
-    from tests import pulumi_harness
+    from tests.support import pulumi_harness
 
     seen = []
     monkeypatch.setattr(pulumi_harness.RecordingMocks, "new_resource", lambda self, args: seen.append(args))

@@ -6,10 +6,10 @@ import json
 import pytest
 
 from components import healthcheck
+from components.docker.health_gate import _HealthGateProvider
 from components.healthcheck import CheckResult, Report
-from components.healthcheck.gate import _HealthGateProvider
-from tests.engine_wire import engine_delivers
-from tests.pulumi_harness import run_program
+from tests.support.engine_wire import engine_delivers
+from tests.support.pulumi_harness import run_program
 
 
 @pytest.fixture(scope="module")

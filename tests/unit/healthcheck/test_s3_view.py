@@ -12,7 +12,7 @@ from components.healthcheck.s3_view import (
     S3ViewProbe,
     listed_keys,
 )
-from components.model import aegis_layout
+from components.model.aegis import layout as aegis_layout
 from tests.unit.healthcheck.test_healthcheck import (
     FILER,
     S3,

@@ -5,7 +5,7 @@ Their behaviour is tested on real HAProxy in tests/integration/test_aegis_calls.
 
 import re
 
-from components.model.aegis_calls import DELETE_REFUSED, QUOTA_NOT_ENFORCED, USAGE_NOT_TRACKED, aegis_call_rules
+from components.model.aegis.calls import DELETE_REFUSED, QUOTA_NOT_ENFORCED, USAGE_NOT_TRACKED, aegis_call_rules
 from components.model.haproxy import render_haproxy_cfg
 
 

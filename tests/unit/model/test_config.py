@@ -7,7 +7,7 @@ import yaml
 
 from components.model import config
 from components.model.config import ConfigError, Platform, parse
-from tests.pulumi_harness import ROOT
+from tests.support.pulumi_harness import ROOT
 
 PROD = {k.split(":", 1)[1]: v for k, v in yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())["config"].items()}
 PROD_CONFIG = {k: v for k, v in PROD.items() if k != "region"}

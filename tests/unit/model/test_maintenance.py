@@ -9,7 +9,7 @@ from components.docker.storage import dev_topology
 from components.model.config import parse
 from components.model.maintenance import MAINTENANCE_COMMANDS
 from components.model.topology import Role
-from tests.cluster import loopback_topology
+from tests.support.cluster import loopback_topology
 from tests.unit.model.test_config import problems, prod
 
 

@@ -1,14 +1,14 @@
-"""The NodeConfig output against the orchestrator's own `spec.storage` schema (components/model/aegis_schema.py)."""
+"""The NodeConfig output against the orchestrator's own `spec.storage` schema (components/model/aegis/schema.py)."""
 
 import re
 
 import pytest
 import yaml
 
-from components.model import aegis_schema
-from components.model.aegis_schema import BACKENDS, RUST_UNSIGNED_MAX, SEAWEEDFS, STORAGE, SchemaField
+from components.model.aegis import schema as aegis_schema
+from components.model.aegis.node_config import render_node_config
+from components.model.aegis.schema import BACKENDS, RUST_UNSIGNED_MAX, SEAWEEDFS, STORAGE, SchemaField
 from components.model.config import ConfigError, parse
-from components.model.node_config import render_node_config
 
 
 def storage_block(raw: dict, s3_endpoint: str | None = "http://localhost:8333") -> dict:

@@ -8,7 +8,7 @@ import yaml
 
 from components.model import config
 from components.model.version import SEAWEEDFS_IMAGE, SEAWEEDFS_VERSION
-from tests.pulumi_harness import ROOT
+from tests.support.pulumi_harness import ROOT
 
 ALLOWED_TYPES = {"string", "integer", "boolean", "array"}
 

@@ -4,7 +4,7 @@ import pytest
 
 from components.model.rollout import RolloutNode, compare_versions, fingerprint, rollout_nodes, rollout_order
 from components.model.topology import Role
-from tests.cluster import loopback_topology
+from tests.support.cluster import loopback_topology
 from tests.unit.model.test_config import prod
 
 

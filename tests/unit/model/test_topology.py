@@ -10,7 +10,7 @@ from components.docker.storage import dev_topology
 from components.model.config import parse
 from components.model.refs import Ref, refs_in
 from components.model.topology import GRPC_OFFSET, Role
-from tests.pulumi_harness import ROOT
+from tests.support.pulumi_harness import ROOT
 from tests.unit.model.test_config import prod
 
 

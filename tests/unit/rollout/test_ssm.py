@@ -82,7 +82,7 @@ def test_node_ready_probes_a_volume_server_from_its_own_instance_as_the_engine_d
     import json
 
     from components.rollout.resource import PlanNode, RolloutPlan, _NodeReadyProvider
-    from tests.engine_wire import engine_delivers
+    from tests.support.engine_wire import engine_delivers
 
     status = {"Topology": {"DataCenters": [{"Racks": [{"DataNodes": [{"Url": "volume-1.z:8080"}]}]}]}}
     client = FakeSsm(
@@ -106,7 +106,7 @@ def test_node_ready_probes_a_volume_server_from_its_own_instance_as_the_engine_d
 
 def test_stack_rollout_rolls_a_changed_haproxy_node_after_the_services_as_the_engine_delivers_it(monkeypatch):
     from components.rollout.resource import PlanNode, RolloutPlan, _StackRolloutProvider
-    from tests.engine_wire import engine_delivers
+    from tests.support.engine_wire import engine_delivers
 
     client = FakeSsm(
         {

@@ -22,7 +22,7 @@ import httpx
 
 from components.healthcheck import Report, Target, run_checks
 from components.model.config import StackConfig
-from components.model.config_upkeep import Upkeep
+from components.model.config.upkeep import Upkeep
 from components.model.refs import Ref, substitute
 from components.model.topology import (
     START_ORDER,
@@ -35,7 +35,7 @@ from components.model.topology import (
     layout,
     load_balancer_nodes,
 )
-from tests.postgres import LocalPostgres
+from tests.support.postgres import LocalPostgres
 
 STOP_GRACE_SECONDS = 10.0
 

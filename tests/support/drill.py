@@ -26,11 +26,11 @@ from pathlib import Path
 
 import httpx
 
-from components.model.aegis_layout import volume_path
+from components.model.aegis.layout import volume_path
 from components.model.config import StackConfig
 from components.model.refs import Ref
 from components.model.topology import Role, Topology
-from tests.cluster import (
+from tests.support.cluster import (
     LocalCluster,
     fresh_values,
     health_target,
@@ -38,7 +38,7 @@ from tests.cluster import (
     wait_for_report,
     weed_binary,
 )
-from tests.postgres import LocalPostgres
+from tests.support.postgres import LocalPostgres
 
 TENANTS = ("zaru-consumer", "aegis-system", "u-0123456789abcdef0123456789abcdef")
 

@@ -23,7 +23,7 @@ from google.protobuf import struct_pb2
 from pulumi.runtime import proto, rpc
 from pulumi.runtime.proto import provider_pb2_grpc
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PROVIDER_KEY = "__provider"  # where pulumi.dynamic keeps the dill-pickled provider, base64
 
 

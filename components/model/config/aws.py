@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from components.model import sizing
-from components.model.config_checks import cidr_list_problem, placement_problem, replication_problem
-from components.model.config_reader import PROJECT, Reader, at_least
+from components.model.config.checks import cidr_list_problem, placement_problem, replication_problem
+from components.model.config.reader import PROJECT, Reader, at_least
 
 DISK_TYPES = ("gp3", "io2", "st1")
 REPLICATION_KEYS = ("defaultReplication", "aegisReplication")

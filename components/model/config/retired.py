@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from components.model.config_reader import Reader
+from components.model.config.reader import Reader
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 PROJECT = "aegis-storage"
-PROJECT_FILE = Path(__file__).resolve().parents[2] / "Pulumi.yaml"
+PROJECT_FILE = Path(__file__).resolve().parents[3] / "Pulumi.yaml"
 
 SECRET_KEYS = {
     # Not declared in Pulumi.yaml: a project-level default cannot be a secret.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from components.model.config_reader import Reader
+from components.model.config.reader import Reader
 
 MAX_MAINTENANCE_INTERVAL_MINUTES = 24 * 60
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.cluster import LocalCluster
+from tests.support.cluster import LocalCluster
 
 MAINTENANCE_DONE = "executing: unlock"  # the last line the leader logs for one maintenance run
 

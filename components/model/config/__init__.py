@@ -14,12 +14,12 @@ from enum import StrEnum
 from typing import Any
 
 from components.model import sizing
-from components.model.aegis_schema import RUST_UNSIGNED_MAX
-from components.model.config_aws import REPLICATION_KEYS, AwsSettings, DatabaseMode, parse_aws
-from components.model.config_checks import DURATION_PATTERN, replication_problem, url_problem
-from components.model.config_reader import PROJECT, SECRET_KEYS, ConfigError, Reader, at_least, schema
-from components.model.config_retired import RETIRED_KEYS, retired_key_problems
-from components.model.config_upkeep import Upkeep, parse_upkeep
+from components.model.aegis.schema import RUST_UNSIGNED_MAX
+from components.model.config.aws import REPLICATION_KEYS, AwsSettings, DatabaseMode, parse_aws
+from components.model.config.checks import DURATION_PATTERN, replication_problem, url_problem
+from components.model.config.reader import PROJECT, SECRET_KEYS, ConfigError, Reader, at_least, schema
+from components.model.config.retired import RETIRED_KEYS, retired_key_problems
+from components.model.config.upkeep import Upkeep, parse_upkeep
 from components.model.version import SEAWEEDFS_VERSION, VERSION_PATTERN
 
 __all__ = ["PROJECT", "AwsSettings", "ConfigError", "DatabaseMode", "Platform", "StackConfig", "parse", "schema"]

@@ -58,7 +58,7 @@ def _line(text: str) -> str:
 def aegis_call_rules() -> str:
     """`http-request` rules for the filer frontend of haproxy.cfg (indented, newline-terminated)."""
     return f"""\
-    # AEGIS's calls, decided one by one in components/model/aegis_calls.py.
+    # AEGIS's calls, decided one by one in components/model/aegis/calls.py.
     acl aegis_dir_delete method DELETE
     acl aegis_dir_api path /dir/
     acl aegis_recursive urlp(recursive) -m str true

@@ -1,0 +1,1 @@
+"""AEGIS as this storage's client: the calls it sends, where it writes, the NodeConfig it reads."""

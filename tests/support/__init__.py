@@ -1,0 +1,1 @@
+"""Test support: the loopback harness, Pulumi mocks, stand-ins and shared fixtures; no tests."""
