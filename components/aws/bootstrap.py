@@ -1,15 +1,16 @@
 """The stable bootstrap every instance boots from, and the node document it applies.
 
-An instance's user data no longer carries its command line. It installs `aegis-apply`, which reads the
-node's document from its own SSM parameter (`/<project>/<stack>/nodes/<node>`), writes its files and, at
-first boot, runs its setup commands and starts its units. A changed flag, env value or SeaweedFS release
-therefore changes the parameter, not the user data: the instance stays, and the rollout resource applies
-the new document node by node over SSM Run Command (`aegis-apply files`, then the unit restart).
+An instance's user data installs `aegis-apply`, which reads the node's document from its own SSM parameter
+(`/<project>/<stack>/nodes/<node>`), writes its files and, at first boot, runs its setup commands and starts
+its units. A changed flag, env value or SeaweedFS release therefore changes the parameter, not the user data:
+the instance stays, and the rollout resource applies the new document node by node over SSM Run Command
+(`aegis-apply files`, then the unit restart).
 
-The document is the same `node_document` the cloud-init renderer builds (placeholders only, secrets are
-still read from their SecureString parameters at every unit start), gzip+base64-encoded so every node's
-document fits a standard 4 KB parameter. Its digest is the node's fingerprint: `aegis-apply` records the
-one it wrote in /etc/aegis/fingerprint, which is how a rollout knows what a node runs and resumes.
+The document is the `node_document` the cloud-init renderer builds (placeholders only; secrets are read
+from their SecureString parameters at every unit start), gzip+base64-encoded so every node's document fits
+a standard 4 KB parameter. Its digest is the node's fingerprint: `aegis-apply` records the one it wrote in
+/etc/aegis/fingerprint, which is how a rollout knows what a node runs and resumes
+(docs/decisions/2026-11-27-node-documents.md).
 """
 
 from __future__ import annotations

@@ -1,11 +1,9 @@
 """The in-VPC health function's code: one deterministic zip of the project's health check and its HTTP client.
 
-The zip holds `components/healthcheck` (without the deploy-time modules, which need Pulumi) and httpx with
-the distributions it requires (read from their metadata), copied from the environment the stack runs in. Vendoring
-was weighed against porting the check to urllib: every vendored file is pure Python, the zip is 543 KB
-and the handler's cold import takes 153-173 ms (`python -m benchmarks --only health-function`), while a
-port would have given the check a second HTTP layer to keep in step with the one the CLI and tests use.
-So the function runs the very code `python -m components.healthcheck` runs.
+The zip holds the whole `components/healthcheck` package, which imports no Pulumi, and httpx with the
+distributions it requires (read from their metadata), copied from the environment the stack runs in, so the
+function runs the very code `python -m components.healthcheck` runs
+(docs/decisions/2026-11-27-health-function-vendoring.md).
 
 Same sources, same bytes: entries are sorted and carry a fixed timestamp and mode, so the stack's archive
 (and the function's code hash) changes only when the code or a vendored version does.

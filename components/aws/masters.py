@@ -14,14 +14,8 @@ class MasterQuorum(pulumi.ComponentResource):
     The ENIs are protected: a master's address is in every peer's -peers list and in its Raft state,
     so losing it would need the whole quorum to be reconfigured.
 
-    Raft settings (Pulumi.prod.yaml): the built-in Raft with `-electionTimeout=3s`, from
-    `python -m benchmarks --only leader-failover --only master-restart` (3 runs each, loopback, 2 cores).
-    Leader SIGKILL to the first write through the LB: 27.2-32.2 s with the default 10s, 17.8-19.8 s with
-    3s, 15.8-43.6 s with -raftHashicorp. A full restart of all three masters is back to writes in
-    5.0-8.0 s with 3s (15.1-18.0 s with 10s). Every new leader refuses writes for ~15 s while it warms
-    up: that is the floor. hashicorp Raft is not shipped: it is bimodal (~16 s, or 28-44 s whenever the
-    two survivors split the vote and wait out whole 10-20 s election timeouts, 7 of 12 runs), so its
-    median is no better than the built-in Raft with 3s.
+    The Raft settings come from the stack config; why prod ships the built-in Raft with
+    `-electionTimeout=3s`: docs/decisions/2026-11-24-raft-election-timeout.md.
     """
 
     nodes: dict[str, ClusterNode]

@@ -4,14 +4,9 @@ It is a Pulumi dynamic resource: the engine calls `create`/`update` only during 
 preview. Its diff always reports a change, so the check runs on every `pulumi up`, after the resources
 it depends on, and a failing check fails the update with the health report.
 
-The target crosses into the provider as ONE JSON string (`pulumi.Output.json_dumps`), not as a nested
-property map. Between the program and a provider the engine carries properties in a protobuf `Struct`,
-where every number is a double: an `int` count such as `health_target.expected_masters` arrives as
-`1.0`. Teaching `Target` to accept whole-number floats would fix that one key and leave every future
-int, nested list or key type to the same loss. A string arrives byte for byte, so the provider reads
-exactly the JSON `pulumi stack output --json` prints, through the same `Target.from_stack_outputs` the
-CLI uses, and the check cannot depend on how the wire encodes a value. (Secret S3 keys make the whole
-string secret in state and previews; the gate reports a change on every run anyway, so no diff is lost.)
+The target crosses into the provider as ONE JSON string, because the engine's protobuf `Struct` turns every
+number into a double; a string arrives byte for byte and is read by the CLI's own `Target.from_stack_outputs`
+(docs/decisions/2026-11-24-health-gate-json-input.md).
 """
 
 from __future__ import annotations

@@ -1,10 +1,7 @@
 """haproxy.cfg for the filer load balancer.
 
-The retry settings are measured: `python -m benchmarks --only filer-failover` SIGKILLs a filer under
-1,000 PUT+GET requests (16 concurrent) through HAProxy, 3 runs on 2 cores. With HAProxy's defaults
-11-14 requests failed; with `retries 3`, `option redispatch` and `retry-on all-retryable-errors`, 0
-failed. Without `option http-buffer-request`, 0-1 failed. The buffer is kept because it is what lets a
-PUT whose filer died be re-sent: its body is still in HAProxy's buffer.
+Retries, redispatch and request buffering let a request whose filer died go to another filer, a PUT
+included, since its body is still in HAProxy's buffer (docs/decisions/2026-11-24-haproxy-retries.md).
 """
 
 from __future__ import annotations

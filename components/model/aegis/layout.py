@@ -9,9 +9,7 @@ delete persistent volumes (AEGIS deletes its expired ephemeral volumes itself).
 
 S3 view: the filer's buckets folder is `/aegis`, so all AEGIS data is the one bucket `volumes`
 (`s3://volumes/<tenant>/<volume>/<path>`), and the filer stores it in the one collection `volumes`.
-The deployment page's `s3://<tenant>/...` would make every tenant a bucket, and every bucket its own
-collection that grows its own volumes: per-user tenants would exhaust the volume servers' slots
-(`python -m benchmarks --only tenant-slots` measures both).
+Why not the deployment page's `s3://<tenant>/...`: docs/decisions/2026-11-27-s3-view-one-bucket.md.
 """
 
 from __future__ import annotations
