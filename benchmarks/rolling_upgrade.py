@@ -3,10 +3,12 @@ pinned one by `components.rollout.driver` (volume servers, filers, S3, masters w
 gated on its health, filers drained in HAProxy first), while a bounded 4 KiB PUT+GET load runs through
 HAProxy the whole time.
 
-Per run: failed reads, failed writes, write unavailability (the union of every failed write's start up
-to the end of the next successful one, and of every write that took over SLOW_WRITE s), leader changes,
-files lost (every file written before and during the rollout read back and compared), the rollout's
-wall time, and every node's final version.
+Per run: failed reads, failed writes, the load's write unavailability (the union of every failed
+write's start up to the end of the next successful one, and of every write that took over SLOW_WRITE s),
+leader changes, files lost (every file written before and during the rollout read back and compared), the
+rollout's wall time, and every node's final version. The load's writes wait WRITE_TIMEOUT, so its
+unavailability cannot resolve a gap shorter than that; beside it, `benchmarks.probe` measures the longest
+write gap, the total unavailable time and the failed probes at probe.RESOLUTION (0.5 s).
 
 One run per suite (a run is a fresh cluster and a whole rollout, about 110 s on the 2-core machine;
 three would break the suite's 15 minutes). With AEGIS_BENCH_COMPARE_HANDOVER=1 it runs `--runs` runs of
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from benchmarks import probe
 from benchmarks.core import Context, Estimate
 from benchmarks.ha import HA
 from components.model.config import StackConfig
@@ -54,6 +57,9 @@ LOAD_LIMIT = 600.0  # seconds
 WRITE_TIMEOUT = 10.0
 SLOW_WRITE = 1.0
 GATE_TIMEOUT = 120.0
+# A write of the load waits up to WRITE_TIMEOUT, so no gap it reports is shorter; the name says so in the
+# table, where this figure stands beside the probes' 0.5 s ones.
+LOAD_UNAVAILABILITY = f"write unavailability of the load ({WRITE_TIMEOUT:.0f} s timeout)"
 
 
 def body(path: str) -> bytes:
@@ -162,8 +168,8 @@ def lost_files(ha: HA, files: list[str]) -> int:
     return lost
 
 
-def upgrade(ha: HA, tag: str, handover: bool) -> dict[str, float | str]:
-    """Roll the running cluster to the pinned release under load; the run's figures."""
+def upgrade(ha: HA, tag: str, handover: bool) -> tuple[dict[str, float | str], dict[str, probe.Gaps]]:
+    """Roll the running cluster to the pinned release under load; the run's figures and its probes' gaps."""
     topology = ha.topology
     targets = pinned_releases(topology)
     rollout = Rollout(
@@ -178,11 +184,13 @@ def upgrade(ha: HA, tag: str, handover: bool) -> dict[str, float | str]:
     watch = LeaderWatch(ha)
     watch.start()
     threads = load.start()
+    prober = probe.Prober(ha.lb, f"{ha.bucket}/bench-probe/rollout-{tag}")
     started = time.monotonic()
     try:
-        result = rollout.run(rollout_targets(targets))
-        seconds = time.monotonic() - started
-        time.sleep(5)  # the load keeps going a little after the last node
+        with prober:
+            result = rollout.run(rollout_targets(targets))
+            seconds = time.monotonic() - started
+            time.sleep(5)  # the load and the probes keep going a little after the last node
     finally:
         load.stop.set()
         watch.stop.set()
@@ -196,14 +204,14 @@ def upgrade(ha: HA, tag: str, handover: bool) -> dict[str, float | str]:
         "reads": load.reads,
         "failed writes": sum(not ok for _, _, ok in load.writes),
         "writes": len(load.writes),
-        "write unavailability": unavailability(load.writes),
+        LOAD_UNAVAILABILITY: unavailability(load.writes),
         "leader changes": watch.changes,
         "files lost": lost_files(ha, load.files),
         "files checked": len(load.files),
         "rollout": seconds,
         "versions": ", ".join(f"{n}={v}" for n, v in sorted(versions.items())),
         "order": " ".join(result.rolled),
-    }
+    }, prober.gaps()
 
 
 SHIPPED: dict[str, tuple[StackConfig, bool]] = {"shipped, leader fails over": (prod(), False)}
@@ -214,7 +222,7 @@ COMPARISON: dict[str, tuple[StackConfig, bool]] = {
 UNITS = {
     "failed reads": "reads",
     "failed writes": "writes",
-    "write unavailability": "s",
+    LOAD_UNAVAILABILITY: "s",
     "leader changes": "changes",
     "files lost": "files",
     "rollout": "s",
@@ -225,11 +233,16 @@ def run(ctx: Context, runs: int) -> None:
     compare = os.environ.get("AEGIS_BENCH_COMPARE_HANDOVER") == "1"
     for index, (label, (cfg, handover)) in enumerate((COMPARISON if compare else SHIPPED).items()):
         figures = {name: ctx.figure(f"{label}: {name}", unit) for name, unit in UNITS.items()}
+        probed = probe.figures(ctx, label)
         # The comparison is asked for explicitly: it takes its runs whatever the suite's deadline says.
         for run_index in range(runs) if compare else ctx.runs(1):
             with ctx.clusters.fresh(cfg, weed=previous_weed()) as ha:
                 assert {s.role for s in ha.topology.services} >= {Role.MASTER, Role.FILER}
-                seen = upgrade(ha, f"{index}-{run_index}", handover)
+                seen, found = upgrade(ha, f"{index}-{run_index}", handover)
             ctx.log(f"{label}: " + ", ".join(f"{k} {v}" for k, v in seen.items()))
+            for kind, gaps in found.items():
+                ctx.log(f"{label}: {probe.summary(kind, gaps)}")
             for name, figure in figures.items():
                 figure.values.append(float(seen[name]))
+            for name, value in probe.values(found).items():
+                probed[name].values.append(value)

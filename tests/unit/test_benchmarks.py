@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import aegis_delete, filer_failover, leader_failover, suite
+from benchmarks import aegis_delete, filer_failover, leader_failover, probe, suite
 from benchmarks.core import (
     SLACK,
     Budget,
@@ -242,3 +242,63 @@ def test_the_leader_failover_scenario_repeats_the_shipped_setting():
 
     shipped = leader_failover.variants()[leader_failover.SHIPPED]
     assert (shipped.raft_hashicorp, shipped.election_timeout) == (prod().raft_hashicorp, prod().election_timeout)
+
+
+def _probes(*spans: tuple[float, float, bool]) -> list[probe.Probe]:
+    return [probe.Probe(start, end, ok, "201" if ok else "ReadTimeout") for start, end, ok in spans]
+
+
+def test_probe_gaps_are_zero_without_failures_and_without_probes():
+    found = probe.gaps(_probes((0.0, 0.01, True), (0.1, 0.11, True), (0.2, 0.21, True)))
+    assert (found.longest, found.total, found.failed, found.probes, found.recovered) == (0.0, 0.0, 0, 3, True)
+    assert probe.gaps([]) == probe.Gaps(0.0, 0.0, 0, 0, True, {})
+
+
+def test_a_probe_gap_runs_from_the_last_success_to_the_end_of_the_first_success_after_it():
+    found = probe.gaps(
+        _probes(
+            (0.0, 0.01, True),
+            (0.1, 0.5, False),  # timed out
+            (0.5, 0.9, False),
+            (0.9, 0.92, True),  # gap 0.01 -> 0.92
+            (1.0, 1.01, True),
+            (1.1, 1.5, False),
+            (1.5, 1.52, True),  # gap 1.01 -> 1.52
+        )
+    )
+    assert found.longest == pytest.approx(0.91)
+    assert found.total == pytest.approx(0.91 + 0.51)
+    assert (found.failed, found.probes, found.recovered) == (3, 7, True)
+    assert found.errors == {"ReadTimeout": 3}
+
+
+def test_probe_order_does_not_matter():
+    spans = [(0.0, 0.01, True), (0.1, 0.5, False), (0.5, 0.52, True)]
+    assert probe.gaps(_probes(*reversed(spans))) == probe.gaps(_probes(*spans))
+
+
+def test_a_failure_at_the_start_counts_from_the_first_probe():
+    found = probe.gaps(_probes((0.0, 0.4, False), (0.4, 0.8, False), (0.8, 0.81, True), (0.9, 0.91, True)))
+    assert found.longest == pytest.approx(0.81) and found.total == pytest.approx(0.81)
+    assert found.recovered
+
+
+def test_a_failure_at_the_end_runs_to_its_last_probe_and_is_not_recovered():
+    found = probe.gaps(_probes((0.0, 0.01, True), (0.1, 0.5, False), (0.5, 0.6, False)))
+    assert found.longest == pytest.approx(0.59) and found.failed == 2
+    assert not found.recovered
+    only_failures = probe.gaps(_probes((2.0, 2.4, False), (2.4, 2.8, False)))
+    assert only_failures.longest == pytest.approx(0.8) and not only_failures.recovered
+
+
+def test_probe_figures_state_their_resolution_and_take_one_value_each():
+    # The bar: a gap resolved to 0.5 s or better.
+    assert probe.RESOLUTION <= 0.5
+    assert all("0.5 s resolution" in name for name, unit in probe.UNITS.items() if unit == "s")
+    write = probe.gaps(_probes((0.0, 0.01, True), (0.1, 0.5, False), (0.5, 0.51, True)))
+    read = probe.gaps(_probes((0.0, 0.01, True)))
+    values = probe.values({"write": write, "read": read})
+    assert list(values) == list(probe.UNITS)
+    assert list(values.values()) == pytest.approx([0.5, 0.5, 1.0, 0.0, 0.0])
+    logged = probe.summary("write", write)
+    assert logged == "write: 3 probes, 1 failed (ReadTimeout 1), longest gap 0.500s, total 0.500s"
