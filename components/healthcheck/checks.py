@@ -35,17 +35,10 @@ import httpx
 
 from components.healthcheck.aegis_probe import aegis_probe
 from components.healthcheck.filer_rules import RULES_PATH, rules_problem
-from components.healthcheck.probing import (
-    CheckResult,
-    Http,
-    address,
-    check_result,
-    json_object,
-    since,
-    sweep_stale,
-)
+from components.healthcheck.probing import CheckResult, Http, address, check_result, json_object, since, sweep_stale
 from components.healthcheck.s3_view import AEGIS_BUCKET, S3ViewProbe, listed_keys
 from components.healthcheck.sigv4 import sign_get
+from components.healthcheck.wire import DataNode, cluster_status, data_nodes, replica_counts
 
 SECRET_PLACEHOLDER = "[secret]"
 HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
@@ -256,11 +249,6 @@ def wait_until_healthy(
         time.sleep(min(interval, remaining))
 
 
-def _http_address(raft_address: str) -> str:
-    """'127.0.9.1:9333.19333' (how masters name each other) -> '127.0.9.1:9333'."""
-    return re.sub(r"(:\d+)\.\d+$", r"\1", raft_address)
-
-
 def _filer(http: Http, url: str) -> list[CheckResult]:
     answer = http.send("GET", f"{url}/healthz")
     problem = answer.error
@@ -290,29 +278,26 @@ def _master(http: Http, url: str, expected_masters: int) -> list[CheckResult]:
     if status.response.status_code != 200:
         problem = f"/cluster/status answered HTTP {status.response.status_code}"
         return [*results, check_result("master", where, "leader", status.latency_ms, problem)]
-    body = json_object(status.response)
-    # Both keys are left out when empty: no "Leader" during an election, no "Peers" for a lone master.
-    leader = body.get("Leader") or "" if body is not None else None
-    peers = body.get("Peers") or [] if body is not None else None
-    if body is None or not isinstance(leader, str) or not isinstance(peers, list):
+    cluster = cluster_status(json_object(status.response))
+    if cluster is None:
         return [
             *results,
             check_result("master", where, "leader", status.latency_ms, "unexpected /cluster/status answer"),
         ]
 
-    if not leader:
+    if not cluster.leader:
         results.append(check_result("master", where, "leader", status.latency_ms, "no leader"))
     else:
-        note = "this master leads" if body.get("IsLeader") else f"leader {_http_address(leader)}"
+        note = "this master leads" if cluster.is_leader else f"leader {cluster.leader_address}"
         results.append(check_result("master", where, "leader", status.latency_ms, "", note))
     # The built-in Raft lists only the other masters in Peers, hashicorp Raft lists this one too: count
     # the distinct addresses together with the probed master itself.
-    this_master = _http_address(leader) if body.get("IsLeader") and leader else where
-    known = len({this_master} | {_http_address(str(peer)) for peer in peers})
+    this_master = cluster.leader_address if cluster.is_leader and cluster.leader else where
+    known = len({this_master, *cluster.peer_addresses})
     if known == expected_masters:
         results.append(check_result("master", where, "peers", status.latency_ms, "", f"{known} master(s)"))
     else:
-        others = ", ".join(sorted(_http_address(str(peer)) for peer in peers)) or "none"
+        others = ", ".join(sorted(cluster.peer_addresses)) or "none"
         problem = f"cluster has {known} master(s), expected {expected_masters} (peers: {others})"
         results.append(check_result("master", where, "peers", status.latency_ms, problem))
     return results
@@ -327,7 +312,7 @@ def _volume_servers(http: Http, master_urls: tuple[str, ...], expected: tuple[st
         return [check_result("volume", tried, "registered", latency, topology)]
 
     where, nodes = topology
-    registered = {name.lower() for node in nodes for name in node}
+    registered = {name.lower() for node in nodes for name in node.names}
     wanted = {server.lower() for server in expected}
     results = [
         check_result("volume", server, "registered", latency, "", f"via master {where}")
@@ -336,16 +321,16 @@ def _volume_servers(http: Http, master_urls: tuple[str, ...], expected: tuple[st
         for server in expected
     ]
     results += [
-        check_result("volume", node[0], "registered", latency, "", "registered but not expected")
+        check_result("volume", node.name, "registered", latency, "", "registered but not expected")
         for node in nodes
-        if not wanted.intersection(name.lower() for name in node)
+        if not wanted.intersection(name.lower() for name in node.names)
     ]
     return results
 
 
-def _topology(http: Http, master_urls: tuple[str, ...]) -> tuple[str, list[tuple[str, ...]]] | str:
+def _topology(http: Http, master_urls: tuple[str, ...]) -> tuple[str, tuple[DataNode, ...]] | str:
     """(master that answered, its data nodes) from the first master with a topology, else why none had one."""
-    return _from_first_master(http, master_urls, "/dir/status", _data_nodes)
+    return _from_first_master(http, master_urls, "/dir/status", data_nodes)
 
 
 def _from_first_master(
@@ -365,31 +350,6 @@ def _from_first_master(
         else:
             return where, parsed
     return f"no master answered {path} ({'; '.join(errors)})"
-
-
-def _data_nodes(status: dict[str, Any] | None) -> list[tuple[str, ...]] | None:
-    """(Url, PublicUrl) of every data node in a /dir/status body; None if the body is not a topology."""
-    nodes = data_node_infos(status)
-    if nodes is None:
-        return None
-    return [tuple(n for n in (node["Url"], node.get("PublicUrl")) if isinstance(n, str) and n) for node in nodes]
-
-
-def data_node_infos(status: dict[str, Any] | None) -> list[dict[str, Any]] | None:
-    """Every data node object of a /dir/status body; None if the body is not a topology."""
-    topology = (status or {}).get("Topology")
-    if not isinstance(topology, dict):
-        return None
-    # Empty levels come back as null, not [], e.g. "DataNodes": null once the last volume server left.
-    nodes = [
-        node
-        for dc in topology.get("DataCenters") or []
-        for rack in (dc.get("Racks") if isinstance(dc, dict) else None) or []
-        for node in (rack.get("DataNodes") if isinstance(rack, dict) else None) or []
-    ]
-    if not all(isinstance(node, dict) and isinstance(node.get("Url"), str) for node in nodes):
-        return None
-    return nodes
 
 
 MAX_NAMED_VOLUMES = 20  # a lost server can leave hundreds of volumes short; the first ones tell the story
@@ -417,54 +377,25 @@ def _replicas(http: Http, master_urls: tuple[str, ...]) -> list[CheckResult]:
     return [_degraded("replicas", where, "copies", latency, problem)]
 
 
-def replica_counts(status: dict[str, Any] | None) -> dict[int, tuple[int, int]] | None:
-    """volume id -> (copies registered, copies wanted) from a master's /vol/status body; None if it is not one.
-
-    The body nests DataCenters -> rack -> server -> [volume]; each volume names its ReplicaPlacement as
-    {"dc": x, "rack": y, "node": z}, zero digits left out, so the copies wanted are 1 + x + y + z.
-    """
-    volumes = status.get("Volumes") if isinstance(status, dict) else None
-    centers = volumes.get("DataCenters") if isinstance(volumes, dict) else None
-    if not isinstance(volumes, dict) or not isinstance(centers, dict | None):
-        return None
-    counts: dict[int, tuple[int, int]] = {}
-    try:
-        for racks in (centers or {}).values():
-            for servers in (racks or {}).values():
-                for volumes in (servers or {}).values():
-                    for volume in volumes or []:
-                        placement = volume.get("ReplicaPlacement") or {}
-                        wanted = 1 + sum(int(placement.get(key, 0)) for key in ("dc", "rack", "node"))
-                        have = counts.get(int(volume["Id"]), (0, wanted))[0]
-                        counts[int(volume["Id"])] = (have + 1, wanted)
-    except (AttributeError, KeyError, TypeError, ValueError):
-        return None
-    return counts
-
-
 def _slots(http: Http, master_urls: tuple[str, ...], minimum: int) -> list[CheckResult]:
     """Each volume server has at least `minimum` free volume slots (Max - Volumes in /dir/status)."""
     start = time.perf_counter()
-    found = _from_first_master(http, master_urls, "/dir/status", data_node_infos)
+    found = _topology(http, master_urls)
     latency = since(start)
     if isinstance(found, str):
         tried = ", ".join(address(url) for url in master_urls)
         return [check_result("volume", tried, "free slots", latency, found)]
     results = []
     for node in found[1]:
-        free = node.get("Max", 0) - node.get("Volumes", 0) if _counts_are_ints(node) else None
+        free = node.free_slots
         if free is None:
-            results.append(check_result("volume", node["Url"], "free slots", latency, "unexpected /dir/status answer"))
+            results.append(check_result("volume", node.url, "free slots", latency, "unexpected /dir/status answer"))
         elif free < minimum:
             problem = f"{free} free volume slot(s), below the minimum of {minimum}: new buckets cannot grow volumes"
-            results.append(_degraded("volume", node["Url"], "free slots", latency, problem))
+            results.append(_degraded("volume", node.url, "free slots", latency, problem))
         else:
-            results.append(check_result("volume", node["Url"], "free slots", latency, "", f"{free} free"))
+            results.append(check_result("volume", node.url, "free slots", latency, "", f"{free} free"))
     return results
-
-
-def _counts_are_ints(node: dict[str, Any]) -> bool:
-    return all(isinstance(node.get(key, 0), int) and not isinstance(node.get(key), bool) for key in ("Max", "Volumes"))
 
 
 def _disk(http: Http, url: str, minimum: int) -> list[CheckResult]:

@@ -15,6 +15,8 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+from components.healthcheck import wire
+
 # Far beyond any probe timeout and the filer's own 30 s wait for a writable volume, so no live probe is swept.
 STALE_PROBE_AGE = timedelta(minutes=10)
 
@@ -92,11 +94,8 @@ def check_result(
 
 
 def json_object(response: httpx.Response) -> dict[str, Any] | None:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
+    """The JSON object a response carries; None when its body is not one."""
+    return wire.json_object(response.content)
 
 
 def sweep_stale(http: Http, base: str, directory: str, name_prefix: str = "", recursive: bool = False) -> int:

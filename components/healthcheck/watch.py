@@ -16,14 +16,13 @@ so an unreadable cluster alarms instead of looking fine.
 from __future__ import annotations
 
 import contextlib
-import csv
-import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
 
-from components.healthcheck.checks import UNHEALTHY, Report, Target, data_node_infos, replica_counts
+from components.healthcheck.checks import UNHEALTHY, Report, Target
+from components.healthcheck.wire import backend_servers, data_nodes, json_object, replica_counts
 
 NAMESPACE = "AEGIS/Storage"
 FILER_BACKEND = "filers"
@@ -39,7 +38,7 @@ def report_metrics(report: Report) -> dict[str, float]:
     return metrics
 
 
-def degraded_volumes(vol_status: dict[str, Any]) -> int:
+def degraded_volumes(vol_status: Mapping[str, Any]) -> int:
     """Volumes with fewer copies than their replica placement asks for, from a master's /vol/status body."""
     counts = replica_counts(vol_status)
     if counts is None:
@@ -47,24 +46,22 @@ def degraded_volumes(vol_status: dict[str, Any]) -> int:
     return sum(1 for have, wanted in counts.values() if have < wanted)
 
 
-def min_free_slots(dir_status: dict[str, Any]) -> int:
+def min_free_slots(dir_status: Mapping[str, Any]) -> int:
     """The fewest free volume slots (Max - Volumes) of any volume server, from a master's /dir/status body."""
-    nodes = data_node_infos(dir_status)
+    nodes = data_nodes(dir_status)
     if not nodes:
         raise ValueError("no volume server in the /dir/status body")
-    return min(node["Max"] - node["Volumes"] for node in nodes)
+    free = [slots for node in nodes if (slots := node.free_slots) is not None]
+    if len(free) < len(nodes):
+        raise ValueError("a volume server's slot counts in the /dir/status body are not integers")
+    return min(free)
 
 
 def healthy_filers(stats_csv: str) -> int:
     """Servers of HAProxy's filer backend that its checks see UP, from the stats page's CSV export."""
-    rows = csv.DictReader(stats_csv.lstrip("# ").splitlines())
-    return sum(
-        1
-        for row in rows
-        if row.get("pxname") == FILER_BACKEND
-        and row.get("svname") not in ("FRONTEND", "BACKEND")
-        and (row.get("status") or "").startswith("UP")
-    )
+    servers = backend_servers(stats_csv, FILER_BACKEND).values()
+    # "UP 1/2": up, with a failed check counting towards going down.
+    return sum(1 for row in servers if (row.get("status") or "").startswith("UP"))
 
 
 def cluster_metrics(
@@ -84,7 +81,7 @@ def cluster_metrics(
         # No readable /vol/status: left out, and the alarm treats that as breaching.
         with contextlib.suppress(KeyError, TypeError, AttributeError, ValueError):
             metrics["DegradedVolumes"] = float(degraded_volumes(volumes or {}))
-        disks = [_json(client, f"http://{server}/status") for server in target.expected_volume_servers]
+        disks = [json_object(_text(client, f"http://{server}/status")) for server in target.expected_volume_servers]
         free = [d["percent_free"] for body in disks if body for d in body.get("DiskStatuses") or []]
         if free and all(body is not None for body in disks):
             metrics["FreeDiskPercent"] = float(min(free))
@@ -103,21 +100,10 @@ def _text(client: httpx.Client, url: str) -> str | None:
     return response.text if response.status_code == 200 else None
 
 
-def _json(client: httpx.Client, url: str) -> dict[str, Any] | None:
-    text = _text(client, url)
-    if text is None:
-        return None
-    try:
-        body = json.loads(text)
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
-
-
 def _first_json(client: httpx.Client, urls: Sequence[str]) -> dict[str, Any] | None:
     # A follower proxies these to the leader and answers 502 without one; the next master may know better.
     for url in urls:
-        body = _json(client, url)
+        body = json_object(_text(client, url))
         if body is not None:
             return body
     return None

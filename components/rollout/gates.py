@@ -12,9 +12,6 @@ a transport per load balancer: a Unix socket on loopback, SSM Run Command on AWS
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -22,6 +19,14 @@ from typing import Any
 
 import httpx
 
+from components.healthcheck.wire import (
+    ClusterStatus,
+    backend_servers,
+    cluster_status,
+    data_nodes,
+    http_address,
+    json_object,
+)
 from components.model.rollout import RolloutNode
 from components.model.topology import Role
 
@@ -59,13 +64,10 @@ class HttpGates:
 
     def _json(self, url: str, fetch: Fetch | None = None) -> dict[str, Any] | None:
         status, body = (fetch or self.fetch)(url)
-        if status != 200:
-            return None
-        try:
-            value = json.loads(body)
-        except ValueError:
-            return None
-        return value if isinstance(value, dict) else None
+        return json_object(body) if status == 200 else None
+
+    def _cluster_status(self, address: str, fetch: Fetch | None = None) -> ClusterStatus | None:
+        return cluster_status(self._json(f"http://{address}/cluster/status", fetch))
 
     def _status(self, url: str, fetch: Fetch) -> str:
         status, _ = fetch(url)
@@ -73,15 +75,16 @@ class HttpGates:
 
     def leader(self) -> str | None:
         for address in self.masters.values():
-            status = self._json(f"http://{address}/cluster/status") or {}
-            name = self._name_of(str(status.get("Leader", "")))
+            name = self._leader_named_by(self._cluster_status(address))
             if name:
                 return name
         return None
 
-    def _name_of(self, raft_address: str) -> str | None:
-        # Raft addresses read "host:port.grpcPort".
-        return next((n for n, a in self.masters.items() if raft_address.split(".grpc")[0].startswith(a)), None)
+    def _leader_named_by(self, status: ClusterStatus | None) -> str | None:
+        """The name of the master that `status` says leads; None when it names none of `masters`."""
+        if status is None or not status.leader:
+            return None
+        return next((n for n, a in self.masters.items() if a == status.leader_address), None)
 
     def problem(self, node: RolloutNode) -> str | None:
         fetch = self.fetch_from(node.name) if self.fetch_from else self.fetch
@@ -96,15 +99,15 @@ class HttpGates:
         return None
 
     def _master_problem(self, node: RolloutNode, fetch: Fetch) -> str | None:
-        own = self._json(f"http://{node.address}/cluster/status", fetch) or {}
-        leader = self._name_of(str(own.get("Leader", "")))
+        leader = self._leader_named_by(self._cluster_status(node.address, fetch))
         if leader is None:
             return "knows no Raft leader"
         if leader == node.name:
             return None
-        status = self._json(f"http://{self.masters[leader]}/cluster/status", fetch) or {}
-        peers = [str(p) for p in status.get("Peers") or []]
-        return None if any(p.startswith(node.address) for p in peers) else f"not among the leader's peers {peers}"
+        status = self._cluster_status(self.masters[leader], fetch)
+        peers = list(status.peers) if status else []
+        listed = any(http_address(peer) == node.address for peer in peers)
+        return None if listed else f"not among the leader's peers {peers}"
 
     def _volume_problem(self, node: RolloutNode, fetch: Fetch) -> str | None:
         for address in self.masters.values():
@@ -130,8 +133,8 @@ class NewClusterGates(HttpGates):
         return super().problem(node)
 
     def _leaderless(self, fetch: Fetch) -> bool:
-        statuses = [self._json(f"http://{a}/cluster/status", fetch) or {} for a in self.masters.values()]
-        return not any(status.get("Leader") for status in statuses)
+        statuses = [self._cluster_status(a, fetch) for a in self.masters.values()]
+        return not any(status.leader for status in statuses if status is not None)
 
     def _alone(self, node: RolloutNode, fetch: Fetch) -> bool:
         others = [a for name, a in self.masters.items() if name != node.name]
@@ -140,12 +143,7 @@ class NewClusterGates(HttpGates):
 
 def registered(dir_status: Mapping[str, Any], address: str) -> bool:
     """Whether `/dir/status` of the leader lists the volume server at `address`."""
-    topology = dir_status.get("Topology") or {}
-    for data_center in topology.get("DataCenters") or []:
-        for rack in data_center.get("Racks") or []:
-            if any(node.get("Url") == address for node in rack.get("DataNodes") or []):
-                return True
-    return False
+    return any(node.url == address for node in data_nodes(dir_status) or ())
 
 
 Send = Callable[[str], str]  # one admin-socket command -> its answer
@@ -167,12 +165,7 @@ def unix_socket_sender(path: str) -> Send:
 
 def server_rows(show_stat: str) -> dict[str, dict[str, str]]:
     """`show stat` CSV of the filer backend: server name -> its row."""
-    text = show_stat.lstrip("# ")
-    return {
-        row["svname"]: row
-        for row in csv.DictReader(io.StringIO(text))
-        if row.get("pxname") == BACKEND and row.get("svname") not in ("BACKEND", "FRONTEND")
-    }
+    return backend_servers(show_stat, BACKEND)
 
 
 class Haproxy:
