@@ -10,7 +10,7 @@ import shutil
 
 from benchmarks.core import Context, Estimate
 from tests.support.drill import run_drill
-from tests.unit.model.test_config import prod
+from tests.support.stack_configs import prod
 
 NAME = "dr-drill"
 ESTIMATE = Estimate(fixed=0.0, per_run=45.0)

@@ -19,7 +19,7 @@ from benchmarks.ha import HA
 from components.healthcheck import run_checks
 from components.model.topology import Role
 from tests.support.repair import replace_volume_server, under_replicated, wait_for_full_copies, wait_for_maintenance_run
-from tests.unit.model.test_config import prod
+from tests.support.stack_configs import prod
 
 NAME = "repair"
 # One run whatever --runs says: each waits out a maintenance interval, and the suite must stay under 15 min.

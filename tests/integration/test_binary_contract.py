@@ -14,7 +14,7 @@ from components.aws.placement import prod_topology
 from components.docker.storage import dev_topology
 from components.model.config import parse
 from tests.support.cluster import loopback_topology, weed_binary
-from tests.unit.model.test_config import prod
+from tests.support.stack_configs import prod
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,7 @@ import pytest
 from components.model.refs import Ref
 from components.model.topology import Role
 from tests.support.drill import fsck_missing, run_drill, signed_volume_delete
-from tests.unit.model.test_config import prod
+from tests.support.stack_configs import prod
 
 pytestmark = pytest.mark.integration
 

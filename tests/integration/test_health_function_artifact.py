@@ -30,7 +30,7 @@ from tests.support.cluster import (
     running_prod,
     wait_for_report,
 )
-from tests.unit.model.test_config import prod
+from tests.support.stack_configs import prod
 
 pytestmark = pytest.mark.integration
 

@@ -31,7 +31,7 @@ from tests.support.repair import (
     wait_for_full_copies,
     wait_for_maintenance_run,
 )
-from tests.unit.model.test_config import prod
+from tests.support.stack_configs import prod
 
 pytestmark = pytest.mark.integration
 

@@ -33,7 +33,7 @@ from tests.support.rollout_local import (
     rollout_targets,
     running_version,
 )
-from tests.unit.model.test_config import prod
+from tests.support.stack_configs import prod
 
 pytestmark = pytest.mark.integration
 

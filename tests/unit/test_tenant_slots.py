@@ -7,7 +7,7 @@ from benchmarks.tenant_slots import Run, Slots, slots_from_dir_status, tenant_id
 from components.aws.placement import prod_topology
 from components.model.aegis import layout as aegis_layout
 from components.model.topology import Role
-from tests.unit.model.test_config import prod
+from tests.support.stack_configs import prod
 
 # Trimmed from a 3-volume-server loopback cluster (weed 4.48) after AEGIS's first write.
 DIR_STATUS = json.loads(

@@ -3,26 +3,10 @@
 import json
 
 import pytest
-import yaml
 
 from components.model import config
 from components.model.config import ConfigError, Platform, parse
-from tests.support.pulumi_harness import ROOT
-
-PROD = {k.split(":", 1)[1]: v for k, v in yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())["config"].items()}
-PROD_CONFIG = {k: v for k, v in PROD.items() if k != "region"}
-
-
-def prod(**overrides):
-    return parse({**PROD_CONFIG, **overrides}, stack="prod", aws_region="us-east-1")
-
-
-def problems(**kwargs) -> list[str]:
-    platform = kwargs.pop("_platform", "docker")
-    base = PROD_CONFIG if platform == "aws" else {}
-    with pytest.raises(ConfigError) as err:
-        parse({**base, **kwargs}, stack="t", aws_region="us-east-1")
-    return err.value.problems
+from tests.support.stack_configs import PROD, problems, prod
 
 
 def test_defaults_make_a_valid_single_node_dev_stack():
@@ -36,9 +20,9 @@ def test_defaults_make_a_valid_single_node_dev_stack():
 def test_shipped_prod_config_is_valid_and_sized_to_the_spec():
     cfg = prod()
     assert cfg.master_count == 3 and cfg.aws is not None
-    assert cfg.aws.volume_disk_gib >= 1024
-    assert cfg.aws.volume_instance_type == "c6i.xlarge"
-    assert cfg.aws.master_instance_type == "c6i.large"
+    assert cfg.aws.instances.volume_disk_gib >= 1024
+    assert cfg.aws.instances.volume_instance_type == "c6i.xlarge"
+    assert cfg.aws.instances.master_instance_type == "c6i.large"
 
 
 @pytest.mark.parametrize("count", [2, 4, 1])
@@ -91,7 +75,7 @@ def test_external_database_without_password_is_a_missing_secret():
 def test_database_password_in_plain_text_is_refused():
     with pytest.raises(ConfigError) as err:
         parse(
-            {**PROD_CONFIG, "databaseMode": "external", "databaseHost": "pg", "databasePassword": "hunter2"},
+            {**PROD, "databaseMode": "external", "databaseHost": "pg", "databasePassword": "hunter2"},
             stack="prod",
             aws_region="us-east-1",
         )
@@ -100,9 +84,9 @@ def test_database_password_in_plain_text_is_refused():
 
 
 def test_secret_database_password_is_accepted():
-    raw = {**PROD_CONFIG, "databaseMode": "external", "databaseHost": "pg", "databasePassword": "x"}
+    raw = {**PROD, "databaseMode": "external", "databaseHost": "pg", "databasePassword": "x"}
     cfg = parse(raw, stack="prod", aws_region="us-east-1", secret_keys={"databasePassword"})
-    assert cfg.aws.database_host == "pg"
+    assert cfg.aws.database.host == "pg"
 
 
 def test_same_rack_replication_with_one_server_per_zone_is_rejected_with_the_fix():

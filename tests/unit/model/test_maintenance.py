@@ -10,7 +10,7 @@ from components.model.config import parse
 from components.model.maintenance import MAINTENANCE_COMMANDS
 from components.model.topology import Role
 from tests.support.cluster import loopback_topology
-from tests.unit.model.test_config import problems, prod
+from tests.support.stack_configs import problems, prod
 
 
 def master_env(topology) -> dict[str, str]:

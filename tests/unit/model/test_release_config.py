@@ -1,6 +1,6 @@
 from components.model.config import parse
 from components.model.version import SEAWEEDFS_VERSION
-from tests.unit.model.test_config import problems, prod
+from tests.support.stack_configs import problems, prod
 
 
 def test_the_version_defaults_to_the_pinned_release_and_downgrades_are_refused_by_default():

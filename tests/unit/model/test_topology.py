@@ -11,7 +11,7 @@ from components.model.config import parse
 from components.model.refs import Ref, refs_in
 from components.model.topology import GRPC_OFFSET, Role
 from tests.support.pulumi_harness import ROOT
-from tests.unit.model.test_config import prod
+from tests.support.stack_configs import prod
 
 
 def flags(service) -> dict[str, str]:
