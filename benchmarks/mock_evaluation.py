@@ -3,7 +3,7 @@
 Each sample is a fresh interpreter, so no module cache hides the import of pulumi, the providers and
 our components. The clock starts after the test tooling (pytest, which the prod helper needs) is
 imported and before anything the program imports, so a sample is import + evaluation.
-dev runs with Pulumi.dev.yaml's values; prod with tests/unit/test_prod_program.py's `execute`
+dev runs with Pulumi.dev.yaml's values; prod with tests/support/prod_program.py's `execute`
 (Pulumi.prod.yaml, the region and the data-source results the prod unit tests use).
 """
 
@@ -34,7 +34,7 @@ if sys.argv[1] == "dev":
     config = {key.split(":", 1)[1]: value for key, value in raw.items()}
     run = run_program("dev", config)
 else:
-    from tests.unit.aws.test_prod_program import execute
+    from tests.support.prod_program import execute
     run = execute().run
 end = time.perf_counter()
 print(json.dumps({"seconds": end - start, "resources": len(run.registrations)}))

@@ -8,7 +8,7 @@ import pytest
 from pulumi.runtime import proto
 
 from tests.support.engine_wire import PROVIDER_KEY, DynamicProviderServer, to_struct
-from tests.unit.aws.test_prod_program import execute
+from tests.support.prod_program import execute
 
 pytestmark = pytest.mark.integration
 

@@ -30,8 +30,9 @@ from pulumi_policy.proxy import unknown_checking_proxy
 
 from components.model.config import PROJECT
 from policy import pack, rules
+from tests.support.prod_program import Run, execute
 from tests.support.pulumi_harness import ROOT, Registration
-from tests.unit.aws.test_prod_program import PROD, Run, execute
+from tests.support.stack_configs import PROD
 
 WORLD = "0.0.0.0/0"
 ORCHESTRATORS = "10.20.0.0/16"

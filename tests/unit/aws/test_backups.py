@@ -11,8 +11,9 @@ import pytest
 from components.aws import backups
 from components.aws.placement import prod_topology
 from components.model.topology import Role
+from tests.support import stack_configs
+from tests.support.prod_program import ACCOUNT, EBS, Run, execute
 from tests.support.pulumi_harness import RecordingMocks
-from tests.unit.aws.test_prod_program import ACCOUNT, EBS, Run, execute, parsed
 
 DLM_POLICY = "aws:dlm/lifecyclePolicy:LifecyclePolicy"
 ROLE = "aws:iam/role:Role"
@@ -58,7 +59,7 @@ def test_one_enabled_policy_snapshots_the_tagged_volumes_every_4_hours_for_7_day
 def test_every_data_disk_carries_exactly_the_tag_the_policy_targets(prod: Run) -> None:
     (policy,) = prod.run.of_type(DLM_POLICY)
     target = policy.inputs["policyDetails"]["targetTags"]
-    topology = prod_topology(parsed())
+    topology = prod_topology(stack_configs.prod())
     with_disks = [s.name for s in (*topology.of(Role.VOLUME), *topology.of(Role.MASTER))]
     volumes = {v.name: v for v in prod.run.of_type(EBS)}
     # Volume servers' data disks and masters' -mdir disks: every EBS volume of the stack, nothing else.

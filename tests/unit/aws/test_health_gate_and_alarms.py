@@ -12,10 +12,10 @@ import pytest
 from components.aws import health_function
 from components.aws.health_artifact import HANDLER, LAMBDA_RUNTIME, build_artifact
 from components.model.topology import LB_STATS_PORT, METRICS_PORTS
+from tests.support import prod_program
+from tests.support.prod_ingress import MONITORING, OPERATORS, ORCHESTRATORS
+from tests.support.prod_program import INGRESS, INSTANCE, SECRET_MARK, Run, execute
 from tests.support.pulumi_harness import ROOT
-from tests.unit.aws import test_prod_program
-from tests.unit.aws.test_prod_program import INGRESS, INSTANCE, SECRET_MARK, Run, execute
-from tests.unit.aws.test_security_matrix import MONITORING, OPERATORS, ORCHESTRATORS
 
 FUNCTION = "aws:lambda/function:Function"
 INVOCATION = "aws:lambda/invocation:Invocation"
@@ -32,12 +32,12 @@ def with_arns(type_: str, name: str, addresses: dict[str, str]) -> dict[str, Any
     return computed
 
 
-COMPUTED = test_prod_program.computed_outputs
+COMPUTED = prod_program.computed_outputs
 
 
 def run_prod(**overrides: Any) -> Run:
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(test_prod_program, "computed_outputs", with_arns)
+        patch.setattr(prod_program, "computed_outputs", with_arns)
         return execute(**overrides)
 
 

@@ -3,131 +3,35 @@
 from __future__ import annotations
 
 import json
-import shlex
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from components.aws.bootstrap import decode_document
 from components.aws.placement import prod_topology
-from components.model import config, sizing
-from components.model.version import SEAWEEDFS_IMAGE
-from tests.support.pulumi_harness import ProgramRun, RecordingMocks, RecordingMonitor, Registration, run_program
-from tests.unit.aws.test_security_matrix import PROD_MATRIX
+from components.model import sizing
+from tests.support import stack_configs
+from tests.support.prod_ingress import PROD_MATRIX
+from tests.support.prod_program import (
+    ACCOUNT,
+    AMI,
+    CALLS,
+    DB_ADDRESS,
+    EBS,
+    ENI,
+    INGRESS,
+    INSTANCE,
+    NLB_DNS,
+    SECRET_MARK,
+    SSM,
+    SUBNET,
+    Run,
+    execute,
+)
+from tests.support.pulumi_harness import RecordingMonitor, Registration, run_program
+from tests.support.stack_configs import PROD, REGION
 
-ROOT = Path(__file__).resolve().parents[3]
-STACK_FILE = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())["config"]
-PROD = {k.split(":", 1)[1]: v for k, v in STACK_FILE.items() if k.startswith(f"{config.PROJECT}:")}
-REGION = STACK_FILE["aws:region"]
-AMI = "ami-0aaaabbbbccccdddd"
-ACCOUNT = "123456789012"
-CALLS = {
-    "aws:ec2/getAmi:getAmi": {"id": AMI, "architecture": "x86_64"},
-    "aws:index/getCallerIdentity:getCallerIdentity": {"accountId": ACCOUNT},
-    "aws:index/getPartition:getPartition": {"partition": "aws"},
-}
-SECRET_MARK = "generated-"  # every mocked RandomPassword result starts with it
-NLB_DNS = "internal-filer-lb-0123.elb.us-east-1.amazonaws.com"
-DB_ADDRESS = "aegis-storage-prod.c0ffee.us-east-1.rds.amazonaws.com"
 ZONES = {"us-east-1a", "us-east-1b", "us-east-1c"}
-
-INSTANCE = "aws:ec2/instance:Instance"
-ENI = "aws:ec2/networkInterface:NetworkInterface"
-SUBNET = "aws:ec2/subnet:Subnet"
-EBS = "aws:ebs/volume:Volume"
-INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
-SSM = "aws:ssm/parameter:Parameter"
-
-
-class Run:
-    """A program run plus the replacement options the harness does not record."""
-
-    def __init__(self, run: ProgramRun, options: dict[str, Any], addresses: dict[str, str]) -> None:
-        self.run = run
-        self.options = options
-        self.addresses = addresses  # ENI name -> its mocked private IP
-        self.by_urn = {r.urn: r for r in run.registrations}
-
-    def one(self, type_: str, name: str) -> Registration:
-        (match,) = [r for r in self.run.of_type(type_) if r.name == name]
-        return match
-
-    def instances(self, prefix: str) -> list[Registration]:
-        return sorted((r for r in self.run.of_type(INSTANCE) if r.name.startswith(prefix)), key=lambda r: r.name)
-
-    def zone(self, node: str) -> str:
-        eni_id = self.one(INSTANCE, node).inputs["primaryNetworkInterface"]["networkInterfaceId"]
-        subnet_id = self.one(ENI, eni_id.removesuffix("-id")).inputs["subnetId"]
-        return self.one(SUBNET, subnet_id.removesuffix("-id")).inputs["availabilityZone"]
-
-    def document(self, node: str) -> dict[str, Any]:
-        """What the node runs: the document in its SSM parameter (the user data only bootstraps it)."""
-        return decode_document(self.one(SSM, f"{node}-config").inputs["value"])
-
-    def files(self, node: str) -> dict[str, str]:
-        return {f["path"]: f["content"] for f in self.document(node)["write_files"]}
-
-    def weed_args(self, node: str) -> list[str]:
-        run = self.files(node)[f"/etc/aegis/seaweedfs-{node}/run"]
-        (line,) = [line for line in run.splitlines() if line.startswith("exec ")]
-        command = shlex.split(line)
-        return command[command.index(SEAWEEDFS_IMAGE) + 1 :]
-
-
-def computed_outputs(type_: str, name: str, addresses: dict[str, str]) -> dict[str, Any]:
-    """What AWS computes and the program reads, so the mocks can show where each value flows."""
-    if type_ == ENI:
-        return {"privateIp": addresses.setdefault(name, f"10.40.{len(addresses)}.10")}
-    return {
-        "aws:route53/zone:Zone": {"zoneId": "Z0PRIVATEZONE"},
-        "aws:lb/loadBalancer:LoadBalancer": {"dnsName": NLB_DNS, "arn": f"arn:nlb/{name}"},
-        "aws:lb/targetGroup:TargetGroup": {"arn": f"arn:targetgroup/{name}"},
-        "aws:rds/instance:Instance": {"address": DB_ADDRESS},
-        "aws:rds/parameterGroup:ParameterGroup": {"name": f"{name}-0a1b2c3"},
-        "aws:rds/subnetGroup:SubnetGroup": {"name": f"{name}-0a1b2c3"},
-    }.get(type_, {})
-
-
-def execute(secret_keys: tuple[str, ...] = (), **overrides: Any) -> Run:
-    options: dict[str, Any] = {}
-    addresses: dict[str, str] = {}
-    original = RecordingMonitor.RegisterResource
-    new_resource = RecordingMocks.new_resource
-
-    def with_computed(self: RecordingMocks, args: Any) -> tuple[str, dict[str, Any]]:
-        id_, outputs = new_resource(self, args)
-        return id_, {**outputs, **computed_outputs(args.typ, args.name, addresses)}
-
-    def recording(self: RecordingMonitor, request: Any) -> Any:
-        options[(request.type, request.name)] = {
-            "delete_before_replace": request.deleteBeforeReplace,
-            "ignore_changes": list(request.ignoreChanges),
-        }
-        return original(self, request)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(RecordingMonitor, "RegisterResource", recording)
-        patch.setattr(RecordingMocks, "new_resource", with_computed)
-        run = run_program(
-            "prod",
-            {**PROD, **overrides},
-            secret_keys=secret_keys,
-            extra_config={"aws:region": REGION},
-            call_results=CALLS,
-        )
-    return Run(run, options, addresses)
-
-
-def parsed(**overrides: Any) -> config.StackConfig:
-    return config.parse({**PROD, **overrides}, stack="prod", aws_region=REGION)
-
-
-@pytest.fixture(scope="module")
-def prod() -> Run:
-    return execute()
 
 
 def test_three_masters_in_three_zones_share_one_peer_list(prod: Run) -> None:
@@ -150,19 +54,19 @@ def test_three_masters_in_three_zones_share_one_peer_list(prod: Run) -> None:
 
 
 def test_every_instance_runs_the_models_command_line(prod: Run) -> None:
-    topology = prod_topology(parsed())
+    topology = prod_topology(stack_configs.prod())
     assert len(prod.run.of_type(INSTANCE)) == len(topology.services) + len(topology.load_balancers)
     for service in topology.services:
         assert prod.weed_args(service.name) == list(service.args)
 
 
 def test_rds_is_multi_az_encrypted_private_and_hard_to_lose(prod: Run) -> None:
-    aws_cfg = parsed().aws
+    aws_cfg = stack_configs.prod().aws
     assert aws_cfg is not None
     (db,) = prod.run.of_type("aws:rds/instance:Instance")
     expected = {
         "engine": "postgres",
-        "engineVersion": aws_cfg.database_engine_version,
+        "engineVersion": aws_cfg.database.engine_version,
         "multiAz": True,
         "storageEncrypted": True,
         "publiclyAccessible": False,
@@ -170,13 +74,13 @@ def test_rds_is_multi_az_encrypted_private_and_hard_to_lose(prod: Run) -> None:
         "skipFinalSnapshot": False,
         "deleteAutomatedBackups": False,
         "finalSnapshotIdentifier": "aegis-storage-prod-final",
-        "backupRetentionPeriod": aws_cfg.database_backup_retention_days,
+        "backupRetentionPeriod": aws_cfg.database.backup_retention_days,
         "copyTagsToSnapshot": True,
         "storageType": "gp3",
-        "allocatedStorage": aws_cfg.database_storage_gib,
-        "maxAllocatedStorage": 10 * aws_cfg.database_storage_gib,
-        "dbName": aws_cfg.database_name,
-        "username": aws_cfg.database_user,
+        "allocatedStorage": aws_cfg.database.storage_gib,
+        "maxAllocatedStorage": 10 * aws_cfg.database.storage_gib,
+        "dbName": aws_cfg.database.name,
+        "username": aws_cfg.database.user,
         "applyImmediately": False,
         "vpcSecurityGroupIds": ["sg-db-id"],
     }

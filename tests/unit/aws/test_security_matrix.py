@@ -12,10 +12,9 @@ from components.aws.security import Rule, SourceKind, Tier, ingress_matrix, tier
 from components.model import config
 from components.model.refs import Ref
 from components.model.topology import LoadBalancer
+from tests.support.prod_ingress import MONITORING, OPERATORS, ORCHESTRATORS, PROD_MATRIX, C, G
 
 ROOT = Path(__file__).resolve().parents[3]
-ORCHESTRATORS, OPERATORS, MONITORING = "10.20.0.0/16", "10.99.0.0/24", "10.98.0.0/24"
-T, C, G = SourceKind.TIER, SourceKind.CIDR, SourceKind.SECURITY_GROUP
 
 
 def prod_config(**overrides: Any) -> config.StackConfig:
@@ -28,41 +27,11 @@ def prod_config(**overrides: Any) -> config.StackConfig:
 
 def matrix(**overrides: Any) -> list[Rule]:
     cfg = prod_config(**overrides)
-    return ingress_matrix(cfg, prod_topology(cfg))
+    return ingress_matrix(cfg.aws.network, cfg.aws.database, prod_topology(cfg))
 
 
 def triples(rules: list[Rule]) -> set[tuple[str, int, SourceKind, str]]:
     return {(r.tier.value, r.port, r.source_kind, r.source) for r in rules}
-
-
-# Written out from the design (spec ports), not computed: the code must arrive at exactly this.
-PROD_MATRIX = {
-    ("nlb", 8888, C, ORCHESTRATORS),
-    ("nlb", 8333, C, OPERATORS),
-    ("lb", 8888, T, "nlb"),
-    ("lb", 8404, T, "nlb"),
-    ("lb", 8404, C, MONITORING),
-    ("filer", 8888, T, "lb"),
-    ("filer", 18888, T, "filer"),
-    ("filer", 8888, T, "s3"),
-    ("filer", 18888, T, "s3"),
-    ("filer", 9326, C, MONITORING),
-    *{("master", port, T, source) for port in (9333, 19333) for source in ("filer", "volume", "master", "s3")},
-    ("master", 9324, C, MONITORING),
-    *{("volume", port, T, source) for port in (8080, 18080) for source in ("filer", "volume", "s3")},
-    ("volume", 18080, T, "master"),
-    ("volume", 9325, C, MONITORING),
-    ("s3", 8333, T, "nlb"),
-    ("s3", 9327, C, MONITORING),
-    ("db", 5432, T, "filer"),
-    # The in-VPC health function: the HTTP ports its probes use and HAProxy's stats, nothing else.
-    ("nlb", 8888, T, "health"),
-    ("nlb", 8333, T, "health"),
-    ("lb", 8404, T, "health"),
-    ("filer", 8888, T, "health"),
-    ("master", 9333, T, "health"),
-    ("volume", 8080, T, "health"),
-}
 
 
 def test_prod_matrix_is_exactly_the_designed_one() -> None:
@@ -91,8 +60,8 @@ def test_orchestrators_reach_only_the_filer_port_of_the_nlb() -> None:
 def test_without_s3_nothing_listens_on_the_s3_port_and_operators_get_nothing() -> None:
     cfg = prod_config(s3Enabled=False)
     topology = prod_topology(cfg)
-    rules = ingress_matrix(cfg, topology)
-    assert Tier.S3 not in tiers(cfg, topology)
+    rules = ingress_matrix(cfg.aws.network, cfg.aws.database, topology)
+    assert Tier.S3 not in tiers(cfg.aws.database, topology)
     assert not [r for r in rules if r.port == 8333 or r.source in {OPERATORS, "s3"} or r.tier is Tier.S3]
     assert triples(rules) == {t for t in PROD_MATRIX if t[1] not in {8333, 9327} and t[3] != "s3"}
 
@@ -100,8 +69,10 @@ def test_without_s3_nothing_listens_on_the_s3_port_and_operators_get_nothing() -
 def test_external_database_has_no_database_group() -> None:
     cfg = prod_config(databaseMode="external", databaseHost="pg.internal", databasePassword="x")
     topology = prod_topology(cfg)
-    assert Tier.DB not in tiers(cfg, topology)
-    assert triples(ingress_matrix(cfg, topology)) == {t for t in PROD_MATRIX if t[0] != "db"}
+    assert Tier.DB not in tiers(cfg.aws.database, topology)
+    assert triples(ingress_matrix(cfg.aws.network, cfg.aws.database, topology)) == {
+        t for t in PROD_MATRIX if t[0] != "db"
+    }
 
 
 def test_without_monitoring_no_metrics_or_stats_port_is_open() -> None:
@@ -115,8 +86,8 @@ def test_every_port_comes_from_the_model_and_none_from_the_internet() -> None:
     topology = prod_topology(cfg)
     assert cfg.aws is not None
     model_ports = {port for service in topology.services for port in service.ports}
-    model_ports |= {LoadBalancer.port, LoadBalancer.stats_port, LoadBalancer.health.port, cfg.aws.database_port}
-    rules = ingress_matrix(cfg, topology)
+    model_ports |= {LoadBalancer.port, LoadBalancer.stats_port, LoadBalancer.health.port, cfg.aws.database.port}
+    rules = ingress_matrix(cfg.aws.network, cfg.aws.database, topology)
     assert {r.port for r in rules} <= model_ports
     assert not [r for r in rules if r.source in {"0.0.0.0/0", "::/0"}]
 

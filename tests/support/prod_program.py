@@ -1,0 +1,116 @@
+"""The real `__main__.py` for the prod stack under Pulumi's mocks, with what AWS would compute filled in.
+
+`execute()` runs the program with the shipped prod config (plus overrides) and returns a `Run`: the
+registrations, the replacement options the harness does not record, and the mocked private IP of each ENI.
+The constants are the mocked data-source results and computed outputs, so tests can follow where each flows.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+import pytest
+
+from components.aws.bootstrap import decode_document
+from components.model.version import SEAWEEDFS_IMAGE
+from tests.support.pulumi_harness import ProgramRun, RecordingMocks, RecordingMonitor, Registration, run_program
+from tests.support.stack_configs import PROD, REGION
+
+AMI = "ami-0aaaabbbbccccdddd"
+ACCOUNT = "123456789012"
+CALLS = {
+    "aws:ec2/getAmi:getAmi": {"id": AMI, "architecture": "x86_64"},
+    "aws:index/getCallerIdentity:getCallerIdentity": {"accountId": ACCOUNT},
+    "aws:index/getPartition:getPartition": {"partition": "aws"},
+}
+SECRET_MARK = "generated-"  # every mocked RandomPassword result starts with it
+NLB_DNS = "internal-filer-lb-0123.elb.us-east-1.amazonaws.com"
+DB_ADDRESS = "aegis-storage-prod.c0ffee.us-east-1.rds.amazonaws.com"
+
+INSTANCE = "aws:ec2/instance:Instance"
+ENI = "aws:ec2/networkInterface:NetworkInterface"
+SUBNET = "aws:ec2/subnet:Subnet"
+EBS = "aws:ebs/volume:Volume"
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+SSM = "aws:ssm/parameter:Parameter"
+
+
+class Run:
+    """A program run plus the replacement options the harness does not record."""
+
+    def __init__(self, run: ProgramRun, options: dict[str, Any], addresses: dict[str, str]) -> None:
+        self.run = run
+        self.options = options
+        self.addresses = addresses  # ENI name -> its mocked private IP
+        self.by_urn = {r.urn: r for r in run.registrations}
+
+    def one(self, type_: str, name: str) -> Registration:
+        (match,) = [r for r in self.run.of_type(type_) if r.name == name]
+        return match
+
+    def instances(self, prefix: str) -> list[Registration]:
+        return sorted((r for r in self.run.of_type(INSTANCE) if r.name.startswith(prefix)), key=lambda r: r.name)
+
+    def zone(self, node: str) -> str:
+        eni_id = self.one(INSTANCE, node).inputs["primaryNetworkInterface"]["networkInterfaceId"]
+        subnet_id = self.one(ENI, eni_id.removesuffix("-id")).inputs["subnetId"]
+        return self.one(SUBNET, subnet_id.removesuffix("-id")).inputs["availabilityZone"]
+
+    def document(self, node: str) -> dict[str, Any]:
+        """What the node runs: the document in its SSM parameter (the user data only bootstraps it)."""
+        return decode_document(self.one(SSM, f"{node}-config").inputs["value"])
+
+    def files(self, node: str) -> dict[str, str]:
+        return {f["path"]: f["content"] for f in self.document(node)["write_files"]}
+
+    def weed_args(self, node: str) -> list[str]:
+        run = self.files(node)[f"/etc/aegis/seaweedfs-{node}/run"]
+        (line,) = [line for line in run.splitlines() if line.startswith("exec ")]
+        command = shlex.split(line)
+        return command[command.index(SEAWEEDFS_IMAGE) + 1 :]
+
+
+def computed_outputs(type_: str, name: str, addresses: dict[str, str]) -> dict[str, Any]:
+    """What AWS computes and the program reads, so the mocks can show where each value flows."""
+    if type_ == ENI:
+        return {"privateIp": addresses.setdefault(name, f"10.40.{len(addresses)}.10")}
+    return {
+        "aws:route53/zone:Zone": {"zoneId": "Z0PRIVATEZONE"},
+        "aws:lb/loadBalancer:LoadBalancer": {"dnsName": NLB_DNS, "arn": f"arn:nlb/{name}"},
+        "aws:lb/targetGroup:TargetGroup": {"arn": f"arn:targetgroup/{name}"},
+        "aws:rds/instance:Instance": {"address": DB_ADDRESS},
+        "aws:rds/parameterGroup:ParameterGroup": {"name": f"{name}-0a1b2c3"},
+        "aws:rds/subnetGroup:SubnetGroup": {"name": f"{name}-0a1b2c3"},
+    }.get(type_, {})
+
+
+def execute(secret_keys: tuple[str, ...] = (), **overrides: Any) -> Run:
+    """The prod program on the shipped config with `overrides`; `secret_keys` are set as secrets."""
+    options: dict[str, Any] = {}
+    addresses: dict[str, str] = {}
+    original = RecordingMonitor.RegisterResource
+    new_resource = RecordingMocks.new_resource
+
+    def with_computed(self: RecordingMocks, args: Any) -> tuple[str, dict[str, Any]]:
+        id_, outputs = new_resource(self, args)
+        return id_, {**outputs, **computed_outputs(args.typ, args.name, addresses)}
+
+    def recording(self: RecordingMonitor, request: Any) -> Any:
+        options[(request.type, request.name)] = {
+            "delete_before_replace": request.deleteBeforeReplace,
+            "ignore_changes": list(request.ignoreChanges),
+        }
+        return original(self, request)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(RecordingMonitor, "RegisterResource", recording)
+        patch.setattr(RecordingMocks, "new_resource", with_computed)
+        run = run_program(
+            "prod",
+            {**PROD, **overrides},
+            secret_keys=secret_keys,
+            extra_config={"aws:region": REGION},
+            call_results=CALLS,
+        )
+    return Run(run, options, addresses)
