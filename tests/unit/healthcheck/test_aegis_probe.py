@@ -1,4 +1,4 @@
-"""The AEGIS probe against the fake cluster of test_healthcheck (httpx.MockTransport, no sockets)."""
+"""The AEGIS probe against the fake cluster of tests/support/fake_cluster.py (httpx.MockTransport, no sockets)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from components.healthcheck.aegis_probe import aegis_probe
 from components.healthcheck.probing import CheckResult, Http
 from components.healthcheck.s3_view import PROBE_TENANT
-from tests.unit.healthcheck.test_healthcheck import FILER, NOW_DATE, FakeCluster
+from tests.support.fake_cluster import FILER, NOW_DATE, FakeCluster
 
 BASE = f"http://{FILER}"
 

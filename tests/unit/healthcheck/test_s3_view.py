@@ -13,7 +13,7 @@ from components.healthcheck.s3_view import (
     listed_keys,
 )
 from components.model.aegis import layout as aegis_layout
-from tests.unit.healthcheck.test_healthcheck import (
+from tests.support.fake_cluster import (
     FILER,
     S3,
     FakeCluster,
