@@ -21,7 +21,7 @@ from benchmarks import probe
 from benchmarks.core import Context, Estimate, describe
 from benchmarks.ha import HA
 from components.model.config import StackConfig
-from tests.unit.model.test_config import prod
+from tests.support.stack_configs import prod
 
 NAME = "leader-failover"
 # Measured: 73 s for a fresh cluster and 3 runs, before each run also probed PROBE_BEFORE + PROBE_AFTER

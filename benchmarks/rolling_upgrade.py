@@ -45,7 +45,7 @@ from tests.support.rollout_local import (
     running_version,
     weed_shell_handover,
 )
-from tests.unit.model.test_config import prod
+from tests.support.stack_configs import prod
 
 NAME = "rolling-upgrade"
 ESTIMATE = Estimate(fixed=105.0, per_run=0.0)  # one run whatever --runs says; measured: 94 s

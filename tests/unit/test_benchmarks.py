@@ -238,7 +238,7 @@ def test_write_unavailability_spans_each_failure_to_the_next_success_and_every_s
 
 
 def test_the_leader_failover_scenario_repeats_the_shipped_setting():
-    from tests.unit.model.test_config import prod
+    from tests.support.stack_configs import prod
 
     shipped = leader_failover.variants()[leader_failover.SHIPPED]
     assert (shipped.raft_hashicorp, shipped.election_timeout) == (prod().raft_hashicorp, prod().election_timeout)
