@@ -18,6 +18,8 @@ from typing import Any, NoReturn
 import httpx
 
 from components.healthcheck.checks import DEGRADED, HEALTHY, Report, Target, run_checks, wait_until_healthy
+from components.healthcheck.space import with_space
+from components.healthcheck.volume_record import FileRecord, with_volume_record
 
 EXIT_HEALTHY = 0
 EXIT_UNHEALTHY = 1
@@ -127,6 +129,13 @@ def _parser() -> _Parser:
     add("--wait", metavar="SECONDS", type=_seconds(allow_zero=True), default=0.0, help="retry until healthy")
     add("--probe-timeout", metavar="SECONDS", type=_seconds(allow_zero=False), default=3.0, help="per request")
     add("--json", action="store_true", help="print the report as JSON instead of a table")
+    add(
+        "--volume-record",
+        metavar="FILE",
+        type=Path,
+        help="JSON record of the volume ids seen; a volume gone since the last run without a deliberate delete "
+        "is unhealthy (created on the first run, rewritten on each)",
+    )
     return parser
 
 
@@ -193,6 +202,10 @@ def main(argv: Sequence[str] | None = None, transport: httpx.BaseTransport | Non
         report = wait_until_healthy(target, args.wait, probe_timeout=args.probe_timeout, transport=transport)
     else:
         report = run_checks(target, args.probe_timeout, transport=transport)
+    report = with_space(report, target, args.probe_timeout, transport=transport)
+    if args.volume_record is not None:
+        record = FileRecord(args.volume_record)
+        report = with_volume_record(report, target.master_urls, record, args.probe_timeout, transport=transport)
     print(report.to_json() if args.json else _render(report))
     if report.outcome == DEGRADED and args.degraded_ok:
         print(f"healthcheck: warning: degraded\n{report.summary()}", file=sys.stderr)

@@ -6,7 +6,8 @@ The event is JSON built by `components/aws/health_function.py`:
 - `s3_key_parameters` (optional): the SSM SecureString names of the S3 admin keys, read here, so the keys
   never appear in an event, the Invocation's state or a preview;
 - gate: `timeout_seconds`, how long to wait for a healthy cluster;
-- watch: `load_balancer_stats` (HAProxy stats CSV URLs), `namespace` and `stack` for the metrics.
+- watch: `load_balancer_stats` (HAProxy stats CSV URLs), `namespace` and `stack` for the metrics, and
+  `volume_record_parameter` (optional): the SSM parameter holding the volume ledger's record.
 
 The gate raises `ClusterNotHealthy` with the report unless the outcome is "healthy": Lambda returns that as
 a function error, which fails the `aws.lambda_.Invocation` and with it `pulumi up`. The watch never raises
@@ -22,6 +23,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from components.healthcheck.checks import HEALTHY, Target, not_healthy_message, run_checks, wait_until_healthy
+from components.healthcheck.space import with_space
+from components.healthcheck.volume_record import SsmRecord, with_volume_record
 from components.healthcheck.watch import NAMESPACE, cluster_metrics, report_metrics
 
 # A client for an AWS service by name ("ssm", "cloudwatch"); boto3.client in the function, a fake in tests.
@@ -67,7 +70,11 @@ def gate(event: Mapping[str, Any], client: ClientFactory) -> dict[str, Any]:
 
 def watch(event: Mapping[str, Any], client: ClientFactory) -> dict[str, Any]:
     target = target_of(event, client)
-    report = run_checks(target)
+    report = with_space(run_checks(target), target)
+    if event.get("volume_record_parameter"):
+        # The record of volume ids the cluster held: a volume gone without a deliberate delete is unhealthy.
+        store = SsmRecord(client("ssm"), event["volume_record_parameter"])
+        report = with_volume_record(report, target.master_urls, store)
     metrics = {**report_metrics(report), **cluster_metrics(target, event.get("load_balancer_stats", []))}
     namespace = event.get("namespace", NAMESPACE)
     client("cloudwatch").put_metric_data(Namespace=namespace, MetricData=metric_data(metrics, event["stack"]))
