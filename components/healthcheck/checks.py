@@ -24,12 +24,11 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Any
-from urllib.parse import SplitResult, urlsplit
 
 import httpx
 
@@ -38,114 +37,12 @@ from components.healthcheck.filer_rules import RULES_PATH, rules_problem
 from components.healthcheck.probing import CheckResult, Http, address, check_result, json_object, since, sweep_stale
 from components.healthcheck.s3_view import AEGIS_BUCKET, S3ViewProbe, listed_keys
 from components.healthcheck.sigv4 import sign_get
+from components.healthcheck.target import Target
 from components.healthcheck.wire import DataNode, cluster_status, data_nodes, replica_counts
 
-SECRET_PLACEHOLDER = "[secret]"
 HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
 ROUNDTRIP_DIR = "/.aegis-healthcheck"
 ROUNDTRIP_BYTES = 4096
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where the cluster answers and what a healthy one looks like."""
-
-    filer_url: str
-    master_urls: tuple[str, ...]
-    expected_masters: int
-    expected_volume_servers: tuple[str, ...]
-    filer_addresses: tuple[str, ...] = ()
-    s3_endpoint: str | None = None
-    s3_access_key: str = ""
-    s3_secret_key: str = ""
-    s3_region: str = "us-east-1"
-    filer_rules: str | None = None  # the rendered /etc/seaweedfs/filer.conf, compared with the live one
-    # Below these a volume server makes the cluster "degraded"; 0 leaves the check out.
-    min_free_volume_slots: int = 0
-    min_free_disk_percent: int = 0
-    volume_server_urls: tuple[str, ...] = ()  # where each volume server's /status (disk use) can be read
-
-    def __post_init__(self) -> None:
-        if not self.master_urls:
-            raise ValueError("at least one master URL is needed")
-        if self.expected_masters < 1:
-            raise ValueError(f"expected masters must be at least 1, got {self.expected_masters}")
-        if self.min_free_volume_slots < 0:
-            raise ValueError(f"minimum free volume slots must be 0 or more, got {self.min_free_volume_slots}")
-        if not 0 <= self.min_free_disk_percent < 100:
-            raise ValueError(f"minimum free disk must be 0-99 percent, got {self.min_free_disk_percent}")
-        optional = (self.s3_endpoint,) if self.s3_endpoint is not None else ()
-        for url in (self.filer_url, *self.master_urls, *self.filer_addresses, *self.volume_server_urls, *optional):
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname or not _valid_port(parts):
-                raise ValueError(f"{url!r} is not an http(s)://host[:port] URL with a port of 1-65535")
-        for server in self.expected_volume_servers:
-            # The master reports volume servers as bare host:port; a URL here could never match.
-            found = re.fullmatch(r"[^\s/]+:(\d+)", server)
-            if not found or not 1 <= int(found.group(1)) <= 65535:
-                raise ValueError(f"volume server {server!r} must be host:port (port 1-65535), as the master reports it")
-
-    @classmethod
-    def from_stack_outputs(cls, outputs: Mapping[str, Any]) -> Target:
-        """Build the target from the JSON of `pulumi stack output --json --show-secrets`."""
-        if not isinstance(outputs, Mapping):
-            raise ValueError("stack outputs must be a JSON object, as printed by `pulumi stack output --json`")
-        health = _output(outputs, "health_target", Mapping)
-        return cls(
-            filer_url=_output(health, "filer_url", str, "health_target."),
-            master_urls=_strings(health, "master_urls", "health_target."),
-            expected_masters=_output(health, "expected_masters", int, "health_target."),
-            expected_volume_servers=_strings(health, "expected_volume_servers", "health_target."),
-            filer_addresses=_strings(health, "filer_addresses", "health_target.", default=()),
-            s3_endpoint=_output(health, "s3_endpoint", str, "health_target.", default=None),
-            s3_access_key=_output(outputs, "s3_admin_access_key", str, default=""),
-            s3_secret_key=_output(outputs, "s3_admin_secret_key", str, default=""),
-            s3_region=_output(health, "s3_region", str, "health_target.", default="us-east-1"),
-            filer_rules=_output(health, "filer_rules", str, "health_target.", default=None),
-            min_free_volume_slots=_output(health, "min_free_volume_slots", int, "health_target.", default=0),
-            min_free_disk_percent=_output(health, "min_free_disk_percent", int, "health_target.", default=0),
-            volume_server_urls=_strings(health, "volume_server_urls", "health_target.", default=()),
-        )
-
-
-def _valid_port(parts: SplitResult) -> bool:
-    # urlsplit only parses the port when asked, and raises then; httpx would raise later, mid-check.
-    try:
-        port = parts.port
-    except ValueError:
-        return False
-    return port is None or port >= 1
-
-
-_REQUIRED: Any = object()
-
-
-def _output(source: Mapping[str, Any], key: str, kind: type, prefix: str = "", default: Any = _REQUIRED) -> Any:
-    name = prefix + key
-    value = source.get(key)
-    if value is None:
-        if default is _REQUIRED:
-            raise ValueError(f"stack outputs have no {name}")
-        return default
-    if value == SECRET_PLACEHOLDER:
-        raise ValueError(_hidden(name))
-    # bool is an int subclass; a true/false count is a broken output, not 1/0.
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ValueError(f"stack output {name} has the wrong type: {value!r}")
-    return value
-
-
-def _strings(source: Mapping[str, Any], key: str, prefix: str, default: Any = _REQUIRED) -> tuple[str, ...]:
-    values = _output(source, key, list, prefix, default)
-    if not all(isinstance(v, str) for v in values):
-        raise ValueError(f"stack output {prefix}{key} must be a list of strings: {values!r}")
-    if SECRET_PLACEHOLDER in values:
-        raise ValueError(_hidden(prefix + key))
-    return tuple(values)
-
-
-def _hidden(name: str) -> str:
-    return f'stack output {name} is hidden as "{SECRET_PLACEHOLDER}": run `pulumi stack output --json --show-secrets`'
 
 
 @dataclass(frozen=True)

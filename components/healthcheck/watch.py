@@ -21,7 +21,8 @@ from typing import Any
 
 import httpx
 
-from components.healthcheck.checks import UNHEALTHY, Report, Target
+from components.healthcheck.checks import UNHEALTHY, Report
+from components.healthcheck.target import Target
 from components.healthcheck.wire import backend_servers, data_nodes, json_object, replica_counts
 
 NAMESPACE = "AEGIS/Storage"

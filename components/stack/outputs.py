@@ -7,14 +7,15 @@ from typing import Any
 
 import pulumi
 
+from components.healthcheck.target import HEALTH_TARGET, SECRET_OUTPUTS, health_target_output
 from components.model.aegis.node_config import render_node_config
 from components.model.config import StackConfig
 from components.model.refs import Ref
 from components.model.topology import Role, Topology
 
 S3_KEY_OUTPUTS = {
-    "s3_admin_access_key": Ref.S3_ADMIN_ACCESS_KEY,
-    "s3_admin_secret_key": Ref.S3_ADMIN_SECRET_KEY,
+    SECRET_OUTPUTS["s3_access_key"]: Ref.S3_ADMIN_ACCESS_KEY,
+    SECRET_OUTPUTS["s3_secret_key"]: Ref.S3_ADMIN_SECRET_KEY,
     "s3_readonly_access_key": Ref.S3_READONLY_ACCESS_KEY,
     "s3_readonly_secret_key": Ref.S3_READONLY_SECRET_KEY,
 }
@@ -37,21 +38,21 @@ def stack_outputs(
         "aegis_node_config": pulumi.Output.all(filer_url, s3_endpoint).apply(
             lambda urls: render_node_config(cfg, urls[0], urls[1])
         ),
-        "health_target": {
-            "filer_url": filer_url,
-            "master_urls": master_urls,
-            "expected_masters": topology.expected[Role.MASTER],
-            "expected_volume_servers": [s.http_address for s in topology.of(Role.VOLUME)],
-            "filer_addresses": filer_addresses,
-            "s3_endpoint": s3_endpoint,
-            "s3_region": cfg.s3_region,
+        HEALTH_TARGET: health_target_output(
+            filer_url=filer_url,
+            master_urls=master_urls,
+            expected_masters=topology.expected[Role.MASTER],
+            expected_volume_servers=[s.http_address for s in topology.of(Role.VOLUME)],
+            filer_addresses=filer_addresses,
+            s3_endpoint=s3_endpoint,
+            s3_region=cfg.s3_region,
             # The health check compares the filer's live rules with these.
-            "filer_rules": topology.filer_rules,
-            "min_free_volume_slots": cfg.upkeep.min_free_volume_slots,
-            "min_free_disk_percent": cfg.upkeep.min_free_disk_percent,
+            filer_rules=topology.filer_rules,
+            min_free_volume_slots=cfg.upkeep.min_free_volume_slots,
+            min_free_disk_percent=cfg.upkeep.min_free_disk_percent,
             # Disk use is read from each volume server; the dev stack publishes no volume server port on the host.
-            "volume_server_urls": [f"http://{s.http_address}" for s in topology.of(Role.VOLUME)] if cfg.aws else [],
-        },
+            volume_server_urls=[f"http://{s.http_address}" for s in topology.of(Role.VOLUME)] if cfg.aws else [],
+        ),
     }
     if s3_endpoint is not None:
         outputs["s3_endpoint"] = s3_endpoint
