@@ -1,9 +1,11 @@
 """What a rolling change compares and in which order it touches the nodes.
 
-A node needs a rollout when the fingerprint of what it should run differs from the one it runs. The
-fingerprint covers everything that reaches the process: argv, env and config files as the model renders
-them (with `{{ref}}` placeholders, so a rotated secret enters through `extra`), the SeaweedFS version and,
-on AWS, the image and instance type.
+A node needs a rollout when its target fingerprint differs from the one it runs. On AWS the target is the
+digest of the node's SSM document (`document_fingerprint` in components/aws/bootstrap.py): every file,
+setup command and unit, so argv, env and config files as the model renders them (with `{{ref}}`
+placeholders, so a rotated secret leaves it unchanged) and the SeaweedFS release as the image tag.
+`aegis-apply` records the digest of the document it applied in NODE_FINGERPRINT_FILE, which is what the
+node runs.
 
 The order follows the dependencies: volume servers first (filers and masters keep working while one is
 away, its replicas serve reads), then filers (HAProxy sends requests to the others), then the S3 gateway,
@@ -14,12 +16,10 @@ from an index.
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from components.model.topology import Role, Service, Topology
+from components.model.topology import Role
 
 TIER_ORDER = (Role.VOLUME, Role.FILER, Role.S3, Role.MASTER)
 
@@ -39,18 +39,6 @@ class RolloutNode:
     target: str
 
 
-def fingerprint(service: Service, version: str, extra: Mapping[str, str] | None = None) -> str:
-    """A short stable digest of everything that makes `service` run differently."""
-    payload = {
-        "args": list(service.args),
-        "env": [list(pair) for pair in service.env],
-        "files": [[f.path, f.content] for f in service.files],
-        "version": version,
-        "extra": dict(sorted((extra or {}).items())),
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
-
-
 def tiers(nodes: Sequence[RolloutNode]) -> tuple[tuple[RolloutNode, ...], ...]:
     """The nodes grouped by tier in rollout order; within a tier, by name (masters are reordered later)."""
     return tuple(
@@ -66,18 +54,6 @@ def next_master(pending: Sequence[RolloutNode], leader: str | None) -> RolloutNo
     return followers[0] if followers else pending[0]
 
 
-def rollout_order(nodes: Sequence[RolloutNode], leader: str | None) -> tuple[str, ...]:
-    """The whole order for a leader known now (what a preview shows; the driver re-checks the leader)."""
-    order: list[str] = []
-    for tier in tiers(nodes):
-        pending = list(tier)
-        while pending:
-            node = next_master(pending, leader) if tier[0].role is Role.MASTER else pending[0]
-            order.append(node.name)
-            pending.remove(node)
-    return tuple(order)
-
-
 def compare_versions(a: str, b: str) -> int:
     """-1, 0 or 1 as SeaweedFS version `a` is below, equal to or above `b` ("4.47" < "4.48" < "4.100")."""
     left, right = _version_key(a), _version_key(b)
@@ -86,17 +62,6 @@ def compare_versions(a: str, b: str) -> int:
 
 def _version_key(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.strip().split("."))
-
-
-def rollout_nodes(
-    topology: Topology, version: str, extra: Mapping[str, Mapping[str, str]] | None = None
-) -> tuple[RolloutNode, ...]:
-    """Every service of `topology` with the fingerprint it must run; `extra[node]` adds per-node inputs
-    such as the image or instance type."""
-    return tuple(
-        RolloutNode(s.name, s.role, s.http_address, fingerprint(s, version, (extra or {}).get(s.name)))
-        for s in topology.services
-    )
 
 
 def downgrade_problem(running: str, wanted: str, allow_downgrade: bool) -> str | None:

@@ -1,23 +1,26 @@
 """The rollout driver on loopback: a `NodeOperator` over `LocalCluster` processes, and the older weed.
 
 `scripts/test` installs the previous release (`requirements-weed-previous.txt`) into `.weed/<version>`,
-so a cluster can start on it and roll to the pinned one.
+so a cluster can start on it and roll to the pinned one. A loopback node has no SSM document, so its
+fingerprint is a digest of the service as the model renders it and the release (`fingerprint`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-from components.model.rollout import RolloutNode, fingerprint
+from components.model.rollout import RolloutNode, next_master, tiers
 from components.model.topology import Role, Service, Topology
 from components.rollout.gates import Haproxy, HttpGates, unix_socket_sender
 from tests.support.cluster import LocalCluster, weed_binary
@@ -29,6 +32,41 @@ PREVIOUS_VERSION = re.search(
 ).group(1)  # type: ignore[union-attr]
 STOP_TIMEOUT = 30.0
 _VERSION = re.compile(r"\d+GB (\d+\.\d+)")
+
+
+def fingerprint(service: Service, version: str, extra: Mapping[str, str] | None = None) -> str:
+    """A short stable digest of everything that makes `service` run differently."""
+    payload = {
+        "args": list(service.args),
+        "env": [list(pair) for pair in service.env],
+        "files": [[f.path, f.content] for f in service.files],
+        "version": version,
+        "extra": dict(sorted((extra or {}).items())),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def rollout_nodes(
+    topology: Topology, version: str, extra: Mapping[str, Mapping[str, str]] | None = None
+) -> tuple[RolloutNode, ...]:
+    """Every service of `topology` with the fingerprint it must run; `extra[node]` adds per-node inputs
+    such as the image or instance type."""
+    return tuple(
+        RolloutNode(s.name, s.role, s.http_address, fingerprint(s, version, (extra or {}).get(s.name)))
+        for s in topology.services
+    )
+
+
+def rollout_order(nodes: Sequence[RolloutNode], leader: str | None) -> tuple[str, ...]:
+    """The whole order the driver takes for a leader that stays put (the driver re-checks the leader)."""
+    order: list[str] = []
+    for tier in tiers(nodes):
+        pending = list(tier)
+        while pending:
+            node = next_master(pending, leader) if tier[0].role is Role.MASTER else pending[0]
+            order.append(node.name)
+            pending.remove(node)
+    return tuple(order)
 
 
 def previous_weed(version: str = PREVIOUS_VERSION) -> str:

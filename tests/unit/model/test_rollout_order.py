@@ -2,10 +2,11 @@ from dataclasses import replace
 
 import pytest
 
-from components.model.rollout import RolloutNode, compare_versions, fingerprint, rollout_nodes, rollout_order
+from components.model.rollout import RolloutNode, compare_versions
 from components.model.topology import Role
 from tests.support.cluster import loopback_topology
-from tests.unit.model.test_config import prod
+from tests.support.rollout_local import fingerprint, rollout_nodes, rollout_order
+from tests.support.stack_configs import prod
 
 
 def node(name: str) -> RolloutNode:
