@@ -34,7 +34,7 @@ from components.model.topology import Role
 from tests.support import aegis_client as aegis
 from tests.support.cluster import LocalCluster, fresh_values, health_target, loopback_topology, running, wait_for_report
 from tests.support.postgres import LocalPostgres
-from tests.unit.model.test_config import prod
+from tests.support.stack_configs import prod
 
 MIB = 1024 * 1024
 VOLUMES = 20
@@ -148,9 +148,9 @@ def started(topology_name: str, root: Path) -> Iterator[LocalCluster]:
             assert cfg.aws is not None
             postgres = LocalPostgres(
                 f"{subnet}.60",
-                cfg.aws.database_port,
-                cfg.aws.database_name,
-                cfg.aws.database_user,
+                cfg.aws.database.port,
+                cfg.aws.database.name,
+                cfg.aws.database.user,
                 values[Ref.DB_PASSWORD],
             )
             stack.callback(postgres.remove)

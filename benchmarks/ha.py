@@ -37,7 +37,7 @@ from tests.support.cluster import (
     loopback_topology,
 )
 from tests.support.postgres import LocalPostgres
-from tests.unit.model.test_config import prod
+from tests.support.stack_configs import prod
 
 # Consecutive clusters alternate between two subnets, so a new cluster never binds the addresses the
 # previous one used a moment ago. The DR drill has 127.0.9 to itself. AEGIS_BENCH_SUBNETS="a,b" moves the
@@ -234,14 +234,14 @@ class Clusters:
         assert cfg.aws is not None
         if self._postgres is None:
             postgres = LocalPostgres(
-                DB_HOST, cfg.aws.database_port, cfg.aws.database_name, cfg.aws.database_user, secrets.token_hex(16)
+                DB_HOST, cfg.aws.database.port, cfg.aws.database.name, cfg.aws.database.user, secrets.token_hex(16)
             )
             self._postgres = postgres
             postgres.init()
         else:
             # A new cluster must find an empty metadata store, as a new stack's RDS instance is.
-            self._postgres.psql(f"DROP DATABASE IF EXISTS {cfg.aws.database_name} WITH (FORCE)")
-            self._postgres.psql(f"CREATE DATABASE {cfg.aws.database_name} OWNER {cfg.aws.database_user}")
+            self._postgres.psql(f"DROP DATABASE IF EXISTS {cfg.aws.database.name} WITH (FORCE)")
+            self._postgres.psql(f"CREATE DATABASE {cfg.aws.database.name} OWNER {cfg.aws.database.user}")
         return self._postgres
 
     @contextmanager

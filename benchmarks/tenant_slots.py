@@ -35,7 +35,7 @@ from components.model.refs import Ref
 from components.model.topology import Role, Topology, volume_slots
 from tests.support.cluster import LocalCluster, fresh_values, health_target, loopback_topology, running
 from tests.support.postgres import LocalPostgres
-from tests.unit.model.test_config import prod
+from tests.support.stack_configs import prod
 
 TENANTS = 500
 # Enough tenants to measure the per-bucket cost; the bucket-per-tenant mapping grows the same volumes for each.
@@ -100,7 +100,7 @@ def prod_cluster(workdir: Path, subnet: str, buckets_folder: str | None) -> Iter
     db_host = f"{subnet}.60"
     values = fresh_values(db_host)
     aws = cfg.aws
-    postgres = LocalPostgres(db_host, aws.database_port, aws.database_name, aws.database_user, values[Ref.DB_PASSWORD])
+    postgres = LocalPostgres(db_host, aws.database.port, aws.database.name, aws.database.user, values[Ref.DB_PASSWORD])
     try:
         postgres.init()
         with running(topology, values, root) as cluster:

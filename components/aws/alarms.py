@@ -20,7 +20,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.healthcheck.watch import NAMESPACE
-from components.model.config import StackConfig
+from components.model.config import WatchSettings
+from components.model.config.upkeep import Upkeep
 
 MIN_HEALTHY_FILERS = 2
 # EventBridge does not start runs on period boundaries: one period can hold no data point and the next
@@ -46,12 +47,11 @@ class MetricAlarmSpec:
     periods: int = CONFIRM_PERIODS
 
 
-def metric_alarms(cfg: StackConfig) -> list[MetricAlarmSpec]:
+def metric_alarms(watch: WatchSettings, upkeep: Upkeep) -> list[MetricAlarmSpec]:
     """The alarms on the health function's metrics. Capacity alarms fire below the same minimums at which the
     health check says "degraded" (0 turns both off), so the gate and the alarms never disagree."""
-    assert cfg.aws is not None
     lower = "LessThanThreshold"
-    repair_periods = max(CONFIRM_PERIODS, math.ceil(DEGRADED_GRACE_MINUTES / cfg.aws.health_schedule_minutes))
+    repair_periods = max(CONFIRM_PERIODS, math.ceil(DEGRADED_GRACE_MINUTES / watch.schedule_minutes))
     specs = [
         MetricAlarmSpec("unhealthy", "Healthy", "Minimum", lower, 1, "the health check finds the cluster unhealthy"),
         MetricAlarmSpec("no-raft-leader", "RaftLeader", "Minimum", lower, 1, "no master names a Raft leader"),
@@ -69,7 +69,7 @@ def metric_alarms(cfg: StackConfig) -> list[MetricAlarmSpec]:
             "FreeVolumeSlots",
             "Minimum",
             lower,
-            cfg.upkeep.min_free_volume_slots,
+            upkeep.min_free_volume_slots,
             "a volume server is running out of volume slots: new volumes cannot be grown",
         ),
         MetricAlarmSpec(
@@ -77,7 +77,7 @@ def metric_alarms(cfg: StackConfig) -> list[MetricAlarmSpec]:
             "FreeDiskPercent",
             "Minimum",
             lower,
-            cfg.upkeep.min_free_disk_percent,
+            upkeep.min_free_disk_percent,
             "a volume server's disk is nearly full",
         ),
         MetricAlarmSpec(
@@ -94,7 +94,11 @@ def metric_alarms(cfg: StackConfig) -> list[MetricAlarmSpec]:
 
 @dataclass(frozen=True)
 class StorageAlarmsArgs:
-    cfg: StackConfig
+    stack: str
+    region: str
+    watch: WatchSettings
+    # The health check's capacity minimums: the alarms fire below the same ones.
+    upkeep: Upkeep
     function_name: pulumi.Input[str]
     # node name -> instance id: each gets automatic recovery.
     instance_ids: Mapping[str, pulumi.Input[str]]
@@ -107,27 +111,26 @@ class StorageAlarms(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: StorageAlarmsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("aegis:storage:StorageAlarms", name, None, opts)
-        cfg = args.cfg
-        assert cfg.aws is not None, "the alarms exist on AWS only"
+        stack = args.stack
         child = pulumi.ResourceOptions(parent=self)
         self._prefix = name
-        if cfg.aws.alarm_topic_arn:
-            self.topic_arn = pulumi.Output.from_input(cfg.aws.alarm_topic_arn)
+        if args.watch.alarm_topic_arn:
+            self.topic_arn = pulumi.Output.from_input(args.watch.alarm_topic_arn)
         else:
-            self.topic_arn = aws.sns.Topic(f"{name}-topic", name=f"aegis-storage-{cfg.stack}-alarms", opts=child).arn
-        period = cfg.aws.health_schedule_minutes * 60
-        for spec in metric_alarms(cfg):
+            self.topic_arn = aws.sns.Topic(f"{name}-topic", name=f"aegis-storage-{stack}-alarms", opts=child).arn
+        period = args.watch.schedule_minutes * 60
+        for spec in metric_alarms(args.watch, args.upkeep):
             self._alarm(
                 spec.suffix,
                 namespace=NAMESPACE,
                 metric_name=spec.metric,
-                dimensions={"Stack": cfg.stack},
+                dimensions={"Stack": stack},
                 statistic=spec.statistic,
                 comparison_operator=spec.comparison,
                 threshold=spec.threshold,
                 evaluation_periods=spec.periods,
                 period=period,
-                alarm_description=f"aegis-storage {cfg.stack}: {spec.description}",
+                alarm_description=f"aegis-storage {stack}: {spec.description}",
             )
         self._alarm(
             "function-errors",
@@ -139,10 +142,10 @@ class StorageAlarms(pulumi.ComponentResource):
             threshold=0,
             evaluation_periods=CONFIRM_PERIODS,
             period=period,
-            alarm_description=f"aegis-storage {cfg.stack}: the health function failed or did not run",
+            alarm_description=f"aegis-storage {stack}: the health function failed or did not run",
         )
         partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
-        recover = pulumi.Output.format("arn:{0}:automate:{1}:ec2:recover", partition, cfg.aws.region)
+        recover = pulumi.Output.format("arn:{0}:automate:{1}:ec2:recover", partition, args.region)
         for node, instance_id in args.instance_ids.items():
             self._recovery(node, instance_id, recover)
         self.register_outputs({"topic_arn": self.topic_arn})

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.model.config import AwsSettings, DatabaseMode, StackConfig
+from components.model.config import DatabaseMode, DatabaseSettings
 
 STORAGE_AUTOSCALING_FACTOR = 10
 
@@ -20,7 +20,8 @@ def final_snapshot_name(stack: str) -> str:
 
 @dataclass(frozen=True)
 class MetadataDatabaseArgs:
-    cfg: StackConfig
+    stack: str
+    database: DatabaseSettings
     subnet_ids: Sequence[pulumi.Input[str]]
     # rds mode only: the db security group and the generated master password.
     security_group_id: pulumi.Input[str] | None
@@ -41,26 +42,24 @@ class MetadataDatabase(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: MetadataDatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("aegis:storage:MetadataDatabase", name, None, opts)
-        aws_cfg = args.cfg.aws
-        assert aws_cfg is not None, "the metadata database on AWS needs the aws settings"
-        if aws_cfg.database_mode is DatabaseMode.EXTERNAL:
-            self.host = pulumi.Output.from_input(aws_cfg.database_host)
+        if args.database.mode is DatabaseMode.EXTERNAL:
+            self.host = pulumi.Output.from_input(args.database.host)
             self.password = pulumi.Config().require_secret("databasePassword")
         else:
             assert args.security_group_id is not None and args.password is not None, "rds needs a group and password"
-            self._create_rds(name, args, aws_cfg)
+            self._create_rds(name, args)
         self.register_outputs({"host": self.host, "password": self.password})
 
-    def _create_rds(self, name: str, args: MetadataDatabaseArgs, aws_cfg: AwsSettings) -> None:
+    def _create_rds(self, name: str, args: MetadataDatabaseArgs) -> None:
         child = pulumi.ResourceOptions(parent=self)
-        stack = args.cfg.stack
+        stack, db = args.stack, args.database
         subnets = aws.rds.SubnetGroup(
             f"{name}-subnets",
             subnet_ids=list(args.subnet_ids),
             description=f"aegis-storage {stack}: private subnets",
             opts=child,
         )
-        major = aws_cfg.database_engine_version.split(".")[0]
+        major = db.engine_version.split(".")[0]
         parameters = aws.rds.ParameterGroup(
             f"{name}-params",
             family=f"postgres{major}",
@@ -73,10 +72,10 @@ class MetadataDatabase(pulumi.ComponentResource):
             name,
             identifier=f"aegis-storage-{stack}",
             engine="postgres",
-            engine_version=aws_cfg.database_engine_version,
-            instance_class=aws_cfg.database_instance_class,
-            allocated_storage=aws_cfg.database_storage_gib,
-            max_allocated_storage=aws_cfg.database_storage_gib * STORAGE_AUTOSCALING_FACTOR,
+            engine_version=db.engine_version,
+            instance_class=db.instance_class,
+            allocated_storage=db.storage_gib,
+            max_allocated_storage=db.storage_gib * STORAGE_AUTOSCALING_FACTOR,
             storage_type="gp3",
             storage_encrypted=True,
             multi_az=True,
@@ -84,12 +83,12 @@ class MetadataDatabase(pulumi.ComponentResource):
             db_subnet_group_name=subnets.name,
             parameter_group_name=parameters.name,
             vpc_security_group_ids=[args.security_group_id],
-            port=aws_cfg.database_port,
-            db_name=aws_cfg.database_name,
-            username=aws_cfg.database_user,
+            port=db.port,
+            db_name=db.name,
+            username=db.user,
             password=pulumi.Output.secret(args.password),
-            snapshot_identifier=aws_cfg.database_restore_snapshot_id or None,
-            backup_retention_period=aws_cfg.database_backup_retention_days,
+            snapshot_identifier=db.restore_snapshot_id or None,
+            backup_retention_period=db.backup_retention_days,
             copy_tags_to_snapshot=True,
             deletion_protection=True,
             skip_final_snapshot=False,

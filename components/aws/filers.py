@@ -21,13 +21,12 @@ class FilerPool(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: RoleArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("aegis:storage:FilerPool", name, None, opts)
-        assert args.cfg.aws is not None, "filers on AWS need the aws settings"
         filers = args.topology.of(Role.FILER)
         spec = NodeSpec(
-            instance_type=args.cfg.aws.filer_instance_type,
+            instance_type=args.instances.filer_instance_type,
             security_group_id=args.security_group_id,
             instance_profile=args.instance_profile,
-            root_disk_gib=args.cfg.aws.filer_disk_gib,
+            root_disk_gib=args.instances.filer_disk_gib,
         )
         self.nodes = place(self, filers, [spec] * len(filers), args.context, jobs=args.topology.jobs)
         self.addresses = [f"http://{f.http_address}" for f in filers]

@@ -35,7 +35,6 @@ from components.aws.cloud_init import parameter_name
 from components.aws.health_artifact import HANDLER, LAMBDA_RUNTIME, ROOT, build_artifact, write_artifact
 from components.aws.iam import assume_role_policy
 from components.healthcheck.watch import NAMESPACE
-from components.model.config import StackConfig
 from components.model.refs import Ref
 from components.model.topology import LB_STATS_PORT
 
@@ -51,13 +50,13 @@ def function_timeout(health_timeout_seconds: int) -> int:
     return min(LAMBDA_MAX_SECONDS, health_timeout_seconds + GATE_MARGIN_SECONDS)
 
 
-def s3_key_parameters(cfg: StackConfig) -> dict[str, str] | None:
+def s3_key_parameters(stack: str, s3_enabled: bool) -> dict[str, str] | None:
     """The SSM names of the S3 admin keys the signed ListBuckets check needs, when S3 is enabled."""
-    if not cfg.s3_enabled:
+    if not s3_enabled:
         return None
     return {
-        "access_key": parameter_name(cfg.stack, Ref.S3_ADMIN_ACCESS_KEY),
-        "secret_key": parameter_name(cfg.stack, Ref.S3_ADMIN_SECRET_KEY),
+        "access_key": parameter_name(stack, Ref.S3_ADMIN_ACCESS_KEY),
+        "secret_key": parameter_name(stack, Ref.S3_ADMIN_SECRET_KEY),
     }
 
 
@@ -71,12 +70,12 @@ def fingerprint(deployment_values: Sequence[str], code_sha256: str) -> str:
 
 
 def gate_event(
-    target: Mapping[str, Any], cfg: StackConfig, deployment: str, keys: Mapping[str, str] | None
+    target: Mapping[str, Any], timeout_seconds: int, deployment: str, keys: Mapping[str, str] | None
 ) -> dict[str, Any]:
     event: dict[str, Any] = {
         "mode": "gate",
         "target": target,
-        "timeout_seconds": cfg.health_timeout_seconds,
+        "timeout_seconds": timeout_seconds,
         "deployment": deployment,
     }
     if keys:
@@ -85,14 +84,14 @@ def gate_event(
 
 
 def watch_event(
-    target: Mapping[str, Any], cfg: StackConfig, stats: Sequence[str], keys: Mapping[str, str] | None
+    target: Mapping[str, Any], stack: str, stats: Sequence[str], keys: Mapping[str, str] | None
 ) -> dict[str, Any]:
     """The scheduled run's event. EventBridge caps a target's input at 8,192 characters, so the rendered
     storage-class rules (as long as the tenant list) stay out: the gate compares them at every deployment."""
     event: dict[str, Any] = {
         "mode": "watch",
         "target": {key: value for key, value in target.items() if key != "filer_rules"},
-        "stack": cfg.stack,
+        "stack": stack,
         "namespace": NAMESPACE,
         "load_balancer_stats": list(stats),
     }
@@ -139,7 +138,14 @@ def function_policy(log_group_arn: str, parameter_arns: Sequence[str], kms_key_a
 
 @dataclass(frozen=True)
 class HealthFunctionArgs:
-    cfg: StackConfig
+    stack: str
+    region: str
+    # The watch runs every `schedule_minutes` (WatchSettings).
+    schedule_minutes: int
+    # How long the gate waits for the cluster to become healthy.
+    health_timeout_seconds: int
+    # With S3, the check also lists buckets with the admin keys it reads from SSM.
+    s3_enabled: bool
     subnet_ids: Sequence[pulumi.Input[str]]
     security_group_id: pulumi.Input[str]
     # The stack's `health_target` output: what the check probes and expects.
@@ -161,13 +167,11 @@ class HealthFunction(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: HealthFunctionArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("aegis:storage:HealthFunction", name, None, opts)
-        cfg = args.cfg
-        assert cfg.aws is not None, "the health function runs on AWS only"
         self._name, self._args = name, args
-        self._keys = s3_key_parameters(cfg)
+        self._keys = s3_key_parameters(args.stack, args.s3_enabled)
         content = build_artifact()
         code_sha256 = hashlib.sha256(content).digest()
-        function_name = f"aegis-storage-{cfg.stack}-health"
+        function_name = f"aegis-storage-{args.stack}-health"
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-log",
             name=f"/aws/lambda/{function_name}",
@@ -178,7 +182,7 @@ class HealthFunction(pulumi.ComponentResource):
         self.function = aws.lambda_.Function(
             name,
             name=function_name,
-            description=f"aegis-storage {cfg.stack}: SeaweedFS health gate and watch (components/healthcheck)",
+            description=f"aegis-storage {args.stack}: SeaweedFS health gate and watch (components/healthcheck)",
             runtime=LAMBDA_RUNTIME,
             handler=HANDLER,
             role=role.arn,
@@ -186,7 +190,7 @@ class HealthFunction(pulumi.ComponentResource):
             # same archive whichever machine or checkout deployed it.
             code=pulumi.FileArchive(str(write_artifact(ARTIFACT_DIR, content).relative_to(ROOT))),
             source_code_hash=base64.b64encode(code_sha256).decode(),
-            timeout=function_timeout(cfg.health_timeout_seconds),
+            timeout=function_timeout(args.health_timeout_seconds),
             memory_size=MEMORY_MB,
             vpc_config=aws.lambda_.FunctionVpcConfigArgs(
                 subnet_ids=list(args.subnet_ids), security_group_ids=[args.security_group_id]
@@ -200,17 +204,16 @@ class HealthFunction(pulumi.ComponentResource):
 
     def _role(self, log_group: pulumi.Output[str]) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
         child = pulumi.ResourceOptions(parent=self)
-        cfg = self._args.cfg
-        assert cfg.aws is not None
+        args = self._args
         role = aws.iam.Role(
             f"{self._name}-role",
             assume_role_policy=assume_role_policy("lambda.amazonaws.com"),
-            description=f"aegis-storage {cfg.stack} health function",
+            description=f"aegis-storage {args.stack} health function",
             opts=child,
         )
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
         partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
-        region = cfg.aws.region
+        region = args.region
         account = (partition, region, identity.account_id)
         parameter_arns = [
             pulumi.Output.format("arn:{0}:ssm:{1}:{2}:parameter{3}", *account, parameter)
@@ -233,7 +236,7 @@ class HealthFunction(pulumi.ComponentResource):
         args = self._args
         deployment = pulumi.Output.all(*args.deployment_values).apply(lambda values: fingerprint(values, code_sha256))
         event = pulumi.Output.all(args.target, deployment).apply(
-            lambda resolved: gate_event(resolved[0], args.cfg, resolved[1], self._keys)
+            lambda resolved: gate_event(resolved[0], args.health_timeout_seconds, resolved[1], self._keys)
         )
         return aws.lambda_.Invocation(
             f"{self._name}-gate",
@@ -244,11 +247,10 @@ class HealthFunction(pulumi.ComponentResource):
 
     def _schedule(self) -> None:
         args, child = self._args, pulumi.ResourceOptions(parent=self)
-        assert args.cfg.aws is not None
-        minutes = args.cfg.aws.health_schedule_minutes
+        minutes = args.schedule_minutes
         rule = aws.cloudwatch.EventRule(
             f"{self._name}-schedule",
-            description=f"aegis-storage {args.cfg.stack}: run the health watch",
+            description=f"aegis-storage {args.stack}: run the health watch",
             schedule_expression=f"rate({minutes} minute{'s' if minutes > 1 else ''})",
             opts=child,
         )
@@ -262,7 +264,7 @@ class HealthFunction(pulumi.ComponentResource):
         )
         stats = [pulumi.Output.from_input(ip).apply(stats_url) for ip in args.load_balancer_ips]
         event = pulumi.Output.all(args.target, *stats).apply(
-            lambda resolved: watch_event(resolved[0], args.cfg, resolved[1:], self._keys)
+            lambda resolved: watch_event(resolved[0], args.stack, resolved[1:], self._keys)
         )
         aws.cloudwatch.EventTarget(
             f"{self._name}-schedule",

@@ -10,13 +10,12 @@ import pulumi_aws as aws
 
 from components.aws.node import ClusterNode, NodeContext, NodeSpec, place
 from components.model import sizing
-from components.model.config import StackConfig
 from components.model.topology import HealthProbe, LoadBalancer, Role, Topology
 
 
 @dataclass(frozen=True)
 class FilerLoadBalancerArgs:
-    cfg: StackConfig
+    instance_type: str
     topology: Topology
     context: NodeContext
     vpc_id: pulumi.Input[str]
@@ -42,10 +41,9 @@ class FilerLoadBalancer(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: FilerLoadBalancerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("aegis:storage:FilerLoadBalancer", name, None, opts)
-        assert args.cfg.aws is not None, "the filer load balancer on AWS needs the aws settings"
         self._name, self._args = name, args
         spec = NodeSpec(
-            instance_type=args.cfg.aws.load_balancer_instance_type,
+            instance_type=args.instance_type,
             security_group_id=args.haproxy_security_group_id,
             instance_profile=args.haproxy_instance_profile,
             root_disk_gib=sizing.LOAD_BALANCER.disk_gib,
@@ -59,7 +57,7 @@ class FilerLoadBalancer(pulumi.ComponentResource):
             subnets=list(args.subnet_ids),
             security_groups=[args.nlb_security_group_id],
             enable_cross_zone_load_balancing=True,
-            tags={"Name": f"aegis-storage-{args.cfg.stack}"},
+            tags={"Name": f"aegis-storage-{args.context.stack}"},
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.dns_name = self._nlb.dns_name

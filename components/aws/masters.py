@@ -23,13 +23,12 @@ class MasterQuorum(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: RoleArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("aegis:storage:MasterQuorum", name, None, opts)
-        assert args.cfg.aws is not None, "masters on AWS need the aws settings"
         masters = args.topology.of(Role.MASTER)
         spec = NodeSpec(
-            instance_type=args.cfg.aws.master_instance_type,
+            instance_type=args.instances.master_instance_type,
             security_group_id=args.security_group_id,
             instance_profile=args.instance_profile,
-            data_disk=DataDiskSpec(size_gib=args.cfg.aws.master_disk_gib, type="gp3"),
+            data_disk=DataDiskSpec(size_gib=args.instances.master_disk_gib, type="gp3"),
             protect_interface=True,
         )
         self.nodes = place(self, masters, [spec] * len(masters), args.context)

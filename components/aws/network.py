@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.model.config import StackConfig
+from components.model.config import NetworkSettings
 
 
 def subnet_cidrs(vpc_cidr: str, zone_count: int) -> tuple[list[str], list[str]]:
@@ -21,7 +21,8 @@ def subnet_cidrs(vpc_cidr: str, zone_count: int) -> tuple[list[str], list[str]]:
 
 @dataclass(frozen=True)
 class NetworkArgs:
-    cfg: StackConfig
+    stack: str
+    network: NetworkSettings
 
 
 class Network(pulumi.ComponentResource):
@@ -36,20 +37,19 @@ class Network(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("aegis:storage:Network", name, None, opts)
-        assert args.cfg.aws is not None, "the network exists only on AWS"
-        aws_cfg = args.cfg.aws
+        settings = args.network
         self._name = name
-        self._tag = f"aegis-storage-{args.cfg.stack}"
-        if aws_cfg.vpc_id:
-            self.vpc_id = pulumi.Output.from_input(aws_cfg.vpc_id)
-            self.subnet_ids = [pulumi.Output.from_input(s) for s in aws_cfg.subnet_ids]
+        self._tag = f"aegis-storage-{args.stack}"
+        if settings.vpc_id:
+            self.vpc_id = pulumi.Output.from_input(settings.vpc_id)
+            self.subnet_ids = [pulumi.Output.from_input(s) for s in settings.subnet_ids]
         else:
-            self._create_vpc(aws_cfg.vpc_cidr, aws_cfg.availability_zones)
+            self._create_vpc(settings.vpc_cidr, settings.availability_zones)
         zone = aws.route53.Zone(
             f"{name}-zone",
-            name=aws_cfg.dns_zone_name,
+            name=settings.dns_zone_name,
             comment=f"{self._tag}: stable names of the SeaweedFS nodes",
-            vpcs=[aws.route53.ZoneVpcArgs(vpc_id=self.vpc_id, vpc_region=aws_cfg.region)],
+            vpcs=[aws.route53.ZoneVpcArgs(vpc_id=self.vpc_id, vpc_region=settings.region)],
             opts=pulumi.ResourceOptions(parent=self, protect=True),
         )
         self.zone_id = zone.zone_id

@@ -24,7 +24,7 @@ import pulumi_aws as aws
 
 from components.aws.bootstrap import decode_document, encode_document, node_parameter_name, render_bootstrap
 from components.aws.cloud_init import DataDisk, SecretSource, node_document, node_texts
-from components.model.config import StackConfig
+from components.model.config import InstanceSettings
 from components.model.refs import Ref, refs_in
 from components.model.topology import Job, LoadBalancer, Service, Topology
 from components.model.version import SEAWEEDFS_IMAGE
@@ -294,7 +294,7 @@ def _ready_plan(model: Service | LoadBalancer, ctx: NodeContext, instance_id: st
 class RoleArgs:
     """What a role component needs to place its services."""
 
-    cfg: StackConfig
+    instances: InstanceSettings
     topology: Topology
     context: NodeContext
     security_group_id: pulumi.Input[str]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.model.config import StackConfig
+from components.model.config import AwsStackConfig
 from components.model.topology import Topology, build_topology
 
 
@@ -25,6 +25,5 @@ class AwsPlacement:
         return "/etc/haproxy" if node.startswith("lb-") else "/etc/seaweedfs"
 
 
-def prod_topology(cfg: StackConfig) -> Topology:
-    assert cfg.aws is not None, "the AWS topology needs the aws settings"
-    return build_topology(cfg, AwsPlacement(cfg.aws.dns_zone_name))
+def prod_topology(cfg: AwsStackConfig) -> Topology:
+    return build_topology(cfg, AwsPlacement(cfg.aws.network.dns_zone_name))

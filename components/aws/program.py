@@ -21,7 +21,7 @@ from components.aws.rollout import RollingChanges
 from components.aws.s3_gateway import S3Gateway
 from components.aws.security import SecretAccess, SecretAccessArgs, SecurityGroups, SecurityGroupsArgs, Tier
 from components.aws.volumes import VolumeServers
-from components.model.config import DatabaseMode, StackConfig
+from components.model.config import AwsStackConfig, DatabaseMode
 from components.model.refs import Ref
 from components.model.topology import Role, Topology
 from components.model.version import seaweedfs_image
@@ -46,14 +46,14 @@ def _ami(ami_id: str) -> Ami:
 
 
 def _metadata_and_secrets(
-    cfg: StackConfig, topology: Topology, network: Network, groups: SecurityGroups, secrets: ClusterSecrets
+    cfg: AwsStackConfig, topology: Topology, network: Network, groups: SecurityGroups, secrets: ClusterSecrets
 ) -> tuple[MetadataDatabase, SecretAccess]:
     """The filers' PostgreSQL, and every secret (its password included) in SSM for the nodes to read."""
-    assert cfg.aws is not None
     database = MetadataDatabase(
         "metadata-db",
         MetadataDatabaseArgs(
-            cfg=cfg,
+            stack=cfg.stack,
+            database=cfg.aws.database,
             subnet_ids=network.subnet_ids,
             security_group_id=groups.ids.get(Tier.DB),
             password=secrets.values.get(Ref.DB_PASSWORD),
@@ -63,7 +63,7 @@ def _metadata_and_secrets(
         "secrets",
         SecretAccessArgs(
             stack=cfg.stack,
-            region=cfg.aws.region,
+            region=cfg.aws.network.region,
             topology=topology,
             values={**secrets.values, Ref.DB_PASSWORD: database.password},
         ),
@@ -71,23 +71,24 @@ def _metadata_and_secrets(
     return database, access
 
 
-def deploy_aws(cfg: StackConfig) -> dict[str, Any]:
+def deploy_aws(cfg: AwsStackConfig) -> dict[str, Any]:
     aws_cfg = cfg.aws
-    assert aws_cfg is not None, "the aws program needs the aws settings"
     topology = prod_topology(cfg)
     guard = Release("seaweedfs-release", cfg.seaweedfs_version, cfg.allow_downgrade).guard
-    rds = aws_cfg.database_mode is DatabaseMode.RDS
+    rds = aws_cfg.database.mode is DatabaseMode.RDS
     secrets = ClusterSecrets("seaweedfs", ClusterSecretsArgs(s3_enabled=cfg.s3_enabled, database_password=rds))
-    network = Network("network", NetworkArgs(cfg=cfg))
-    groups = SecurityGroups("sg", SecurityGroupsArgs(cfg=cfg, topology=topology, vpc_id=network.vpc_id))
+    network = Network("network", NetworkArgs(stack=cfg.stack, network=aws_cfg.network))
+    groups = SecurityGroups(
+        "sg", SecurityGroupsArgs(cfg.stack, aws_cfg.network, aws_cfg.database, topology, vpc_id=network.vpc_id)
+    )
     database, access = _metadata_and_secrets(cfg, topology, network, groups, secrets)
     context = NodeContext(
         stack=cfg.stack,
-        zones=aws_cfg.availability_zones,
+        zones=aws_cfg.network.availability_zones,
         subnet_ids=network.subnet_ids,
         dns_zone_id=network.zone_id,
-        ami=_ami(aws_cfg.ami_id),
-        secrets=SecretSource(stack=cfg.stack, region=aws_cfg.region),
+        ami=_ami(aws_cfg.instances.ami_id),
+        secrets=SecretSource(stack=cfg.stack, region=aws_cfg.network.region),
         values={Ref.DB_HOST: database.host},
         boot_after=[access],
         image=seaweedfs_image(cfg.seaweedfs_version),
@@ -96,7 +97,7 @@ def deploy_aws(cfg: StackConfig) -> dict[str, Any]:
     )
 
     def role_args(tier: Tier) -> RoleArgs:
-        return RoleArgs(cfg, topology, context, groups.ids[tier], access.profiles.get(tier))
+        return RoleArgs(aws_cfg.instances, topology, context, groups.ids[tier], access.profiles.get(tier))
 
     masters = MasterQuorum("masters", role_args(Tier.MASTER))
     volumes = VolumeServers("volumes", role_args(Tier.VOLUME))
@@ -106,7 +107,7 @@ def deploy_aws(cfg: StackConfig) -> dict[str, Any]:
     balancer = FilerLoadBalancer(
         "filer-lb",
         FilerLoadBalancerArgs(
-            cfg=cfg,
+            instance_type=aws_cfg.instances.load_balancer_instance_type,
             topology=topology,
             context=context,
             vpc_id=network.vpc_id,
@@ -133,7 +134,7 @@ def deploy_aws(cfg: StackConfig) -> dict[str, Any]:
 
 
 def _watched(
-    cfg: StackConfig,
+    cfg: AwsStackConfig,
     network: Network,
     groups: SecurityGroups,
     target: dict[str, Any],
@@ -146,7 +147,11 @@ def _watched(
     function = HealthFunction(
         "health",
         HealthFunctionArgs(
-            cfg=cfg,
+            stack=cfg.stack,
+            region=cfg.aws.network.region,
+            schedule_minutes=cfg.aws.watch.schedule_minutes,
+            health_timeout_seconds=cfg.health_timeout_seconds,
+            s3_enabled=cfg.s3_enabled,
             subnet_ids=network.subnet_ids,
             security_group_id=groups.ids[Tier.HEALTH],
             target=target,
@@ -157,6 +162,14 @@ def _watched(
     )
     instance_ids = {name: node.instance.id for name, node in nodes.items()}
     alarms = StorageAlarms(
-        "alarms", StorageAlarmsArgs(cfg=cfg, function_name=function.function_name, instance_ids=instance_ids)
+        "alarms",
+        StorageAlarmsArgs(
+            stack=cfg.stack,
+            region=cfg.aws.network.region,
+            watch=cfg.aws.watch,
+            upkeep=cfg.upkeep,
+            function_name=function.function_name,
+            instance_ids=instance_ids,
+        ),
     )
     return {"health_function": function.function_name, "alarm_topic_arn": alarms.topic_arn}

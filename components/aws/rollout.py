@@ -38,7 +38,7 @@ def stack_rollout(
         # resolved: each node's fingerprint and instance id, in `names` order
         found = dict(zip(names, zip(resolved[::2], resolved[1::2], strict=True), strict=True))
         return RolloutPlan(
-            region=cfg.aws.region if cfg.aws else "",
+            region=cfg.aws.network.region if cfg.aws else "",
             nodes=tuple(plan_node(models[name], *found[name]) for name in names),
             load_balancers=tuple((found[name][1], admin_socket) for name, admin_socket in lbs),
             gate_timeout=float(cfg.health_timeout_seconds),

@@ -17,13 +17,12 @@ class S3Gateway(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: RoleArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("aegis:storage:S3Gateway", name, None, opts)
-        assert args.cfg.aws is not None, "the S3 gateway on AWS needs the aws settings"
         (gateway,) = args.topology.of(Role.S3)
         spec = NodeSpec(
-            instance_type=args.cfg.aws.filer_instance_type,
+            instance_type=args.instances.filer_instance_type,
             security_group_id=args.security_group_id,
             instance_profile=args.instance_profile,
-            root_disk_gib=args.cfg.aws.filer_disk_gib,
+            root_disk_gib=args.instances.filer_disk_gib,
         )
         self.nodes = place(self, [gateway], [spec], args.context)
         self.node = self.nodes[gateway.name]

@@ -35,7 +35,7 @@ import pulumi_aws as aws
 from components.aws.bootstrap import node_parameter_name
 from components.aws.cloud_init import node_texts, parameter_name, secret_refs
 from components.aws.iam import assume_role_policy
-from components.model.config import DatabaseMode, StackConfig
+from components.model.config import DatabaseMode, DatabaseSettings, NetworkSettings
 from components.model.refs import Ref
 from components.model.topology import LoadBalancer, Role, Topology
 
@@ -68,21 +68,18 @@ class Rule:
     description: str
 
 
-def tiers(cfg: StackConfig, topology: Topology) -> tuple[Tier, ...]:
+def tiers(database: DatabaseSettings, topology: Topology) -> tuple[Tier, ...]:
     """The tiers a stack runs, each with its own security group."""
-    assert cfg.aws is not None, "security groups exist only on AWS"
     present = [Tier.NLB, Tier.LB] if topology.load_balancers else []
     present += [Tier(role.value) for role in Role if topology.of(role)]
-    if cfg.aws.database_mode is DatabaseMode.RDS:
+    if database.mode is DatabaseMode.RDS:
         present.append(Tier.DB)
     return (*present, Tier.HEALTH)
 
 
-def ingress_matrix(cfg: StackConfig, topology: Topology) -> list[Rule]:
+def ingress_matrix(network: NetworkSettings, database: DatabaseSettings, topology: Topology) -> list[Rule]:
     """Every ingress rule of the stack (see the module docstring), without duplicates, in a stable order."""
-    assert cfg.aws is not None, "security groups exist only on AWS"
-    aws_cfg = cfg.aws
-    present = tiers(cfg, topology)
+    present = tiers(database, topology)
     rules: dict[tuple[Tier, int, SourceKind, str], Rule] = {}
 
     def allow(target: Tier, ports: Sequence[int], kind: SourceKind, source: str, why: str) -> None:
@@ -98,15 +95,15 @@ def ingress_matrix(cfg: StackConfig, topology: Topology) -> list[Rule]:
         return (role.http_port, role.grpc_port)
 
     lb_port, lb_health = LoadBalancer.port, LoadBalancer.health.port
-    if aws_cfg.orchestrator_security_group_id:
+    if network.orchestrator_security_group_id:
         allow(
             Tier.NLB,
             [lb_port],
             SourceKind.SECURITY_GROUP,
-            aws_cfg.orchestrator_security_group_id,
+            network.orchestrator_security_group_id,
             "AEGIS orchestrators to the filer load balancer",
         )
-    for cidr in aws_cfg.orchestrator_cidrs:
+    for cidr in network.orchestrator_cidrs:
         allow(Tier.NLB, [lb_port], SourceKind.CIDR, cidr, "AEGIS orchestrators to the filer load balancer")
     between(Tier.LB, [lb_port, lb_health], Tier.NLB, "NLB to HAProxy (traffic and target health check)")
     between(Tier.FILER, [Role.FILER.http_port], Tier.LB, "HAProxy to the filers")
@@ -114,7 +111,7 @@ def ingress_matrix(cfg: StackConfig, topology: Topology) -> list[Rule]:
     between(Tier.MASTER, both(Role.MASTER), Tier.FILER, "filers to masters")
     between(Tier.VOLUME, both(Role.VOLUME), Tier.FILER, "filers to volume servers (chunks)")
     between(Tier.FILER, [Role.FILER.grpc_port], Tier.FILER, "filers to filers (metadata sync)")
-    between(Tier.DB, [aws_cfg.database_port], Tier.FILER, "filers to the metadata database")
+    between(Tier.DB, [database.port], Tier.FILER, "filers to the metadata database")
 
     between(Tier.MASTER, both(Role.MASTER), Tier.VOLUME, "volume servers to masters (heartbeats)")
     between(Tier.VOLUME, both(Role.VOLUME), Tier.VOLUME, "volume servers to volume servers (replication)")
@@ -125,13 +122,13 @@ def ingress_matrix(cfg: StackConfig, topology: Topology) -> list[Rule]:
     between(Tier.VOLUME, both(Role.VOLUME), Tier.S3, "S3 gateway to volume servers")
     between(Tier.MASTER, both(Role.MASTER), Tier.S3, "S3 gateway to masters")
     if Tier.S3 in present:
-        for cidr in aws_cfg.operator_cidrs:
+        for cidr in network.operator_cidrs:
             allow(Tier.NLB, [Role.S3.http_port], SourceKind.CIDR, cidr, "operators to the S3 gateway")
         between(Tier.S3, [Role.S3.http_port], Tier.NLB, "NLB to the S3 gateway")
 
     _health_function_rules(between, s3=Tier.S3 in present)
 
-    for cidr in aws_cfg.monitoring_cidrs:
+    for cidr in network.monitoring_cidrs:
         for role in Role:
             allow(Tier(role.value), [role.metrics_port], SourceKind.CIDR, cidr, f"monitoring to {role.value} metrics")
         allow(Tier.LB, [LoadBalancer.stats_port], SourceKind.CIDR, cidr, "monitoring to HAProxy stats")
@@ -153,7 +150,9 @@ def _slug(text: str) -> str:
 
 @dataclass(frozen=True)
 class SecurityGroupsArgs:
-    cfg: StackConfig
+    stack: str
+    network: NetworkSettings
+    database: DatabaseSettings
     topology: Topology
     vpc_id: pulumi.Input[str]
 
@@ -166,9 +165,9 @@ class SecurityGroups(pulumi.ComponentResource):
     def __init__(self, name: str, args: SecurityGroupsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("aegis:storage:SecurityGroups", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        stack = args.cfg.stack
+        stack = args.stack
         self.ids = {}
-        for tier in tiers(args.cfg, args.topology):
+        for tier in tiers(args.database, args.topology):
             group = aws.ec2.SecurityGroup(
                 f"{name}-{tier.value}",
                 vpc_id=args.vpc_id,
@@ -185,7 +184,7 @@ class SecurityGroups(pulumi.ComponentResource):
                 description="image pulls, packages, SSM",
                 opts=child,
             )
-        for rule in ingress_matrix(args.cfg, args.topology):
+        for rule in ingress_matrix(args.network, args.database, args.topology):
             source: dict[str, pulumi.Input[str]] = (
                 {"cidr_ipv4": rule.source}
                 if rule.source_kind is SourceKind.CIDR

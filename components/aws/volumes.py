@@ -15,17 +15,16 @@ class VolumeServers(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: RoleArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("aegis:storage:VolumeServers", name, None, opts)
-        aws_cfg = args.cfg.aws
-        assert aws_cfg is not None, "volume servers on AWS need the aws settings"
+        instances = args.instances
         servers = args.topology.of(Role.VOLUME)
-        snapshots = aws_cfg.volume_snapshot_ids or ("",) * len(servers)
+        snapshots = instances.volume_snapshot_ids or ("",) * len(servers)
         specs = [
             NodeSpec(
-                instance_type=aws_cfg.volume_instance_type,
+                instance_type=instances.volume_instance_type,
                 security_group_id=args.security_group_id,
                 instance_profile=args.instance_profile,
                 data_disk=DataDiskSpec(
-                    size_gib=aws_cfg.volume_disk_gib, type=aws_cfg.volume_disk_type, snapshot_id=snapshot
+                    size_gib=instances.volume_disk_gib, type=instances.volume_disk_type, snapshot_id=snapshot
                 ),
             )
             for snapshot in snapshots

@@ -15,7 +15,7 @@ from typing import Protocol
 
 from components.model import sizing
 from components.model.aegis import layout as aegis_layout
-from components.model.config import Platform, StackConfig
+from components.model.config import DatabaseSettings, StackConfig
 from components.model.haproxy import render_haproxy_cfg
 from components.model.job_script import apply_until_served
 from components.model.maintenance import maintenance_env
@@ -27,7 +27,6 @@ METRICS_PORTS = {"master": 9324, "volume": 9325, "filer": 9326, "s3": 9327}
 LB_STATS_PORT = 8404
 
 FILER_RULES_PATH = "/etc/seaweedfs/filer.conf"
-HEALTH_PROBE_DIR = "/.aegis-healthcheck"
 
 
 class Role(StrEnum):
@@ -181,19 +180,41 @@ class Topology:
         return tuple(s.http_address for s in self.of(Role.MASTER))
 
 
+@dataclass(frozen=True)
+class Site:
+    """What the platform decides about the topology, derived from the config in one place (`site`)."""
+
+    data_center: str  # "" (docker): no -dataCenter and -rack flags
+    zones: tuple[str, ...]  # the racks nodes are spread over, round-robin
+    load_balancer_count: int
+    volume_disk_gib: int | None  # None: not known ahead, weed sizes a volume server's slots from its free disk
+    database: DatabaseSettings | None  # None: each filer keeps its metadata in leveldb2 on its data dir
+
+
+DOCKER_SITE = Site(data_center="", zones=("",), load_balancer_count=1, volume_disk_gib=None, database=None)
+
+
+def site(cfg: StackConfig) -> Site:
+    """Docker: one machine, one HAProxy in front of the single filer. AWS: the region is the data center and
+    each zone a rack; the metadata lives in PostgreSQL."""
+    if cfg.aws is None:
+        return DOCKER_SITE
+    return Site(
+        data_center=cfg.aws.network.region,
+        zones=cfg.aws.network.availability_zones,
+        load_balancer_count=cfg.aws.instances.load_balancer_count,
+        volume_disk_gib=cfg.aws.instances.volume_disk_gib,
+        database=cfg.aws.database,
+    )
+
+
 def layout(cfg: StackConfig) -> tuple[Node, ...]:
     """The nodes a config asks for. On AWS, volume servers are spread over the zones (rack = zone)."""
-    zones: tuple[str, ...] = ("",)
-    data_center = ""
-    if cfg.platform is Platform.AWS and cfg.aws is not None:
-        zones = cfg.aws.availability_zones
-        data_center = cfg.aws.region
+    where = site(cfg)
 
     def nodes(role: Role, count: int) -> list[Node]:
-        return [
-            Node(f"{role.value}-{i}", role, i, data_center, zones[i % len(zones)] if data_center else "")
-            for i in range(count)
-        ]
+        zones = where.zones
+        return [Node(f"{role.value}-{i}", role, i, where.data_center, zones[i % len(zones)]) for i in range(count)]
 
     return tuple(
         nodes(Role.MASTER, cfg.master_count)
@@ -204,11 +225,9 @@ def layout(cfg: StackConfig) -> tuple[Node, ...]:
 
 
 def load_balancer_nodes(cfg: StackConfig) -> tuple[tuple[str, str], ...]:
-    """(name, zone) of each HAProxy node: one on docker, in front of the single filer."""
-    if cfg.aws is None:
-        return (("lb-0", ""),)
-    zones = cfg.aws.availability_zones
-    return tuple((f"lb-{i}", zones[i % len(zones)]) for i in range(cfg.aws.load_balancer_count))
+    """(name, zone) of each HAProxy node, round-robin over the zones."""
+    where = site(cfg)
+    return tuple((f"lb-{i}", where.zones[i % len(where.zones)]) for i in range(where.load_balancer_count))
 
 
 def _common_flags(node: Node, placement: Placement) -> list[str]:
@@ -228,25 +247,24 @@ def _location_flags(node: Node) -> list[str]:
 
 
 def volume_slots(cfg: StackConfig) -> int:
-    """-max for a volume server. On docker 0 lets weed size it from the free disk."""
-    if cfg.aws is None:
-        return 0
-    return sizing.volume_slots(cfg.aws.volume_disk_gib, cfg.volume_size_limit_mb)
+    """-max for a volume server; 0 lets weed size it from the free disk."""
+    disk_gib = site(cfg).volume_disk_gib
+    return 0 if disk_gib is None else sizing.volume_slots(disk_gib, cfg.volume_size_limit_mb)
 
 
 def filer_store_env(cfg: StackConfig, data_dir: str) -> tuple[tuple[str, str], ...]:
     """The filer metadata store as filer.toml keys in env form (WEED_ + upper-case key, . -> _)."""
-    if cfg.aws is None:
+    db = site(cfg).database
+    if db is None:
         return (("WEED_LEVELDB2_ENABLED", "true"), ("WEED_LEVELDB2_DIR", f"{data_dir}/filerldb2"))
-    db = cfg.aws
     return (
         # The filer refuses to start when two stores are enabled, and leveldb2 is on by default.
         ("WEED_LEVELDB2_ENABLED", "false"),
         ("WEED_POSTGRES2_ENABLED", "true"),
         ("WEED_POSTGRES2_HOSTNAME", Ref.DB_HOST.placeholder),
-        ("WEED_POSTGRES2_PORT", str(db.database_port)),
-        ("WEED_POSTGRES2_DATABASE", db.database_name),
-        ("WEED_POSTGRES2_USERNAME", db.database_user),
+        ("WEED_POSTGRES2_PORT", str(db.port)),
+        ("WEED_POSTGRES2_DATABASE", db.name),
+        ("WEED_POSTGRES2_USERNAME", db.user),
         ("WEED_POSTGRES2_PASSWORD", Ref.DB_PASSWORD.placeholder),
         ("WEED_POSTGRES2_SSLMODE", "require"),
     )

@@ -304,7 +304,7 @@ def running_prod(
     topology, _ = loopback_topology(cfg, root, subnet)
     values = fresh_values(f"{subnet}.60")
     postgres = LocalPostgres(
-        f"{subnet}.60", cfg.aws.database_port, cfg.aws.database_name, cfg.aws.database_user, values[Ref.DB_PASSWORD]
+        f"{subnet}.60", cfg.aws.database.port, cfg.aws.database.name, cfg.aws.database.user, values[Ref.DB_PASSWORD]
     )
     try:
         postgres.init()

@@ -169,7 +169,7 @@ def signed_volume_delete(volume_address: str, file_id: str, signing_key: str) ->
 
 def _postgres(cfg: StackConfig, host: str, password: str) -> LocalPostgres:
     assert cfg.aws is not None
-    return LocalPostgres(host, cfg.aws.database_port, cfg.aws.database_name, cfg.aws.database_user, password)
+    return LocalPostgres(host, cfg.aws.database.port, cfg.aws.database.name, cfg.aws.database.user, password)
 
 
 @dataclass

@@ -1,9 +1,8 @@
 """Stack configuration: one frozen, validated object parsed from the stack's config values.
 
 The keys, their types and defaults are declared once, in the `config:` block of Pulumi.yaml
-(`config_reader` reads it); the value rules live in `config_checks`, the AWS-only settings in
-`config_aws`. All problems are reported together, each naming the key, the bad value and the fix,
-before a single resource exists.
+(`reader` reads it); the value rules live in `checks`, the AWS-only settings in `aws`. All problems
+are reported together, each naming the key, the bad value and the fix, before a single resource exists.
 """
 
 from __future__ import annotations
@@ -15,14 +14,38 @@ from typing import Any
 
 from components.model import sizing
 from components.model.aegis.schema import RUST_UNSIGNED_MAX
-from components.model.config.aws import REPLICATION_KEYS, AwsSettings, DatabaseMode, parse_aws
+from components.model.config.aws import (
+    REPLICATION_KEYS,
+    AwsSettings,
+    DatabaseMode,
+    DatabaseSettings,
+    InstanceSettings,
+    NetworkSettings,
+    WatchSettings,
+    parse_aws,
+)
 from components.model.config.checks import DURATION_PATTERN, replication_problem, url_problem
 from components.model.config.reader import PROJECT, SECRET_KEYS, ConfigError, Reader, at_least, schema
 from components.model.config.retired import RETIRED_KEYS, retired_key_problems
 from components.model.config.upkeep import Upkeep, parse_upkeep
 from components.model.version import SEAWEEDFS_VERSION, VERSION_PATTERN
 
-__all__ = ["PROJECT", "AwsSettings", "ConfigError", "DatabaseMode", "Platform", "StackConfig", "parse", "schema"]
+__all__ = [
+    "PROJECT",
+    "AegisClientSettings",
+    "AwsSettings",
+    "AwsStackConfig",
+    "ConfigError",
+    "DatabaseMode",
+    "DatabaseSettings",
+    "InstanceSettings",
+    "NetworkSettings",
+    "Platform",
+    "StackConfig",
+    "WatchSettings",
+    "parse",
+    "schema",
+]
 
 
 class Platform(StrEnum):
@@ -31,8 +54,11 @@ class Platform(StrEnum):
 
 
 @dataclass(frozen=True)
-class NodeConfigSettings:
-    """Values of the AEGIS NodeConfig `spec.storage` block that are not derived from the cluster."""
+class AegisClientSettings:
+    """How AEGIS uses the storage: values of its NodeConfig `spec.storage` block not derived from the cluster.
+
+    ("Node" elsewhere in this project is a SeaweedFS node; AEGIS's NodeConfig is the orchestrator's.)
+    """
 
     nfs_port: int
     default_ttl_hours: int
@@ -45,10 +71,9 @@ class NodeConfigSettings:
 
 @dataclass(frozen=True)
 class StackConfig:
-    """Everything the topology and the components are computed from."""
+    """Everything the topology and the components are computed from; `aws` is None exactly on docker."""
 
     stack: str
-    platform: Platform
     master_count: int
     volume_server_count: int
     filer_count: int
@@ -57,7 +82,7 @@ class StackConfig:
     aegis_replication: str  # of every file under /aegis/volumes/ (aegis_layout)
     s3_enabled: bool
     s3_region: str
-    node: NodeConfigSettings
+    aegis_client: AegisClientSettings
     election_timeout: str
     raft_hashicorp: bool
     health_timeout_seconds: int
@@ -66,8 +91,16 @@ class StackConfig:
     seaweedfs_version: str = SEAWEEDFS_VERSION
     allow_downgrade: bool = False
 
-    def key(self, name: str) -> str:
-        return f"{PROJECT}:{name}"
+    @property
+    def platform(self) -> Platform:
+        return Platform.DOCKER if self.aws is None else Platform.AWS
+
+
+@dataclass(frozen=True)
+class AwsStackConfig(StackConfig):
+    """A config of the aws platform, as `parse` returns it: its AWS settings are always there."""
+
+    aws: AwsSettings
 
 
 def parse(
@@ -92,7 +125,7 @@ def parse(
         "s3_region": r.checked(
             "s3Region", lambda v: None if v else "must not be empty", "pulumi config set s3Region us-east-1"
         ),
-        "node": _node_config(r),
+        "aegis_client": _aegis_client(r),
         **_masters(r),
         "health_timeout_seconds": r.checked(
             "healthTimeoutSeconds", at_least(10, "seconds"), "pulumi config set healthTimeoutSeconds 120"
@@ -105,7 +138,9 @@ def parse(
         _single_copy_only(r)
     if r.problems:
         raise ConfigError(r.problems)
-    return StackConfig(stack=stack, platform=platform, **counts, **fields)
+    if platform is Platform.AWS:
+        return AwsStackConfig(stack=stack, **counts, **fields)
+    return StackConfig(stack=stack, **counts, **fields)
 
 
 def _platform(r: Reader) -> Platform:
@@ -169,12 +204,12 @@ def _storage(r: Reader) -> dict[str, Any]:
     }
 
 
-def _node_config(r: Reader) -> NodeConfigSettings:
+def _aegis_client(r: Reader) -> AegisClientSettings:
     """The NodeConfig values, each within the range of its Rust type in the orchestrator (aegis_schema)."""
     default_size = r.checked(
         "defaultSizeLimitMb", _unsigned("u64", 1, "MB"), "pulumi config set defaultSizeLimitMb 1000"
     )
-    return NodeConfigSettings(
+    return AegisClientSettings(
         nfs_port=r.checked(
             "nfsPort", lambda v: None if 1 <= v <= 65535 else "is not a TCP port", "pulumi config set nfsPort 2049"
         ),

@@ -34,7 +34,9 @@ class NetworkSettings:
 
 
 @dataclass(frozen=True)
-class NodeSettings:
+class InstanceSettings:
+    """The EC2 instances and disks the SeaweedFS nodes run on."""
+
     ami_id: str
     master_instance_type: str
     filer_instance_type: str
@@ -50,38 +52,42 @@ class NodeSettings:
 
 @dataclass(frozen=True)
 class DatabaseSettings:
-    database_mode: DatabaseMode
-    database_host: str
-    database_port: int
-    database_name: str
-    database_user: str
-    database_instance_class: str
-    database_storage_gib: int
-    database_engine_version: str
-    database_backup_retention_days: int
-    database_restore_snapshot_id: str
+    """The filers' PostgreSQL: an RDS instance the stack owns, or an existing server (external)."""
+
+    mode: DatabaseMode
+    host: str
+    port: int
+    name: str
+    user: str
+    instance_class: str
+    storage_gib: int
+    engine_version: str
+    backup_retention_days: int
+    restore_snapshot_id: str
 
 
 @dataclass(frozen=True)
 class WatchSettings:
     """The in-VPC health function's schedule and the alarms on what it publishes."""
 
-    health_schedule_minutes: int
+    schedule_minutes: int
     alarm_topic_arn: str
 
 
 @dataclass(frozen=True)
-class AwsSettings(NetworkSettings, NodeSettings, DatabaseSettings, WatchSettings):
-    """Settings that exist only for the AWS stack."""
+class AwsSettings:
+    """Settings that exist only for the AWS stack; each component is given the part it uses."""
+
+    network: NetworkSettings
+    instances: InstanceSettings
+    database: DatabaseSettings
+    watch: WatchSettings
 
 
 def parse_aws(r: Reader, region: str) -> AwsSettings:
-    network = _network(r, region)
-    nodes = _nodes(r)
-    database = _database(r)
-    watch = _watch(r)
-    _check_placement(r, network.availability_zones, r.value("volumeServerCount"))
-    return AwsSettings(**vars(network), **vars(nodes), **vars(database), **vars(watch))
+    settings = AwsSettings(network=_network(r, region), instances=_instances(r), database=_database(r), watch=_watch(r))
+    _check_placement(r, settings.network.availability_zones, r.value("volumeServerCount"))
+    return settings
 
 
 def _network(r: Reader, region: str) -> NetworkSettings:
@@ -166,9 +172,9 @@ def _disk(r: Reader, key: str, minimum: sizing.NodeMinimum) -> int:
     )
 
 
-def _nodes(r: Reader) -> NodeSettings:
+def _instances(r: Reader) -> InstanceSettings:
     volume_count = r.value("volumeServerCount")
-    return NodeSettings(
+    return InstanceSettings(
         ami_id=r.value("amiId"),
         master_instance_type=_instance_type(r, "masterInstanceType", sizing.MASTER),
         filer_instance_type=_instance_type(r, "filerInstanceType", sizing.FILER),
@@ -227,26 +233,26 @@ def _database_mode(r: Reader) -> DatabaseMode:
 
 def _database(r: Reader) -> DatabaseSettings:
     return DatabaseSettings(
-        database_mode=_database_mode(r),
-        database_host=r.value("databaseHost"),
-        database_port=r.checked(
+        mode=_database_mode(r),
+        host=r.value("databaseHost"),
+        port=r.checked(
             "databasePort",
             lambda v: None if 1 <= v <= 65535 else "is not a TCP port",
             "pulumi config set databasePort 5432",
         ),
-        database_name=r.value("databaseName"),
-        database_user=r.value("databaseUser"),
-        database_instance_class=r.value("databaseInstanceClass"),
-        database_storage_gib=r.checked(
+        name=r.value("databaseName"),
+        user=r.value("databaseUser"),
+        instance_class=r.value("databaseInstanceClass"),
+        storage_gib=r.checked(
             "databaseStorageGiB", at_least(20, "GiB (RDS minimum)"), "pulumi config set databaseStorageGiB 100"
         ),
-        database_engine_version=r.value("databaseEngineVersion"),
-        database_backup_retention_days=r.checked(
+        engine_version=r.value("databaseEngineVersion"),
+        backup_retention_days=r.checked(
             "databaseBackupRetentionDays",
             lambda v: None if 1 <= v <= 35 else "must be 1-35 days (0 would disable backups and point-in-time restore)",
             "pulumi config set databaseBackupRetentionDays 14",
         ),
-        database_restore_snapshot_id=r.value("databaseRestoreSnapshotId"),
+        restore_snapshot_id=r.value("databaseRestoreSnapshotId"),
     )
 
 
@@ -266,7 +272,7 @@ def _watch(r: Reader) -> WatchSettings:
         f"pulumi config set healthTimeoutSeconds {MAX_GATE_WAIT_SECONDS}",
     )
     return WatchSettings(
-        health_schedule_minutes=r.checked(
+        schedule_minutes=r.checked(
             "healthScheduleMinutes",
             # Each alarm spans two runs, and a watch seen less than hourly would not be watching.
             lambda v: None if 1 <= v <= 60 else "must be 1-60 minutes",

@@ -9,9 +9,9 @@ from tests.unit.model.test_config import prod
 
 
 def test_defaults_create_a_topic_and_run_every_five_minutes() -> None:
-    settings = prod().aws
+    settings = prod().aws.watch
     assert settings is not None
-    assert settings.health_schedule_minutes == 5
+    assert settings.schedule_minutes == 5
     assert settings.alarm_topic_arn == ""
 
 
@@ -34,5 +34,5 @@ def test_a_bad_value_is_one_problem_naming_the_key_and_the_fix(key: str, value: 
 
 def test_a_topic_arn_is_kept() -> None:
     arn = "arn:aws:sns:us-east-1:123456789012:storage-oncall"
-    settings = prod(alarmTopicArn=arn).aws
+    settings = prod(alarmTopicArn=arn).aws.watch
     assert settings is not None and settings.alarm_topic_arn == arn
