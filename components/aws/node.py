@@ -28,7 +28,7 @@ from components.model.config import InstanceSettings
 from components.model.refs import Ref, refs_in
 from components.model.topology import Job, LoadBalancer, Service, Topology
 from components.model.version import SEAWEEDFS_IMAGE
-from components.rollout.resource import LB_ROLE, NodeReady, PlanNode, RolloutPlan
+from components.rollout.resource import NodeReady, RolloutPlan, plan_node
 
 DATA_DEVICE = "/dev/sdf"  # only the attachment's name: the node finds the disk by volume id
 DNS_TTL_SECONDS = 60
@@ -276,13 +276,6 @@ class ClusterNode(pulumi.ComponentResource):
             return encode_document(document)
 
         return pulumi.Output.all(volume_id, *(ctx.values[ref] for ref in refs)).apply(render)
-
-
-def plan_node(model: Service | LoadBalancer, target: str, instance_id: str) -> PlanNode:
-    """The node as the rollout resources see it; HAProxy is probed on its stats port."""
-    if isinstance(model, LoadBalancer):
-        return PlanNode(model.name, LB_ROLE, f"{model.host}:{model.stats_port}", target, instance_id)
-    return PlanNode(model.name, model.role.value, model.http_address, target, instance_id)
 
 
 def _ready_plan(model: Service | LoadBalancer, ctx: NodeContext, instance_id: str) -> str:

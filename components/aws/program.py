@@ -17,7 +17,6 @@ from components.aws.masters import MasterQuorum
 from components.aws.network import Network, NetworkArgs
 from components.aws.node import Ami, ClusterNode, NodeContext, RoleArgs
 from components.aws.placement import prod_topology
-from components.aws.rollout import RollingChanges
 from components.aws.s3_gateway import S3Gateway
 from components.aws.security import SecretAccess, SecretAccessArgs, SecurityGroups, SecurityGroupsArgs, Tier
 from components.aws.volumes import VolumeServers
@@ -25,8 +24,9 @@ from components.model.config import AwsStackConfig, DatabaseMode
 from components.model.refs import Ref
 from components.model.topology import Role, Topology
 from components.model.version import seaweedfs_image
-from components.rollout.resource import Release
+from components.rollout.stack_rollout import RolloutTarget, StackRollout, StackRolloutArgs
 from components.stack.outputs import stack_outputs
+from components.stack.release import Release
 from components.stack.secrets import ClusterSecrets, ClusterSecretsArgs
 
 
@@ -119,7 +119,7 @@ def deploy_aws(cfg: AwsStackConfig) -> dict[str, Any]:
         ),
     )
     nodes = {**masters.nodes, **volumes.nodes, **filers.nodes, **(gateway.nodes if gateway else {}), **balancer.nodes}
-    rollout = RollingChanges("rolling-changes", cfg, topology, nodes)
+    rollout = _rollout(cfg, topology, nodes)
     outputs = stack_outputs(
         cfg,
         topology,
@@ -133,6 +133,21 @@ def deploy_aws(cfg: AwsStackConfig) -> dict[str, Any]:
     return outputs
 
 
+def _rollout(cfg: AwsStackConfig, topology: Topology, nodes: dict[str, ClusterNode]) -> StackRollout:
+    """Each node's document digest and instance, for the rollout that starts once every node exists."""
+    models = {m.name: m for m in (*topology.services, *topology.load_balancers)}
+    targets = {name: RolloutTarget(models[name], node.fingerprint, node.instance.id) for name, node in nodes.items()}
+    args = StackRolloutArgs(
+        region=cfg.aws.network.region,
+        version=cfg.seaweedfs_version,
+        allow_downgrade=cfg.allow_downgrade,
+        gate_timeout_seconds=float(cfg.health_timeout_seconds),
+        targets=targets,
+        after=list(nodes.values()),
+    )
+    return StackRollout("rolling-changes", args)
+
+
 def _watched(
     cfg: AwsStackConfig,
     network: Network,
@@ -140,7 +155,7 @@ def _watched(
     target: dict[str, Any],
     nodes: dict[str, ClusterNode],
     balancer: FilerLoadBalancer,
-    rollout: RollingChanges,
+    rollout: StackRollout,
 ) -> dict[str, Any]:
     """The in-VPC health gate after every node and the rollout, its scheduled watch, the alarms and per-node
     recovery. A change rolled out in place (a node's fingerprint) runs the gate again, as a replacement does."""

@@ -9,8 +9,8 @@ import pulumi
 from components.docker.health_gate import HealthGate
 from components.docker.storage import DevStorage, DevStorageArgs, dev_topology
 from components.model.config import StackConfig
-from components.rollout.resource import Release
 from components.stack.outputs import stack_outputs
+from components.stack.release import Release
 from components.stack.secrets import ClusterSecrets, ClusterSecretsArgs
 
 

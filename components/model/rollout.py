@@ -16,8 +16,9 @@ from an index.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from components.model.topology import Role
 
@@ -73,3 +74,9 @@ def downgrade_problem(running: str, wanted: str, allow_downgrade: bool) -> str |
         f"Fix: pulumi config set seaweedfsVersion {running}, or to downgrade on purpose: "
         "pulumi config set allowDowngrade true"
     )
+
+
+def release_problem(olds: Mapping[str, Any], news: Mapping[str, Any]) -> str | None:
+    """`downgrade_problem` for a release check's inputs as the engine passes them: the previous inputs hold
+    the release the stack runs (none in a new stack), the new ones the wanted release and allowDowngrade."""
+    return downgrade_problem(str(olds.get("version") or ""), news["version"], bool(news["allow_downgrade"]))

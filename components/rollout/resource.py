@@ -1,8 +1,9 @@
-"""The rollout on AWS as Pulumi dynamic resources: `StackRollout` and one `NodeReady` per node.
+"""The rollout on AWS as Pulumi dynamic resources: one `RolloutRun` and one `NodeReady` per node.
 
-`StackRollout` holds every node's target fingerprint (the digest of its SSM node document). A changed
-flag, env value or release changes those parameters and this resource's plan, nothing else, so a
-preview shows the change as an update of the rollout. Its update drives `components.rollout.driver`
+`RolloutRun` (the resource `stack-rollout`, inside the `StackRollout` component) holds every node's
+target fingerprint (the digest of its SSM node document). A changed flag, env value or release changes
+those parameters and this resource's plan, nothing else, so a preview shows the change as an update of
+the rollout. Its update drives `components.rollout.driver`
 over SSM Run Command: one node at a time in the model's order, each gated on its health; a node that
 fails its gate fails the update and names the node; the next `pulumi up` resumes (nodes already at
 their target are skipped). Its `check` refuses a release below the running one unless allowDowngrade.
@@ -23,7 +24,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ResourceProvider, UpdateResult
+from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ResourceProvider, UpdateResult
+
+from components.model.topology import LoadBalancer, Service
+
+# Importable here too: stacks' states name it under this module (see `_StackRolloutProvider` below).
+from components.stack.release import _ReleaseGuardProvider as _ReleaseGuardProvider
+from components.stack.release import release_check
 
 LB_ROLE = "lb"
 
@@ -59,6 +66,13 @@ class RolloutPlan:
 
     def targets(self) -> dict[str, tuple[str, str]]:
         return {n.name: (n.target, n.instance_id) for n in self.nodes}
+
+
+def plan_node(model: Service | LoadBalancer, target: str, instance_id: str) -> PlanNode:
+    """The node as the rollout resources see it; HAProxy is probed on its stats port."""
+    if isinstance(model, LoadBalancer):
+        return PlanNode(model.name, LB_ROLE, f"{model.host}:{model.stats_port}", target, instance_id)
+    return PlanNode(model.name, model.role.value, model.http_address, target, instance_id)
 
 
 def _driver(plan: RolloutPlan, masters: dict[str, str] | None = None) -> Any:
@@ -115,45 +129,11 @@ def _roll_load_balancers(plan: RolloutPlan) -> list[str]:
     return rolled
 
 
-class _ReleaseGuardProvider(ResourceProvider):
-    """Refuses a release below the one the stack runs (its previous inputs) unless allow_downgrade."""
-
+class _RolloutRunProvider(ResourceProvider):
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        from components.model.rollout import downgrade_problem
+        # The same refusal as the ReleaseGuard: a rollout never applies a release it would refuse.
+        return release_check(olds, news)
 
-        problem = downgrade_problem(str(olds.get("version") or ""), news["version"], bool(news["allow_downgrade"]))
-        return CheckResult(news, [CheckFailure("version", problem)] if problem else [])
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        return DiffResult(changes=olds.get("version") != news["version"], replaces=[], stables=[])
-
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        return CreateResult(id_="release-guard", outs=props)
-
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult(outs=news)
-
-
-class ReleaseGuard(pulumi.dynamic.Resource):
-    """Registered before anything a release reaches (containers, node documents): a downgrade that is not
-    allowed fails the preview and the update before a single node changes."""
-
-    def __init__(
-        self, name: str, version: str, allow_downgrade: bool, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__(_ReleaseGuardProvider(), name, {"version": version, "allow_downgrade": allow_downgrade}, opts)
-
-
-class Release(pulumi.ComponentResource):
-    """The stack's SeaweedFS release and its guard; whatever a release reaches depends on this."""
-
-    def __init__(self, name: str, version: str, allow_downgrade: bool) -> None:
-        super().__init__("aegis:storage:Release", name, None, None)
-        self.guard = ReleaseGuard(name, version, allow_downgrade, pulumi.ResourceOptions(parent=self))
-        self.register_outputs({"version": version})
-
-
-class _StackRolloutProvider(_ReleaseGuardProvider):
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         old = RolloutPlan.from_json(olds["plan_json"]).targets()
         new = RolloutPlan.from_json(news["plan_json"]).targets()
@@ -168,7 +148,7 @@ class _StackRolloutProvider(_ReleaseGuardProvider):
         return UpdateResult(outs=_roll(news))
 
 
-class StackRollout(pulumi.dynamic.Resource):
+class RolloutRun(pulumi.dynamic.Resource):
     """Applies changed node documents one node at a time, gated on health (see the module docstring)."""
 
     rolled: pulumi.Output[list[str]]
@@ -182,7 +162,14 @@ class StackRollout(pulumi.dynamic.Resource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {"plan_json": plan_json, "version": version, "allow_downgrade": allow_downgrade, "rolled": None}
-        super().__init__(_StackRolloutProvider(), name, props, opts)
+        super().__init__(_RolloutRunProvider(), name, props, opts)
+
+
+# A stack's state holds each dynamic provider pickled by module and class name, and `pulumi refresh` and
+# `pulumi destroy` unpickle it from there (an update rewrites it): states written by earlier releases of
+# this project name the rollout's provider `_StackRolloutProvider` and the release guard's
+# `_ReleaseGuardProvider`, both in this module.
+_StackRolloutProvider = _RolloutRunProvider
 
 
 def _wait_ready(props: dict[str, Any]) -> dict[str, Any]:

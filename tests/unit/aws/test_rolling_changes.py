@@ -11,7 +11,7 @@ import pytest
 from components.aws.bootstrap import decode_document, node_parameter_name
 from components.model.rollout import NODE_APPLY_SCRIPT
 from components.model.version import SEAWEEDFS_VERSION, seaweedfs_image
-from components.rollout.resource import RolloutPlan, _NodeReadyProvider, _StackRolloutProvider
+from components.rollout.resource import RolloutPlan, _NodeReadyProvider, _RolloutRunProvider
 from tests.support.engine_wire import engine_delivers
 from tests.unit.aws.test_prod_program import INSTANCE, SSM, Run, execute
 
@@ -63,8 +63,8 @@ def test_it_changes_the_node_documents_and_the_rollout_plan_instead(runs: dict[s
     old, new = plan(runs["base"]).targets(), plan(runs[change]).targets()
     assert {name for name in old if old[name] != new[name]} == nodes
     delivered = {run: engine_delivers(rollout_inputs(runs[run])) for run in ("base", change)}
-    assert _StackRolloutProvider().diff("stack-rollout", delivered["base"], delivered[change]).changes is True
-    assert _StackRolloutProvider().diff("stack-rollout", delivered["base"], delivered["base"]).changes is False
+    assert _RolloutRunProvider().diff("stack-rollout", delivered["base"], delivered[change]).changes is True
+    assert _RolloutRunProvider().diff("stack-rollout", delivered["base"], delivered["base"]).changes is False
     for ready in (r for r in runs[change].run.of_type(DYNAMIC) if r.name.endswith("-ready")):
         (before,) = [r for r in runs["base"].run.of_type(DYNAMIC) if r.name == ready.name]
         assert _NodeReadyProvider().diff("node-ready", before.inputs, ready.inputs).changes is False
@@ -100,18 +100,18 @@ def test_instances_of_a_tier_are_replaced_one_at_a_time(runs: dict[str, Run]):
 def test_a_release_below_the_running_one_is_refused_at_check_unless_downgrades_are_allowed(runs: dict[str, Run]):
     running = engine_delivers(rollout_inputs(runs["base"]))
     older = engine_delivers({**rollout_inputs(runs["base"]), "version": "4.47"})
-    (failure,) = _StackRolloutProvider().check(running, older).failures
+    (failure,) = _RolloutRunProvider().check(running, older).failures
     assert failure.property == "version"
     assert '"4.47" is below 4.48' in failure.reason and "allowDowngrade true" in failure.reason
     allowed = engine_delivers({**rollout_inputs(runs["base"]), "version": "4.47", "allow_downgrade": True})
-    assert _StackRolloutProvider().check(running, allowed).failures == []
-    assert _StackRolloutProvider().check({}, older).failures == []  # a new stack runs nothing yet
+    assert _RolloutRunProvider().check(running, allowed).failures == []
+    assert _RolloutRunProvider().check({}, older).failures == []  # a new stack runs nothing yet
     newer = engine_delivers({**rollout_inputs(runs["base"]), "version": "4.49"})
-    assert _StackRolloutProvider().check(running, newer).failures == []
+    assert _RolloutRunProvider().check(running, newer).failures == []
 
 
 def test_a_refused_downgrade_stops_both_stacks_before_any_node_document_or_container_changes(runs: dict[str, Run]):
-    from components.rollout.resource import _ReleaseGuardProvider
+    from components.stack.release import _ReleaseGuardProvider
     from tests.support.pulumi_harness import run_program
 
     prod_run = runs["base"].run

@@ -105,7 +105,7 @@ def test_node_ready_probes_a_volume_server_from_its_own_instance_as_the_engine_d
 
 
 def test_stack_rollout_rolls_a_changed_haproxy_node_after_the_services_as_the_engine_delivers_it(monkeypatch):
-    from components.rollout.resource import PlanNode, RolloutPlan, _StackRolloutProvider
+    from components.rollout.resource import PlanNode, RolloutPlan, _RolloutRunProvider
     from tests.support.engine_wire import engine_delivers
 
     client = FakeSsm(
@@ -117,7 +117,7 @@ def test_stack_rollout_rolls_a_changed_haproxy_node_after_the_services_as_the_en
     monkeypatch.setattr(ssm.SsmShell, "for_region", classmethod(lambda cls, region: cls(client)))
     plan = RolloutPlan("us-east-1", (PlanNode("lb-0", "lb", "lb-0.z:8404", "new", "i-lb0"),), (), 5.0)
     news = engine_delivers({"plan_json": plan.to_json(), "version": "4.48", "allow_downgrade": False, "rolled": None})
-    outs = _StackRolloutProvider().update("stack-rollout", news, news).outs
+    outs = _RolloutRunProvider().update("stack-rollout", news, news).outs
     assert outs["rolled"] == ["lb-0"]
     scripts = [script for _, script in client.sent]
     assert scripts[1:4] == [
