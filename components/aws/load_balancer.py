@@ -62,7 +62,7 @@ class FilerLoadBalancer(pulumi.ComponentResource):
         )
         self.dns_name = self._nlb.dns_name
         self._forward("filer", LoadBalancer.port, LoadBalancer.health, [n.private_ip for n in self.nodes.values()])
-        self.filer_url = pulumi.Output.format("http://{0}:{1}", self.dns_name, LoadBalancer.port)
+        self.filer_url = self.dns_name.apply(LoadBalancer.filer_url)
         self.s3_endpoint = None
         if args.s3_target_ip is not None:
             (gateway,) = args.topology.of(Role.S3)

@@ -115,7 +115,7 @@ class DevStorage(pulumi.ComponentResource):
         for job in args.topology.jobs:
             self.containers[job.name] = self._job_container(name, prefix, job)
 
-        self.filer_url = f"http://{HOST_ADDRESS}:{LoadBalancer.port}"
+        self.filer_url = LoadBalancer.filer_url(HOST_ADDRESS)
         self.master_url = published_url(Role.MASTER)
         self.s3_endpoint = published_url(Role.S3) if args.topology.of(Role.S3) else None
         self.register_outputs(

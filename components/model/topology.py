@@ -150,6 +150,11 @@ class LoadBalancer:
     stats_port = LB_STATS_PORT
     health = HealthProbe("/healthz", LB_STATS_PORT)
 
+    @staticmethod
+    def filer_url(host: str) -> str:
+        """The filer URL AEGIS is given, for the load balancer that `host` names (a host IP or a DNS name)."""
+        return f"http://{host}:{LoadBalancer.port}"
+
     @property
     def argv(self) -> tuple[str, ...]:
         # -db: stay in the foreground, so whoever started it owns the process.
