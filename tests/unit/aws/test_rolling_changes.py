@@ -13,7 +13,7 @@ from components.model.rollout import NODE_APPLY_SCRIPT
 from components.model.version import SEAWEEDFS_VERSION, seaweedfs_image
 from components.rollout.resource import RolloutPlan, _NodeReadyProvider, _RolloutRunProvider
 from tests.support.engine_wire import engine_delivers
-from tests.unit.aws.test_prod_program import INSTANCE, SSM, Run, execute
+from tests.support.prod_program import INSTANCE, SSM, Run, execute
 
 DYNAMIC = "pulumi-python:dynamic:Resource"
 MASTERS = {"master-0", "master-1", "master-2"}
@@ -21,9 +21,9 @@ WEED_NODES = MASTERS | {"volume-0", "volume-1", "volume-2", "filer-0", "filer-1"
 
 
 @pytest.fixture(scope="module")
-def runs() -> dict[str, Run]:
+def runs(prod: Run) -> dict[str, Run]:
     return {
-        "base": execute(),
+        "base": prod,
         "flag": execute(electionTimeout="5s"),
         "version": execute(seaweedfsVersion="4.49"),
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from components.model.config import ConfigError
-from tests.unit.model.test_config import prod
+from tests.support.stack_configs import prod
 
 
 def test_defaults_create_a_topic_and_run_every_five_minutes() -> None:
