@@ -8,6 +8,26 @@ given its new config and started), the `LoadBalancers` (how a filer leaves and r
 A rollout stops at the first node that does not pass its gate and reports it; the nodes after it keep
 what they run. A re-run skips every node whose running fingerprint is already the target, so it resumes
 where the last one stopped.
+
+Before touching anything the driver sorts every node (`Rollout.plan`): running at another fingerprint is
+rolled; running at its target and healthy is skipped; running at its target but failing its gate is
+reported, never restarted (the cause may be elsewhere, e.g. the masters); down, or unreachable, is
+reported unless a rollout stopped it and it has not passed its gate since (an earlier run left it broken,
+so rolling it again is the resume). An operator marks a node when it stops it and clears the mark once the
+node passed its gate (`settled`); the mark lives on the node, beside its fingerprint, so a re-run sees it.
+
+A master restarted while another master leads starts with its Raft state moved aside
+(`forget_raft_state`). goraft has no pre-vote: a follower that hears no heartbeat within its election
+timeout (3 s in prod, randomized up to twice that) campaigns with a higher term, and the leader steps
+down when it sees that term. While a master is down, the leader's gRPC link to it waits longer and
+longer between reconnects (exponential backoff, up to about two minutes), so a master back after a long
+stop, as on a resume after a failed start, hears nothing for longer than its timeout and takes the
+leadership (loopback, 4 resumes: the leader moved in 3, up to 68 writes failed). goraft promotes only a
+follower that has a log: with an empty one the master waits until the leader reaches it and copies the
+log over (1-12 s measured, at most that backoff). weed itself does this at every start with
+-resumeState=false. A master without state joins only through a leader (the first master in -peers
+mints a new cluster when it finds no leader anywhere), so the state is moved only while another master
+leads; the leader keeps its own, it is restarted last and its move is the planned one.
 """
 
 from __future__ import annotations
@@ -15,7 +35,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from enum import Enum
+from typing import Protocol, runtime_checkable
 
 from components.model.rollout import RolloutNode, next_master, tiers
 from components.model.topology import Role
@@ -25,12 +46,33 @@ class NodeOperator(Protocol):
     def running(self, node: str) -> str | None:
         """The fingerprint the node runs now, None when it cannot tell."""
 
-    def stop(self, node: str) -> None: ...
+    def stop(self, node: str) -> None:
+        """Stop the node; an `ObservingOperator` first marks it as stopped by a rollout."""
 
     def apply(self, node: str) -> None:
         """Put the node's new config (and binary) in place; it runs after the next start."""
 
     def start(self, node: str) -> None: ...
+
+
+@runtime_checkable
+class ObservingOperator(NodeOperator, Protocol):
+    """An operator that tells a node that is down from one at another fingerprint. Without it (an
+    operator with `running` only) the driver rolls every node not at its target and healthy."""
+
+    def observe(self, node: str) -> Observed:
+        """What the node runs, whether its process runs, and whether a rollout stopped it and it has not
+        passed its gate since (the mark `stop` leaves on the node); raises when the node cannot be reached."""
+
+    def settled(self, node: str) -> None:
+        """The node passed its gate: clear the mark `stop` left."""
+
+
+@runtime_checkable
+class RaftStateOperator(Protocol):
+    def forget_raft_state(self, node: str) -> None:
+        """A stopped master: move its Raft state (-mdir's log, conf, term, snapshot) aside, so it starts
+        with an empty log and joins as a follower only."""
 
 
 class LoadBalancers(Protocol):
@@ -63,6 +105,19 @@ class NoLoadBalancers:
 
     def problem(self, filer: str) -> str | None:
         return None
+
+
+@dataclass(frozen=True)
+class Observed:
+    fingerprint: str | None
+    up: bool
+    ours: bool  # a rollout stopped it and it has not passed its gate since
+    detail: str = ""  # why it is not up, for the report
+
+
+class Action(Enum):
+    ROLL = "roll"
+    SKIP = "skip"
 
 
 @dataclass(frozen=True)
@@ -108,11 +163,12 @@ class Rollout:
     leader_handover: Callable[[str], None] | None = None
 
     def run(self, nodes: Sequence[RolloutNode]) -> RolloutResult:
-        """Roll every node not at its target; stop at the first node that fails its gate."""
+        """Roll every node not at its target; stop at the first node that fails its gate, and before
+        touching any node when one is found down or broken that no rollout stopped."""
         result = RolloutResult()
         try:
-            for tier in tiers(nodes):
-                pending = [n for n in tier if not self._current(n, result)]
+            for tier in tiers(self.plan(nodes, result)):
+                pending = list(tier)
                 while pending:
                     node = next_master(pending, self.gates.leader()) if node_is_master(pending) else pending[0]
                     self.roll(node)
@@ -123,12 +179,42 @@ class Rollout:
             self.on_event(failure.node, f"failed: {failure.reason}")
         return result
 
-    def _current(self, node: RolloutNode, result: RolloutResult) -> bool:
-        """At its target and healthy: a node left broken by an earlier run is rolled again."""
-        if self.operator.running(node.name) != node.target or self._problem(node) is not None:
-            return False
-        result.skipped.append(node.name)
-        return True
+    def plan(self, nodes: Sequence[RolloutNode], result: RolloutResult) -> list[RolloutNode]:
+        """The nodes to roll, in rollout order; the others go to `result.skipped`."""
+        to_roll = []
+        for node in (n for tier in tiers(nodes) for n in tier):
+            if self.action(node) is Action.ROLL:
+                to_roll.append(node)
+            else:
+                result.skipped.append(node.name)
+        return to_roll
+
+    def action(self, node: RolloutNode) -> Action:
+        """Roll or skip `node`; NodeFailed when it is down, or broken at its target, and no rollout stopped it."""
+        if not isinstance(self.operator, ObservingOperator):
+            # An operator that cannot tell down from another fingerprint: every node not current is rolled.
+            current = self.operator.running(node.name) == node.target and self._problem(node) is None
+            return Action.SKIP if current else Action.ROLL
+        try:
+            seen = self.operator.observe(node.name)
+        except Exception as err:  # whatever the transport raised: the node cannot be reached
+            raise NodeFailed(node.name, f"found down before it was touched (unreachable: {err})") from err
+        if not seen.up:
+            if seen.ours:  # an earlier run stopped it and its new config never came up: roll it again
+                return Action.ROLL
+            raise NodeFailed(node.name, f"found down before it was touched ({seen.detail or 'not running'})")
+        if seen.fingerprint != node.target:
+            return Action.ROLL
+        problem = self._problem(node)
+        if problem is None:
+            if seen.ours:
+                self.operator.settled(node.name)
+            return Action.SKIP
+        if seen.ours:  # left broken at its target by an earlier run
+            return Action.ROLL
+        # A restart would not help when the cause is elsewhere (say, the masters lost quorum); it would add
+        # a second broken node. Someone looks at it first.
+        raise NodeFailed(node.name, f"at its target but not healthy, not restarted: {problem}")
 
     def _problem(self, node: RolloutNode) -> str | None:
         problem = self.gates.problem(node)
@@ -142,12 +228,17 @@ class Rollout:
             if node.role is Role.FILER:
                 self.balancers.drain(node.name)
                 self.on_event(node.name, "drained")
-            if node.role is Role.MASTER and self.leader_handover and self.gates.leader() == node.name:
+            leader = self.gates.leader() if node.role is Role.MASTER else None
+            if node.role is Role.MASTER and self.leader_handover and leader == node.name:
                 self.leader_handover(node.name)
                 self.on_event(node.name, "handed leadership over")
             self.operator.stop(node.name)
             self.on_event(node.name, "stopped")
             self.operator.apply(node.name)
+            if leader not in (None, node.name) and isinstance(self.operator, RaftStateOperator):
+                # A follower with an empty log cannot campaign: it waits for the leader (module docstring).
+                self.operator.forget_raft_state(node.name)
+                self.on_event(node.name, "raft state moved aside")
             self.operator.start(node.name)
         except Exception as err:  # whatever the transport raised, the rollout reports the node
             raise NodeFailed(node.name, f"{type(err).__name__}: {err}") from err
@@ -156,6 +247,8 @@ class Rollout:
         if node.role is Role.FILER:
             self.balancers.ready(node.name)
         self.wait_ready(node)
+        if isinstance(self.operator, ObservingOperator):
+            self.operator.settled(node.name)
 
     def wait_ready(self, node: RolloutNode) -> None:
         """Until `node` passes its gate (a filer: also UP in every HAProxy); NodeFailed after the timeout."""

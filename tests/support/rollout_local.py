@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -22,6 +23,7 @@ import httpx
 
 from components.model.rollout import RolloutNode, next_master, tiers
 from components.model.topology import Role, Service, Topology
+from components.rollout.driver import Observed
 from components.rollout.gates import Haproxy, HttpGates, unix_socket_sender
 from tests.support.cluster import LocalCluster, weed_binary
 
@@ -121,7 +123,9 @@ class LoopbackOperator:
 
     What a node runs is recorded beside its data (`<root>/<node>/fingerprint`), as `aegis-apply` records it
     on an instance, so a new operator (a re-run) reads what the last one left. `running` seeds the record
-    of nodes started outside any rollout.
+    of nodes started outside any rollout. `stop` leaves a mark beside it (`<root>/<node>/stopped-by-rollout`)
+    until the node passed its gate (`settled`), so a re-run tells a node an earlier run left down from one
+    found down.
     """
 
     def __init__(self, cluster: LocalCluster, running: dict[str, Release], targets: dict[str, Release]) -> None:
@@ -135,10 +139,32 @@ class LoopbackOperator:
     def _record(self, node: str) -> Path:
         return Path(self.targets[node].service.data_dir).parent / "fingerprint"
 
+    def _mark(self, node: str) -> Path:
+        return Path(self.targets[node].service.data_dir).parent / "stopped-by-rollout"
+
     def running(self, node: str) -> str | None:
         return self._record(node).read_text() if self.cluster.processes[node].alive() else None
 
+    def observe(self, node: str) -> Observed:
+        record, up = self._record(node), self.cluster.processes[node].alive()
+        fingerprint = record.read_text() if record.exists() else None
+        return Observed(fingerprint, up, self._mark(node).exists(), "" if up else "its process is not running")
+
+    def settled(self, node: str) -> None:
+        self._mark(node).unlink(missing_ok=True)
+
+    def forget_raft_state(self, node: str) -> None:
+        """-mdir/m<port> moved to m<port>.before-rollout, replacing an older one; nothing to move when the last
+        start failed before weed wrote any."""
+        service = self.targets[node].service
+        state = Path(service.data_dir) / f"m{service.http_address.rsplit(':', 1)[1]}"
+        aside = state.with_name(f"{state.name}.before-rollout")
+        if state.exists():
+            shutil.rmtree(aside, ignore_errors=True)
+            state.rename(aside)
+
     def stop(self, node: str) -> None:
+        self._mark(node).touch()
         process = self.cluster.processes[node]
         if process.alive():
             os.kill(process.popen.pid, signal.SIGTERM)

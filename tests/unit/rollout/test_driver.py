@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from components.model.rollout import RolloutNode
 from components.model.topology import Role
-from components.rollout.driver import Rollout, Timing
+from components.rollout.driver import Observed, Rollout, Timing
 from components.rollout.gates import Haproxy, HttpGates, NewClusterGates, registered, server_rows
 
 NAMES = ("master-0", "master-1", "master-2", "volume-0", "volume-1", "filer-0", "filer-1")
@@ -15,21 +15,36 @@ def nodes(target: str = "new") -> list[RolloutNode]:
 
 
 class FakeCluster:
-    """Nodes that run a fingerprint; a node given a `broken` fingerprint never becomes healthy."""
+    """Nodes that run a fingerprint; a node given a `broken` fingerprint never becomes healthy, one given a
+    `crashing` one exits as it starts."""
 
-    def __init__(self, leader: str = "master-1", broken: str = "broken") -> None:
+    def __init__(self, leader: str = "master-1", broken: str = "broken", crashing: str = "crashing") -> None:
         self.runs = dict.fromkeys(NAMES, "old")
         self.up = set(NAMES)
         self.log: list[str] = []
         self.leader_name = leader
         self.broken = broken
+        self.crashing = crashing
         self.staged: dict[str, str] = {}
+        self.marked: set[str] = set()  # stopped by a rollout, not settled since
+        self.failing: dict[str, str] = {}  # node -> a probe failure whose cause is elsewhere
 
     # NodeOperator
     def running(self, node: str) -> str | None:
         return self.runs[node] if node in self.up else None
 
+    def observe(self, node: str) -> Observed:
+        up = node in self.up
+        return Observed(self.runs[node], up, node in self.marked, "" if up else "not running")
+
+    def settled(self, node: str) -> None:
+        self.marked.discard(node)
+
+    def forget_raft_state(self, node: str) -> None:
+        self.log.append(f"forget raft state {node}")
+
     def stop(self, node: str) -> None:
+        self.marked.add(node)
         self.log.append(f"stop {node}")
         self.up.discard(node)
         if node == self.leader_name:
@@ -40,7 +55,8 @@ class FakeCluster:
 
     def start(self, node: str) -> None:
         self.log.append(f"start {node}")
-        self.up.add(node)
+        if self.runs[node] != self.crashing:
+            self.up.add(node)
 
     # Gates
     def leader(self) -> str | None:
@@ -49,7 +65,7 @@ class FakeCluster:
     def problem(self, node: RolloutNode) -> str | None:
         if node.name not in self.up or self.runs[node.name] == self.broken:
             return "down"
-        return None
+        return self.failing.get(node.name)
 
 
 class FakeBalancers:
@@ -135,6 +151,90 @@ def test_an_operator_error_stops_the_rollout_at_that_node():
     cluster.start = fail  # type: ignore[method-assign]
     result = driver(cluster).run(nodes())
     assert result.failed == "volume-0" and "ssm command timed out" in result.reason
+
+
+def test_a_node_found_down_that_no_rollout_stopped_stops_the_rollout_before_any_node_is_touched():
+    cluster = FakeCluster()
+    cluster.up.discard("filer-1")
+    result = driver(cluster).run(nodes())
+    assert result.failed == "filer-1" and result.rolled == [] and cluster.log == []
+    assert result.summary().startswith("rollout stopped at filer-1: found down before it was touched (not running)")
+
+
+def test_a_node_that_cannot_be_reached_is_reported_as_found_down():
+    cluster = FakeCluster()
+
+    def observe(node: str) -> Observed:
+        if node == "volume-1":
+            raise TimeoutError("ssm command timed out")
+        return FakeCluster.observe(cluster, node)
+
+    cluster.observe = observe  # type: ignore[method-assign]
+    result = driver(cluster).run(nodes())
+    assert result.failed == "volume-1" and cluster.log == []
+    assert result.reason == "found down before it was touched (unreachable: ssm command timed out)"
+
+
+def test_a_node_at_its_target_whose_probe_fails_is_reported_not_restarted():
+    cluster = FakeCluster()
+    cluster.runs["volume-0"] = "new"
+    cluster.failing["volume-0"] = "not registered with the master"
+    result = driver(cluster).run(nodes())
+    assert result.failed == "volume-0" and cluster.log == []
+    assert result.reason == "at its target but not healthy, not restarted: not registered with the master"
+
+
+def test_a_node_an_earlier_run_left_down_is_rolled_again_and_settled():
+    cluster = FakeCluster()
+    cluster.staged["filer-0"] = "crashing"
+    first = driver(cluster).run(nodes())
+    assert first.failed == "filer-0" and "filer-0" not in cluster.up and "filer-0" in cluster.marked
+    cluster.staged.clear()
+    result = driver(cluster).run(nodes())
+    assert result.ok and result.rolled[0] == "filer-0", result.summary()
+    assert cluster.marked == set()
+
+
+def test_a_node_at_its_target_and_healthy_is_skipped_and_its_mark_cleared():
+    cluster = FakeCluster()
+    cluster.runs["volume-0"] = "new"
+    cluster.marked.add("volume-0")  # an earlier run timed out on it; it came up later
+    result = driver(cluster).run(nodes())
+    assert result.ok and "volume-0" in result.skipped and "stop volume-0" not in cluster.log
+    assert "volume-0" not in cluster.marked
+
+
+def test_followers_start_with_their_raft_state_moved_aside_and_the_leader_keeps_its_own():
+    cluster = FakeCluster(leader="master-0")
+    result = driver(cluster).run(nodes())
+    assert result.ok
+    masters = [line for line in cluster.log if "master" in line]
+    assert masters == [
+        "stop master-1",
+        "forget raft state master-1",
+        "start master-1",
+        "stop master-2",
+        "forget raft state master-2",
+        "start master-2",
+        "stop master-0",
+        "start master-0",
+    ]
+
+
+class RunningOnly:
+    """An operator that only reads the fingerprint (no `observe`): the driver rolls what is not current."""
+
+    def __init__(self, cluster: FakeCluster) -> None:
+        self.running, self.stop, self.apply, self.start = cluster.running, cluster.stop, cluster.apply, cluster.start
+
+
+def test_an_operator_without_observe_gets_every_node_not_current_rolled():
+    cluster = FakeCluster()
+    cluster.up.discard("filer-1")
+    rollout = Rollout(RunningOnly(cluster), cluster, FakeBalancers(cluster), Timing(0.05, 0.01))
+    result = rollout.run(nodes())
+    assert result.ok and "filer-1" in result.rolled
+    assert not any(line.startswith("forget") for line in cluster.log)
 
 
 SHOW_STAT = (
