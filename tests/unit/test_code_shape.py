@@ -4,6 +4,7 @@ tests/ or benchmarks/ imports a test module (shared code lives in tests/support/
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from tests.support.pulumi_harness import ROOT
@@ -87,3 +88,33 @@ def test_the_rule_sees_every_form_of_importing_a_test_module(tmp_path: Path) -> 
         "tests/unit/test_c.py:2 imports tests.integration.test_x",
         "benchmarks/f.py:2 imports tests.helpers.x, not tests.support",
     ]
+
+
+def _layout_table_folders(readme: str) -> set[str]:
+    """The folders the README's "Where things live" table names in its first column."""
+    section = readme.split("## Where things live", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split("|")[1] for line in section.splitlines() if line.startswith("| `")]
+    return {name.strip("/") for row in rows for name in re.findall(r"`([^`]+/)`", row)}
+
+
+def _code_folders(root: Path) -> set[str]:
+    """Each package directly under components/ and tests/, and the other top-level folders of code and docs."""
+    packages = {
+        str(init.parent.relative_to(root))
+        for top in ("components", "tests")
+        for init in (root / top).glob("*/__init__.py")
+    }
+    return packages | {"policy", "benchmarks", "docs", "docs/decisions"}
+
+
+def test_the_readme_layout_table_names_every_folder_and_only_folders_that_exist() -> None:
+    assert _layout_table_folders((ROOT / "README.md").read_text()) == _code_folders(ROOT)
+
+
+def test_the_layout_rule_sees_a_folder_missing_from_the_table(tmp_path) -> None:
+    for package in ("components/model", "components/extra", "tests/unit"):
+        (tmp_path / package).mkdir(parents=True)
+        (tmp_path / package / "__init__.py").write_text("")
+    readme = "## Where things live\n\n| folder | what |\n|---|---|\n| `components/model/`, `tests/unit/` | x |\n"
+    missing = _code_folders(tmp_path) - _layout_table_folders(readme)
+    assert "components/extra" in missing and not {"components/model", "tests/unit"} & missing
