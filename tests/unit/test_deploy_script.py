@@ -152,7 +152,8 @@ def test_first_run_creates_everything_per_user_and_leaves_the_tracked_file_alone
         "PULUMI_CONFIG_PASSPHRASE_FILE": str(passphrase),
     }
     [check] = [c for c in machine.calls("python") if c["argv"][:2] == ["-m", "components.healthcheck"]]
-    assert check["argv"][2:] == ["--stack-outputs", "-", "--wait", "120"]
+    record = machine.home / ".config/aegis-storage/volume-record.json"
+    assert check["argv"][2:] == ["--stack-outputs", "-", "--wait", "120", "--volume-record", str(record)]
     assert not machine.pulumi("whoami")
 
 
