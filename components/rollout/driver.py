@@ -11,10 +11,11 @@ where the last one stopped.
 
 Before touching anything the driver sorts every node (`Rollout.plan`): running at another fingerprint is
 rolled; running at its target and healthy is skipped; running at its target but failing its gate is
-reported, never restarted (the cause may be elsewhere, e.g. the masters); down, or unreachable, is
-reported unless a rollout stopped it and it has not passed its gate since (an earlier run left it broken,
-so rolling it again is the resume). An operator marks a node when it stops it and clears the mark once the
-node passed its gate (`settled`); the mark lives on the node, beside its fingerprint, so a re-run sees it.
+given the gate's timeout and then reported, never restarted (the cause may be elsewhere, e.g. the
+masters); down, or unreachable, is reported unless a rollout stopped it and it has not passed its gate
+since (an earlier run left it broken, so rolling it again is the resume). An operator marks a node when
+it stops it and clears the mark once the node passed its gate (`settled`); the mark lives on the node,
+beside its fingerprint, so a re-run sees it.
 
 A master restarted while another master leads starts with its Raft state moved aside
 (`forget_raft_state`). goraft has no pre-vote: a follower that hears no heartbeat within its election
@@ -24,7 +25,7 @@ longer between reconnects (exponential backoff, up to about two minutes), so a m
 stop, as on a resume after a failed start, hears nothing for longer than its timeout and takes the
 leadership (loopback, 4 resumes: the leader moved in 3, up to 68 writes failed). goraft promotes only a
 follower that has a log: with an empty one the master waits until the leader reaches it and copies the
-log over (1-12 s measured, at most that backoff). weed itself does this at every start with
+log over (1-18 s measured, at most that backoff). weed itself does this at every start with
 -resumeState=false. A master without state joins only through a leader (the first master in -peers
 mints a new cluster when it finds no leader anywhere), so the state is moved only while another master
 leads; the leader keeps its own, it is restarted last and its move is the planned one.
@@ -206,15 +207,18 @@ class Rollout:
         if seen.fingerprint != node.target:
             return Action.ROLL
         problem = self._problem(node)
-        if problem is None:
-            if seen.ours:
-                self.operator.settled(node.name)
-            return Action.SKIP
-        if seen.ours:  # left broken at its target by an earlier run
+        if problem is not None and seen.ours:  # left broken at its target by an earlier run
             return Action.ROLL
-        # A restart would not help when the cause is elsewhere (say, the masters lost quorum); it would add
-        # a second broken node. Someone looks at it first.
-        raise NodeFailed(node.name, f"at its target but not healthy, not restarted: {problem}")
+        if problem is not None:
+            # Never restarted for it: the cause may be elsewhere (a leader elected a moment ago, masters
+            # without quorum) and a restart would add a second broken node. It gets its gate's time to pass.
+            try:
+                self.wait_ready(node)
+            except NodeFailed as failed:
+                raise NodeFailed(node.name, f"at its target, not restarted: {failed.reason}") from failed
+        if seen.ours:
+            self.operator.settled(node.name)
+        return Action.SKIP
 
     def _problem(self, node: RolloutNode) -> str | None:
         problem = self.gates.problem(node)
