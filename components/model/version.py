@@ -13,8 +13,27 @@ SEAWEEDFS_VERSION = "4.48"
 VERSION_PATTERN = re.compile(r"^[0-9]+\.[0-9]+$")
 
 
+# The image index (multi-arch manifest list) digest of each release prod may run, as Docker Hub serves
+# chrislusf/seaweedfs:<release> (4.48's is also what ghcr.io/chrislusf/seaweedfs:4.48 serves). Prod pulls only by
+# digest from the stack's own ECR repository, filled by a digest-preserving copy (docs/image-registry.md): an
+# upgrade adds the next release's line here. Older lines stay, so a rollback still has its image.
+SEAWEEDFS_IMAGE_DIGESTS = {
+    "4.48": "sha256:4e61d15fd35994cb1e43e1e553dff106794841fd9a99ade2fc8c8bfce4d7872d",
+}
+DIGEST_PATTERN = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
 def seaweedfs_image(version: str = SEAWEEDFS_VERSION) -> str:
+    """The public image by tag: what the dev stack pulls from Docker Hub."""
     return f"chrislusf/seaweedfs:{version}"
+
+
+def registry_image(repository_url: str, digest: str) -> str:
+    """The image prod nodes run: `<account>.dkr.ecr.<region>.amazonaws.com/<repository>@sha256:<digest>`, the
+    same bytes as the public release whose index has `digest`, from a registry inside the account."""
+    if not DIGEST_PATTERN.match(digest):
+        raise ValueError(f"{digest!r} is not an image digest (sha256:<64 hex>)")
+    return f"{repository_url}@{digest}"
 
 
 SEAWEEDFS_IMAGE = seaweedfs_image()

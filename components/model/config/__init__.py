@@ -28,7 +28,7 @@ from components.model.config.checks import DURATION_PATTERN, replication_problem
 from components.model.config.reader import PROJECT, SECRET_KEYS, ConfigError, Reader, at_least, schema
 from components.model.config.retired import RETIRED_KEYS, retired_key_problems
 from components.model.config.upkeep import Upkeep, parse_upkeep
-from components.model.version import SEAWEEDFS_VERSION, VERSION_PATTERN
+from components.model.version import DIGEST_PATTERN, SEAWEEDFS_IMAGE_DIGESTS, SEAWEEDFS_VERSION, VERSION_PATTERN
 
 __all__ = [
     "PROJECT",
@@ -90,6 +90,8 @@ class StackConfig:
     aws: AwsSettings | None
     seaweedfs_version: str = SEAWEEDFS_VERSION
     allow_downgrade: bool = False
+    # The release's image index digest (aws: always set, prod pulls by it; docker pulls the public tag).
+    seaweedfs_image_digest: str = ""
 
     @property
     def platform(self) -> Platform:
@@ -136,6 +138,8 @@ def parse(
     }
     if platform is Platform.DOCKER:
         _single_copy_only(r)
+    else:
+        fields["seaweedfs_image_digest"] = _image_digest(r, fields["seaweedfs_version"])
     if r.problems:
         raise ConfigError(r.problems)
     if platform is Platform.AWS:
@@ -266,6 +270,28 @@ def _release(r: Reader) -> dict[str, Any]:
         f"pulumi config set seaweedfsVersion {SEAWEEDFS_VERSION}",
     )
     return {"seaweedfs_version": version or SEAWEEDFS_VERSION, "allow_downgrade": r.value("allowDowngrade")}
+
+
+def _image_digest(r: Reader, version: str) -> str:
+    """The digest prod pulls `version` by: the key, else the one pinned for the release in version.py."""
+    digest = r.checked(
+        "seaweedfsImageDigest",
+        lambda v: None if not v or DIGEST_PATTERN.match(v) else "must be an image digest, sha256:<64 hex>",
+        f"pulumi config set seaweedfsImageDigest sha256:... (the index digest of chrislusf/seaweedfs:{version})",
+    )
+    if digest or not VERSION_PATTERN.match(version):
+        return digest
+    if version not in SEAWEEDFS_IMAGE_DIGESTS:
+        r.problem(
+            "seaweedfsVersion",
+            version,
+            "has no image digest pinned in components/model/version.py, and prod pulls only by digest",
+            f"add the index digest of chrislusf/seaweedfs:{version} to SEAWEEDFS_IMAGE_DIGESTS and copy the "
+            "image into the stack's repository (docs/image-registry.md), or pulumi config set seaweedfsImageDigest "
+            "sha256:...",
+        )
+        return ""
+    return SEAWEEDFS_IMAGE_DIGESTS[version]
 
 
 def _single_copy_only(r: Reader) -> None:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from components.model import sizing
 from components.model.config.checks import cidr_list_problem, placement_problem, replication_problem
+from components.model.config.disks import DiskPerformance, parse_volume_disk
 from components.model.config.reader import PROJECT, Reader, at_least
 
-DISK_TYPES = ("gp3", "io2", "st1")
+DISK_TYPES = ("gp3", "io1", "io2", "st1")
 REPLICATION_KEYS = ("defaultReplication", "aegisReplication")
 
 
@@ -48,6 +49,9 @@ class InstanceSettings:
     volume_disk_type: str
     load_balancer_count: int
     volume_snapshot_ids: tuple[str, ...]
+    # Provisioned IOPS/throughput of the volume data disks (io1/io2 always have IOPS); the masters' and filers'
+    # disks are gp3 with EC2's free baseline, which is always within its limits.
+    volume_disk: DiskPerformance = field(default_factory=DiskPerformance)
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,7 @@ class WatchSettings:
 
     schedule_minutes: int
     alarm_topic_arn: str
+    runtime: str = "python3.11"
 
 
 @dataclass(frozen=True)
@@ -172,8 +177,17 @@ def _disk(r: Reader, key: str, minimum: sizing.NodeMinimum) -> int:
     )
 
 
+def _volume_disk_type(r: Reader) -> str:
+    return r.checked(
+        "volumeDiskType",
+        lambda v: None if v in DISK_TYPES else f"must be one of {', '.join(DISK_TYPES)}",
+        "pulumi config set volumeDiskType gp3",
+    )
+
+
 def _instances(r: Reader) -> InstanceSettings:
     volume_count = r.value("volumeServerCount")
+    disk_gib, disk_type = _disk(r, "volumeDiskGiB", sizing.VOLUME), _volume_disk_type(r)
     return InstanceSettings(
         ami_id=r.value("amiId"),
         master_instance_type=_instance_type(r, "masterInstanceType", sizing.MASTER),
@@ -182,12 +196,9 @@ def _instances(r: Reader) -> InstanceSettings:
         load_balancer_instance_type=_instance_type(r, "loadBalancerInstanceType", sizing.LOAD_BALANCER),
         master_disk_gib=_disk(r, "masterDiskGiB", sizing.MASTER),
         filer_disk_gib=_disk(r, "filerDiskGiB", sizing.FILER),
-        volume_disk_gib=_disk(r, "volumeDiskGiB", sizing.VOLUME),
-        volume_disk_type=r.checked(
-            "volumeDiskType",
-            lambda v: None if v in DISK_TYPES else f"must be one of {', '.join(DISK_TYPES)}",
-            "pulumi config set volumeDiskType gp3",
-        ),
+        volume_disk_gib=disk_gib,
+        volume_disk_type=disk_type,
+        volume_disk=parse_volume_disk(r, disk_type, disk_gib),
         load_balancer_count=r.checked(
             "loadBalancerCount",
             at_least(2, "HAProxy nodes (one is a single point of failure)"),
@@ -258,6 +269,11 @@ def _database(r: Reader) -> DatabaseSettings:
 
 # The gate is one Lambda invocation, at most 15 minutes; the function needs a minute beyond its wait.
 MAX_GATE_WAIT_SECONDS = 840
+# The python runtimes of pulumi_aws.lambda_.Runtime that are 3.11 or newer (tests/unit/model hold the two equal).
+# The check needs 3.11 (`zip(strict=)` and `isinstance(x, A | B)` are 3.10, `datetime.UTC` in its SigV4 signer is
+# 3.11), and the function's zip (the check and its vendored httpx) is pure Python, so it runs on every runtime
+# from there on, whatever Python the deployer has.
+LAMBDA_PYTHON_RUNTIMES = ("python3.11", "python3.12", "python3.13", "python3.14")
 TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}")
 
 
@@ -282,6 +298,15 @@ def _watch(r: Reader) -> WatchSettings:
             "alarmTopicArn",
             lambda v: None if not v or TOPIC_ARN.fullmatch(v) else "is not an SNS topic ARN",
             "pulumi config set alarmTopicArn arn:aws:sns:<region>:<account>:<topic> (or unset it to create one)",
+        ),
+        runtime=r.checked(
+            "healthFunctionRuntime",
+            lambda v: (
+                None
+                if v in LAMBDA_PYTHON_RUNTIMES
+                else f"is not a Lambda Python runtime the check runs on ({', '.join(LAMBDA_PYTHON_RUNTIMES)})"
+            ),
+            "pulumi config set healthFunctionRuntime python3.11",
         ),
     )
 
