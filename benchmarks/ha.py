@@ -8,8 +8,6 @@ Every fresh start is recorded as a cold start (processes started -> first write 
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import secrets
 import shutil
@@ -24,6 +22,7 @@ from pathlib import Path
 import httpx
 
 from components.healthcheck import run_checks
+from components.healthcheck.wire import FILER_BACKEND, backend_servers, cluster_status, data_nodes, json_object
 from components.model.aegis.layout import volume_path
 from components.model.config import StackConfig
 from components.model.haproxy import HaproxySettings, render_haproxy_cfg
@@ -126,11 +125,13 @@ class HA:
             if not self.cluster.processes[master.name].alive():
                 continue
             try:
-                leader = httpx.get(f"http://{master.http_address}/cluster/status", timeout=1).json().get("Leader")
-            except (httpx.HTTPError, ValueError):
+                status = cluster_status(
+                    json_object(httpx.get(f"http://{master.http_address}/cluster/status", timeout=1).text)
+                )
+            except httpx.HTTPError:
                 continue
             for candidate in masters:
-                if leader and leader.startswith(candidate.http_address):
+                if status and status.leader_address == candidate.http_address:
                     return candidate.name
         return ""
 
@@ -140,15 +141,10 @@ class HA:
         if not leader:
             return False
         try:
-            status = httpx.get(f"http://{self.topology.service(leader).http_address}/dir/status", timeout=1).json()
-        except (httpx.HTTPError, ValueError):
+            body = httpx.get(f"http://{self.topology.service(leader).http_address}/dir/status", timeout=1).text
+        except httpx.HTTPError:
             return False
-        registered = {
-            node.get("Url")
-            for dc in (status.get("Topology") or {}).get("DataCenters") or []
-            for rack in dc.get("Racks") or []
-            for node in rack.get("DataNodes") or []
-        }
+        registered = {name for node in data_nodes(json_object(body)) or () for name in node.names}
         return all(v.http_address in registered for v in self.topology.of(Role.VOLUME))
 
     def lb_servers_up(self) -> bool:
@@ -158,8 +154,7 @@ class HA:
                 text = httpx.get(f"http://{lb.host}:{lb.stats_port}/stats;csv", timeout=2).text
             except httpx.HTTPError:
                 return False
-            rows = csv.DictReader(io.StringIO(text.lstrip("# ")))
-            states = [row["status"] for row in rows if row["pxname"] == "filers" and row["svname"] != "BACKEND"]
+            states = [row["status"] for row in backend_servers(text, FILER_BACKEND).values()]
             if len(states) != len(self.topology.of(Role.FILER)) or any(s != "UP" for s in states):
                 return False
         return True

@@ -23,10 +23,9 @@ import httpx
 
 from components.healthcheck.checks import UNHEALTHY, Report
 from components.healthcheck.target import Target
-from components.healthcheck.wire import backend_servers, data_nodes, json_object, replica_counts
+from components.healthcheck.wire import FILER_BACKEND, backend_servers, data_nodes, json_object, replica_counts
 
 NAMESPACE = "AEGIS/Storage"
-FILER_BACKEND = "filers"
 
 
 def report_metrics(report: Report) -> dict[str, float]:

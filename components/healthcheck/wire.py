@@ -29,6 +29,10 @@ from dataclasses import dataclass
 from typing import Any
 
 
+# The backend of HAProxy's config that holds the filers (components/model/haproxy.py renders it).
+FILER_BACKEND = "filers"
+
+
 def json_object(body: str | bytes | None) -> dict[str, Any] | None:
     """A JSON object from a response body; None when there is no body or it is not a JSON object."""
     if body is None:

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from components.healthcheck.wire import (
+    FILER_BACKEND,
     ClusterStatus,
     backend_servers,
     cluster_status,
@@ -31,7 +32,6 @@ from components.model.rollout import RolloutNode
 from components.model.topology import Role
 
 PROBE_TIMEOUT = 3.0
-BACKEND = "filers"
 DRAIN_TIMEOUT = 20.0
 
 
@@ -165,7 +165,7 @@ def unix_socket_sender(path: str) -> Send:
 
 def server_rows(show_stat: str) -> dict[str, dict[str, str]]:
     """`show stat` CSV of the filer backend: server name -> its row."""
-    return backend_servers(show_stat, BACKEND)
+    return backend_servers(show_stat, FILER_BACKEND)
 
 
 class Haproxy:
@@ -177,7 +177,7 @@ class Haproxy:
 
     def _set_state(self, filer: str, state: str) -> None:
         for send in self.senders:
-            answer = send(f"set server {BACKEND}/{filer} state {state}").strip()
+            answer = send(f"set server {FILER_BACKEND}/{filer} state {state}").strip()
             if answer:
                 raise RuntimeError(f"HAProxy refused 'state {state}' for {filer}: {answer}")
 

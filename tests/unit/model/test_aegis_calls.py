@@ -5,6 +5,7 @@ Their behaviour is tested on real HAProxy in tests/integration/test_aegis_calls.
 
 import re
 
+from components.healthcheck.wire import FILER_BACKEND
 from components.model.aegis.calls import DELETE_REFUSED, QUOTA_NOT_ENFORCED, USAGE_NOT_TRACKED, aegis_call_rules
 from components.model.haproxy import render_haproxy_cfg
 
@@ -36,3 +37,9 @@ def test_the_delete_is_rewritten_only_for_aegis_form_and_into_a_recursive_delete
     assert "http-request set-query recursive=true if aegis_volume_delete" in rules
     setter = next(line for line in rules.splitlines() if "set-var(txn.aegis_volume)" in line)
     assert setter.endswith("if aegis_dir_delete aegis_dir_api aegis_recursive aegis_has_path")
+
+
+def test_the_filers_sit_in_the_backend_the_readers_of_haproxy_stats_look_in():
+    cfg = sections(render_haproxy_cfg(["f:8888"], bind="0.0.0.0", port=8888, stats_bind="0.0.0.0", stats_port=8404))
+    assert f"default_backend {FILER_BACKEND}" in cfg["frontend filer"]
+    assert "server" in cfg[f"backend {FILER_BACKEND}"]
