@@ -23,6 +23,7 @@ from benchmarks import (
     cold_start,
     dr_drill,
     filer_failover,
+    first_up,
     health_function,
     healthcheck,
     leader_failover,
@@ -40,6 +41,7 @@ from benchmarks.ha import Clusters
 # start it can take its figures from; rolling-upgrade starts on an older weed, so it comes after that.
 SCENARIOS: tuple[ModuleType, ...] = (
     mock_evaluation,
+    first_up,
     health_function,
     throughput,
     healthcheck,

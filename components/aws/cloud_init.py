@@ -16,6 +16,7 @@ such a value changes the document, and the rollout applies it node by node.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,11 @@ RUN = "/run/aegis"
 DOCKER = "/usr/bin/docker"
 EBS_BY_ID = "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_"
 DEVICE_WAIT_TRIES = 120  # x 5 s: the data volume is attached only after the instance is running
+# docker's own config directory: the ECR credential helper per registry, so every pull (a restart's too) gets a
+# fresh token from the instance role; `aws ecr get-login-password` would leave a 12-hour login behind.
+DOCKER_CONFIG = f"{ETC}/docker"
+ECR_HOST = re.compile(r"^([0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?)/")
+ECR_HELPER_PACKAGE = "amazon-ecr-credential-helper"  # Amazon Linux 2023's docker-credential-ecr-login
 
 # Runs as root at every unit start, with the AMI's python3 (3.9 on Amazon Linux 2023).
 RENDER_SCRIPT = r'''#!/usr/bin/python3
@@ -180,12 +186,16 @@ def node_document(
         units = [_service_unit(writer, node, data_disk, image)]
         units += [_job_unit(writer, job, node, image) for job in jobs]
         install = "docker"
+        registry = ecr_registry(image)
+        if registry:
+            writer.file(f"{DOCKER_CONFIG}/config.json", json.dumps({"credHelpers": {registry: "ecr-login"}}), "0644")
+            install = f"docker {ECR_HELPER_PACKAGE}"
     runcmd: list[list[str]] = []
     if data_disk is not None:
         writer.file(PREPARE_DATA_DISK, _prepare_data_disk_script(data_disk), "0700")
         runcmd.append([PREPARE_DATA_DISK])
-    runcmd += [["dnf", "install", "-y", install]]
-    if install == "docker":
+    runcmd += [["dnf", "install", "-y", *install.split()]]
+    if isinstance(node, Service):
         runcmd.append(["systemctl", "enable", "--now", "docker.service"])
     # --no-block: a job waits for the cluster, and cloud-init must not wait for the job.
     runcmd += [["systemctl", "daemon-reload"], ["systemctl", "enable", "--now", "--no-block", *units]]
@@ -234,10 +244,17 @@ def _container_files(unit: str, files: Sequence[ConfigFile]) -> tuple[list[_Temp
     return templates, mounts
 
 
+def ecr_registry(image: str) -> str | None:
+    """The ECR registry host of `image`, whose pulls need the instance role's credentials; None for a public one."""
+    found = ECR_HOST.match(image)
+    return found.group(1) if found else None
+
+
 def _docker_run(unit: str, options: Sequence[str], argv: Sequence[str], image: str) -> list[str]:
     """`docker run` of the SeaweedFS image with `argv[0]` as the entrypoint and the rest as its arguments."""
     return [
         DOCKER,
+        *(("--config", DOCKER_CONFIG) if ecr_registry(image) else ()),
         "run",
         "--rm",
         "--name",

@@ -28,6 +28,6 @@ class FilerPool(pulumi.ComponentResource):
             instance_profile=args.instance_profile,
             root_disk_gib=args.instances.filer_disk_gib,
         )
-        self.nodes = place(self, filers, [spec] * len(filers), args.context, jobs=args.topology.jobs)
+        self.nodes = place(self, filers, [spec] * len(filers), args.context, jobs=args.topology.jobs, after=args.after)
         self.addresses = [f"http://{f.http_address}" for f in filers]
         self.register_outputs({"addresses": self.addresses})

@@ -31,6 +31,6 @@ class MasterQuorum(pulumi.ComponentResource):
             data_disk=DataDiskSpec(size_gib=args.instances.master_disk_gib, type="gp3"),
             protect_interface=True,
         )
-        self.nodes = place(self, masters, [spec] * len(masters), args.context)
+        self.nodes = place(self, masters, [spec] * len(masters), args.context, after=args.after)
         self.urls = [f"http://{m.http_address}" for m in masters]
         self.register_outputs({"urls": self.urls, "ips": {n: node.private_ip for n, node in self.nodes.items()}})

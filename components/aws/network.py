@@ -34,12 +34,16 @@ class Network(pulumi.ComponentResource):
     vpc_id: pulumi.Output[str]
     subnet_ids: list[pulumi.Output[str]]
     zone_id: pulumi.Output[str]
+    # What makes the private subnets' way out work (each zone's NAT route and its association; empty with an
+    # existing VPC): an instance booted before them cannot reach SSM, ECR or the package mirrors.
+    egress: list[pulumi.Resource]
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("aegis:storage:Network", name, None, opts)
         settings = args.network
         self._name = name
         self._tag = f"aegis-storage-{args.stack}"
+        self.egress = []
         if settings.vpc_id:
             self.vpc_id = pulumi.Output.from_input(settings.vpc_id)
             self.subnet_ids = [pulumi.Output.from_input(s) for s in settings.subnet_ids]
@@ -127,7 +131,8 @@ class Network(pulumi.ComponentResource):
             tags={"Name": f"{self._tag}-private-{zone}"},
             opts=child,
         )
-        aws.ec2.RouteTableAssociation(
+        association = aws.ec2.RouteTableAssociation(
             f"{name}-private-{zone}", subnet_id=private.id, route_table_id=routes.id, opts=child
         )
+        self.egress += [routes, association]
         return private.id

@@ -58,7 +58,8 @@ class NodeContext:
     values: Mapping[Ref, pulumi.Input[str]]
     # The nodes read SSM parameters at boot: the parameters and the read permission come first.
     boot_after: Sequence[pulumi.Resource]
-    image: str = SEAWEEDFS_IMAGE
+    # The weed image (prod: the registry's reference by digest, known once the lookup found it there).
+    image: pulumi.Input[str] = SEAWEEDFS_IMAGE
     # node name -> host:port of every master, for the masters' and volume servers' health gates
     masters: Mapping[str, str] = field(default_factory=dict)
     # A NodeReady covers the instance's boot: packages, the image pull, the first start.
@@ -72,6 +73,9 @@ class DataDiskSpec:
     size_gib: int
     type: str
     snapshot_id: str = ""
+    # Validated against EC2's limits by the config (components/model/config/disks.py); None = EC2's default.
+    iops: int | None = None
+    throughput: int | None = None
 
 
 @dataclass(frozen=True)
@@ -245,6 +249,8 @@ class ClusterNode(pulumi.ComponentResource):
             availability_zone=ctx.zones[zone],
             size=spec.data_disk.size_gib,
             type=spec.data_disk.type,
+            iops=spec.data_disk.iops,
+            throughput=spec.data_disk.throughput,
             encrypted=True,
             snapshot_id=spec.data_disk.snapshot_id or None,
             tags={
@@ -268,14 +274,16 @@ class ClusterNode(pulumi.ComponentResource):
             document = node_document(
                 model,
                 secrets=ctx.secrets,
-                values=dict(zip(refs, resolved[1:], strict=True)),
+                values=dict(zip(refs, resolved[2:], strict=True)),
                 data_disk=DataDisk(resolved[0], data_dir) if volume is not None else None,
                 jobs=args.jobs,
-                image=ctx.image,
+                image=resolved[1],
             )
             return encode_document(document)
 
-        return pulumi.Output.all(volume_id, *(ctx.values[ref] for ref in refs)).apply(render)
+        # HAProxy nodes run the distribution's package: only weed nodes wait for the image.
+        image = ctx.image if isinstance(model, Service) else ""
+        return pulumi.Output.all(volume_id, image, *(ctx.values[ref] for ref in refs)).apply(render)
 
 
 def _ready_plan(model: Service | LoadBalancer, ctx: NodeContext, instance_id: str) -> str:
@@ -292,6 +300,9 @@ class RoleArgs:
     context: NodeContext
     security_group_id: pulumi.Input[str]
     instance_profile: pulumi.Input[str] | None
+    # What the role's first instance waits for besides the context's boot_after (the S3 gateway: every filer's
+    # NodeReady, as `weed s3` opens its port only once a filer answers).
+    after: tuple[pulumi.Resource, ...] = ()
 
 
 def place(
@@ -300,11 +311,11 @@ def place(
     specs: Sequence[NodeSpec],
     context: NodeContext,
     jobs: tuple[Job, ...] = (),
+    after: tuple[pulumi.Resource, ...] = (),
 ) -> dict[str, ClusterNode]:
-    """One ClusterNode per service, children of `parent`, named after the model's node names; each
-    instance waits for the one before it to be ready (see the module docstring)."""
+    """One ClusterNode per service, children of `parent`, named after the model's node names; the first
+    instance waits for `after`, each later one for the one before it to be ready (see the module docstring)."""
     nodes: dict[str, ClusterNode] = {}
-    after: tuple[pulumi.Resource, ...] = ()
     for service, spec in zip(services, specs, strict=True):
         node = ClusterNode(
             service.name,

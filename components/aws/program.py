@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+import pulumi
 import pulumi_aws as aws
 
 from components.aws.alarms import StorageAlarms, StorageAlarmsArgs
@@ -17,13 +19,13 @@ from components.aws.masters import MasterQuorum
 from components.aws.network import Network, NetworkArgs
 from components.aws.node import Ami, ClusterNode, NodeContext, RoleArgs
 from components.aws.placement import prod_topology
+from components.aws.registry import ImageRegistry, ImageRegistryArgs
 from components.aws.s3_gateway import S3Gateway
 from components.aws.security import SecretAccess, SecretAccessArgs, SecurityGroups, SecurityGroupsArgs, Tier
 from components.aws.volumes import VolumeServers
 from components.model.config import AwsStackConfig, DatabaseMode
 from components.model.refs import Ref
 from components.model.topology import Role, Topology
-from components.model.version import seaweedfs_image
 from components.rollout.stack_rollout import RolloutTarget, StackRollout, StackRolloutArgs
 from components.stack.outputs import stack_outputs
 from components.stack.release import Release
@@ -46,9 +48,15 @@ def _ami(ami_id: str) -> Ami:
 
 
 def _metadata_and_secrets(
-    cfg: AwsStackConfig, topology: Topology, network: Network, groups: SecurityGroups, secrets: ClusterSecrets
+    cfg: AwsStackConfig,
+    topology: Topology,
+    network: Network,
+    groups: SecurityGroups,
+    secrets: ClusterSecrets,
+    registry: ImageRegistry,
 ) -> tuple[MetadataDatabase, SecretAccess]:
-    """The filers' PostgreSQL, and every secret (its password included) in SSM for the nodes to read."""
+    """The filers' PostgreSQL, and every secret (its password included) in SSM for the nodes to read, with
+    the nodes' roles (which also pull the weed image from the stack's registry)."""
     database = MetadataDatabase(
         "metadata-db",
         MetadataDatabaseArgs(
@@ -66,9 +74,35 @@ def _metadata_and_secrets(
             region=cfg.aws.network.region,
             topology=topology,
             values={**secrets.values, Ref.DB_PASSWORD: database.password},
+            image_repository_arn=registry.repository_arn,
         ),
     )
     return database, access
+
+
+def _node_context(
+    cfg: AwsStackConfig,
+    topology: Topology,
+    network: Network,
+    database: MetadataDatabase,
+    access: SecretAccess,
+    registry: ImageRegistry,
+    guard: pulumi.Resource,
+) -> NodeContext:
+    return NodeContext(
+        stack=cfg.stack,
+        zones=cfg.aws.network.availability_zones,
+        subnet_ids=network.subnet_ids,
+        dns_zone_id=network.zone_id,
+        ami=_ami(cfg.aws.instances.ami_id),
+        secrets=SecretSource(stack=cfg.stack, region=cfg.aws.network.region),
+        values={Ref.DB_HOST: database.host},
+        # A node boots only once its zone's NAT route exists: SSM, ECR and dnf are all behind it.
+        boot_after=[access, *network.egress],
+        image=registry.image,
+        masters={m.name: m.http_address for m in topology.of(Role.MASTER)},
+        documents_after=[guard],
+    )
 
 
 def deploy_aws(cfg: AwsStackConfig) -> dict[str, Any]:
@@ -81,20 +115,9 @@ def deploy_aws(cfg: AwsStackConfig) -> dict[str, Any]:
     groups = SecurityGroups(
         "sg", SecurityGroupsArgs(cfg.stack, aws_cfg.network, aws_cfg.database, topology, vpc_id=network.vpc_id)
     )
-    database, access = _metadata_and_secrets(cfg, topology, network, groups, secrets)
-    context = NodeContext(
-        stack=cfg.stack,
-        zones=aws_cfg.network.availability_zones,
-        subnet_ids=network.subnet_ids,
-        dns_zone_id=network.zone_id,
-        ami=_ami(aws_cfg.instances.ami_id),
-        secrets=SecretSource(stack=cfg.stack, region=aws_cfg.network.region),
-        values={Ref.DB_HOST: database.host},
-        boot_after=[access],
-        image=seaweedfs_image(cfg.seaweedfs_version),
-        masters={m.name: m.http_address for m in topology.of(Role.MASTER)},
-        documents_after=[guard],
-    )
+    registry = ImageRegistry("image", ImageRegistryArgs(stack=cfg.stack, digest=cfg.seaweedfs_image_digest))
+    database, access = _metadata_and_secrets(cfg, topology, network, groups, secrets, registry)
+    context = _node_context(cfg, topology, network, database, access, registry, guard)
 
     def role_args(tier: Tier) -> RoleArgs:
         return RoleArgs(aws_cfg.instances, topology, context, groups.ids[tier], access.profiles.get(tier))
@@ -103,7 +126,10 @@ def deploy_aws(cfg: AwsStackConfig) -> dict[str, Any]:
     volumes = VolumeServers("volumes", role_args(Tier.VOLUME))
     VolumeBackups("backups", VolumeBackupsArgs(stack=cfg.stack))
     filers = FilerPool("filers", role_args(Tier.FILER))
-    gateway = S3Gateway("s3", role_args(Tier.S3)) if cfg.s3_enabled else None
+    # `weed s3` opens its port only once a filer answers, and the filers wait for the database: the gateway's
+    # instance starts after every filer is ready, so its own readiness window does not close first.
+    filers_ready = tuple(node.ready for node in filers.nodes.values())
+    gateway = S3Gateway("s3", replace(role_args(Tier.S3), after=filers_ready)) if cfg.s3_enabled else None
     balancer = FilerLoadBalancer(
         "filer-lb",
         FilerLoadBalancerArgs(

@@ -24,7 +24,7 @@ class S3Gateway(pulumi.ComponentResource):
             instance_profile=args.instance_profile,
             root_disk_gib=args.instances.filer_disk_gib,
         )
-        self.nodes = place(self, [gateway], [spec], args.context)
+        self.nodes = place(self, [gateway], [spec], args.context, after=args.after)
         self.node = self.nodes[gateway.name]
         self.private_ip = self.node.private_ip
         self.register_outputs({"private_ip": self.private_ip, "host": gateway.host})

@@ -35,6 +35,7 @@ import pulumi_aws as aws
 from components.aws.bootstrap import node_parameter_name
 from components.aws.cloud_init import node_texts, parameter_name, secret_refs
 from components.aws.iam import assume_role_policy
+from components.aws.registry import pull_policy
 from components.model.config import DatabaseMode, DatabaseSettings, NetworkSettings
 from components.model.refs import Ref
 from components.model.topology import LoadBalancer, Role, Topology
@@ -229,6 +230,8 @@ class SecretAccessArgs:
     region: str
     topology: Topology
     values: Mapping[Ref, pulumi.Input[str]]
+    # The weed image's ECR repository (components/aws/registry.py): every tier but HAProxy pulls from it.
+    image_repository_arn: pulumi.Input[str] | None = None
 
 
 class SecretAccess(pulumi.ComponentResource):
@@ -291,6 +294,13 @@ class SecretAccess(pulumi.ComponentResource):
             opts=child,
         )
         self._node_document_access(name, args, tier, role)
+        if args.image_repository_arn is not None and tier is not Tier.LB:
+            aws.iam.RolePolicy(
+                f"{name}-{tier.value}-pull-image",
+                role=role.id,
+                policy=pulumi.Output.json_dumps(pulumi.Output.from_input(args.image_repository_arn).apply(pull_policy)),
+                opts=child,
+            )
         if not parameter_arns:
             return self._profile(name, args, tier, role)
         aws.iam.RolePolicy(

@@ -24,10 +24,14 @@ class VolumeServers(pulumi.ComponentResource):
                 security_group_id=args.security_group_id,
                 instance_profile=args.instance_profile,
                 data_disk=DataDiskSpec(
-                    size_gib=instances.volume_disk_gib, type=instances.volume_disk_type, snapshot_id=snapshot
+                    size_gib=instances.volume_disk_gib,
+                    type=instances.volume_disk_type,
+                    snapshot_id=snapshot,
+                    iops=instances.volume_disk.iops,
+                    throughput=instances.volume_disk.throughput,
                 ),
             )
             for snapshot in snapshots
         ]
-        self.nodes = place(self, servers, specs, args.context)
+        self.nodes = place(self, servers, specs, args.context, after=args.after)
         self.register_outputs({"ips": {n: node.private_ip for n, node in self.nodes.items()}})

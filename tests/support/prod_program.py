@@ -13,14 +13,19 @@ from typing import Any
 import pytest
 
 from components.aws.bootstrap import decode_document
-from components.model.version import SEAWEEDFS_IMAGE
+from components.model.version import SEAWEEDFS_IMAGE_DIGESTS, SEAWEEDFS_VERSION
 from tests.support.pulumi_harness import ProgramRun, RecordingMocks, RecordingMonitor, Registration, run_program
 from tests.support.stack_configs import PROD, REGION
 
 AMI = "ami-0aaaabbbbccccdddd"
 ACCOUNT = "123456789012"
+DIGEST = SEAWEEDFS_IMAGE_DIGESTS[SEAWEEDFS_VERSION]
+REGISTRY = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
+REPOSITORY_URL = f"{REGISTRY}/aegis-storage/prod/seaweedfs"
+IMAGE = f"{REPOSITORY_URL}@{DIGEST}"  # what every weed node runs, as the registry's lookup finds it
 CALLS = {
     "aws:ec2/getAmi:getAmi": {"id": AMI, "architecture": "x86_64"},
+    "aws:ecr/getImage:getImage": {"imageDigest": DIGEST},
     "aws:index/getCallerIdentity:getCallerIdentity": {"accountId": ACCOUNT},
     "aws:index/getPartition:getPartition": {"partition": "aws"},
 }
@@ -68,7 +73,7 @@ class Run:
         run = self.files(node)[f"/etc/aegis/seaweedfs-{node}/run"]
         (line,) = [line for line in run.splitlines() if line.startswith("exec ")]
         command = shlex.split(line)
-        return command[command.index(SEAWEEDFS_IMAGE) + 1 :]
+        return command[command.index(IMAGE) + 1 :]
 
 
 def computed_outputs(type_: str, name: str, addresses: dict[str, str]) -> dict[str, Any]:
@@ -80,6 +85,10 @@ def computed_outputs(type_: str, name: str, addresses: dict[str, str]) -> dict[s
         "aws:lb/loadBalancer:LoadBalancer": {"dnsName": NLB_DNS, "arn": f"arn:nlb/{name}"},
         "aws:lb/targetGroup:TargetGroup": {"arn": f"arn:targetgroup/{name}"},
         "aws:rds/instance:Instance": {"address": DB_ADDRESS},
+        "aws:ecr/repository:Repository": {
+            "repositoryUrl": REPOSITORY_URL,
+            "arn": f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/aegis-storage/prod/seaweedfs",
+        },
         "aws:rds/parameterGroup:ParameterGroup": {"name": f"{name}-0a1b2c3"},
         "aws:rds/subnetGroup:SubnetGroup": {"name": f"{name}-0a1b2c3"},
     }.get(type_, {})

@@ -10,14 +10,15 @@ import pytest
 
 from components.aws.bootstrap import decode_document, node_parameter_name
 from components.model.rollout import NODE_APPLY_SCRIPT
-from components.model.version import SEAWEEDFS_VERSION, seaweedfs_image
+from components.model.version import SEAWEEDFS_VERSION, registry_image
 from components.rollout.resource import RolloutPlan, _NodeReadyProvider, _RolloutRunProvider
 from tests.support.engine_wire import engine_delivers
-from tests.support.prod_program import INSTANCE, SSM, Run, execute
+from tests.support.prod_program import INSTANCE, REPOSITORY_URL, SSM, Run, execute
 
 DYNAMIC = "pulumi-python:dynamic:Resource"
 MASTERS = {"master-0", "master-1", "master-2"}
 WEED_NODES = MASTERS | {"volume-0", "volume-1", "volume-2", "filer-0", "filer-1", "filer-2", "s3-0"}
+NEXT_DIGEST = "sha256:" + "49" * 32  # a release not pinned in version.py comes with its digest
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,7 @@ def runs(prod: Run) -> dict[str, Run]:
     return {
         "base": prod,
         "flag": execute(electionTimeout="5s"),
-        "version": execute(seaweedfsVersion="4.49"),
+        "version": execute(seaweedfsVersion="4.49", seaweedfsImageDigest=NEXT_DIGEST),
     }
 
 
@@ -70,10 +71,10 @@ def test_it_changes_the_node_documents_and_the_rollout_plan_instead(runs: dict[s
         assert _NodeReadyProvider().diff("node-ready", before.inputs, ready.inputs).changes is False
 
 
-def test_the_release_reaches_the_documents_as_the_image_tag(runs: dict[str, Run]):
+def test_the_release_reaches_the_documents_as_the_image_digest(runs: dict[str, Run]):
     run = documents(runs["version"])["master-0"]
     script = next(f["content"] for f in decode_document(run)["write_files"] if f["path"].endswith("/run"))
-    assert seaweedfs_image("4.49") in script
+    assert registry_image(REPOSITORY_URL, NEXT_DIGEST) in script
     assert rollout_inputs(runs["version"])["version"] == "4.49"
     assert rollout_inputs(runs["base"])["version"] == SEAWEEDFS_VERSION
 
