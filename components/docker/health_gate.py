@@ -7,6 +7,11 @@ it depends on, and a failing check fails the update with the health report.
 The target crosses into the provider as ONE JSON string, because the engine's protobuf `Struct` turns every
 number into a double; a string arrives byte for byte and is read by the CLI's own `Target.from_stack_outputs`
 (docs/decisions/2026-11-24-health-gate-json-input.md).
+
+The gate keeps no volume record: it retries until healthy, and a record belongs to one run's final look.
+`scripts/deploy` runs the health check with `--volume-record` right after `pulumi up` instead, so the
+record's per-user path stays out of the stack's inputs and state. The gate does judge room for a new
+volume, which is one of `run_checks`' probes.
 """
 
 from __future__ import annotations

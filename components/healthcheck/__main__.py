@@ -18,7 +18,6 @@ from typing import Any, NoReturn
 import httpx
 
 from components.healthcheck.checks import DEGRADED, HEALTHY, Report, Target, run_checks, wait_until_healthy
-from components.healthcheck.space import with_space
 from components.healthcheck.volume_record import FileRecord, with_volume_record
 
 EXIT_HEALTHY = 0
@@ -202,7 +201,6 @@ def main(argv: Sequence[str] | None = None, transport: httpx.BaseTransport | Non
         report = wait_until_healthy(target, args.wait, probe_timeout=args.probe_timeout, transport=transport)
     else:
         report = run_checks(target, args.probe_timeout, transport=transport)
-    report = with_space(report, target, args.probe_timeout, transport=transport)
     if args.volume_record is not None:
         record = FileRecord(args.volume_record)
         report = with_volume_record(report, target.master_urls, record, args.probe_timeout, transport=transport)

@@ -28,15 +28,24 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import partial
-from typing import Any
 
 import httpx
 
 from components.healthcheck.aegis_probe import aegis_probe
 from components.healthcheck.filer_rules import RULES_PATH, rules_problem
-from components.healthcheck.probing import CheckResult, Http, address, check_result, json_object, since, sweep_stale
+from components.healthcheck.probing import (
+    CheckResult,
+    Http,
+    address,
+    check_result,
+    from_first_master,
+    json_object,
+    since,
+    sweep_stale,
+)
 from components.healthcheck.s3_view import AEGIS_BUCKET, S3ViewProbe, listed_keys
 from components.healthcheck.sigv4 import sign_get
+from components.healthcheck.space import check_space
 from components.healthcheck.target import Target
 from components.healthcheck.wire import DataNode, cluster_status, data_nodes, replica_counts
 
@@ -101,6 +110,10 @@ def run_checks(target: Target, probe_timeout: float = 3.0, *, transport: httpx.B
     probes += [partial(_master, url=url, expected_masters=target.expected_masters) for url in target.master_urls]
     probes.append(partial(_volume_servers, master_urls=target.master_urls, expected=target.expected_volume_servers))
     probes.append(partial(_replicas, master_urls=target.master_urls))
+    # No server able to take a new volume is unhealthy whatever minFreeVolumeSlots says (0 turns off only
+    # the degraded early warning below): writes needing a new volume fail.
+    volume_urls = target.volume_server_urls or tuple(f"http://{s}" for s in target.expected_volume_servers)
+    probes.append(partial(check_space, master_urls=target.master_urls, volume_urls=volume_urls))
     if target.min_free_volume_slots:
         probes.append(partial(_slots, master_urls=target.master_urls, minimum=target.min_free_volume_slots))
     if target.min_free_disk_percent:
@@ -227,26 +240,7 @@ def _volume_servers(http: Http, master_urls: tuple[str, ...], expected: tuple[st
 
 def _topology(http: Http, master_urls: tuple[str, ...]) -> tuple[str, tuple[DataNode, ...]] | str:
     """(master that answered, its data nodes) from the first master with a topology, else why none had one."""
-    return _from_first_master(http, master_urls, "/dir/status", data_nodes)
-
-
-def _from_first_master(
-    http: Http, master_urls: tuple[str, ...], path: str, parse: Callable[[dict[str, Any] | None], Any]
-) -> tuple[str, Any] | str:
-    """(master that answered, `parse` of its JSON) from the first master whose answer parses, else why none did."""
-    errors = []
-    for url in master_urls:
-        where = address(url)
-        answer = http.send("GET", f"{url.rstrip('/')}{path}")
-        if answer.response is None:
-            errors.append(f"{where}: {answer.error}")
-        elif answer.response.status_code != 200:
-            errors.append(f"{where}: HTTP {answer.response.status_code}")
-        elif (parsed := parse(json_object(answer.response))) is None:
-            errors.append(f"{where}: unexpected {path} answer")
-        else:
-            return where, parsed
-    return f"no master answered {path} ({'; '.join(errors)})"
+    return from_first_master(http, master_urls, "/dir/status", data_nodes)
 
 
 MAX_NAMED_VOLUMES = 20  # a lost server can leave hundreds of volumes short; the first ones tell the story
@@ -259,7 +253,7 @@ def _degraded(component: str, where: str, check: str, latency_ms: float, problem
 def _replicas(http: Http, master_urls: tuple[str, ...]) -> list[CheckResult]:
     """Every volume has as many copies registered as its replication asks for (from the leader's /vol/status)."""
     start = time.perf_counter()
-    found = _from_first_master(http, master_urls, "/vol/status", replica_counts)
+    found = from_first_master(http, master_urls, "/vol/status", replica_counts)
     latency = since(start)
     if isinstance(found, str):
         tried = ", ".join(address(url) for url in master_urls)

@@ -23,7 +23,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from components.healthcheck.checks import HEALTHY, Target, not_healthy_message, run_checks, wait_until_healthy
-from components.healthcheck.space import with_space
 from components.healthcheck.volume_record import SsmRecord, with_volume_record
 from components.healthcheck.watch import NAMESPACE, cluster_metrics, report_metrics
 
@@ -70,7 +69,7 @@ def gate(event: Mapping[str, Any], client: ClientFactory) -> dict[str, Any]:
 
 def watch(event: Mapping[str, Any], client: ClientFactory) -> dict[str, Any]:
     target = target_of(event, client)
-    report = with_space(run_checks(target), target)
+    report = run_checks(target)
     if event.get("volume_record_parameter"):
         # The record of volume ids the cluster held: a volume gone without a deliberate delete is unhealthy.
         store = SsmRecord(client("ssm"), event["volume_record_parameter"])

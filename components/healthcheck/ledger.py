@@ -27,6 +27,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from components.healthcheck.wire import VolumeCopy, volume_copies
+
 SUPERBLOCK_BYTES = 8  # a volume's .dat holding no needle at all; what volume.deleteEmpty deletes
 RECORD_VERSION = 1
 # The record's worst case per volume: a 7-digit id and its comma in a list of single ids (ids are dealt out
@@ -154,39 +156,33 @@ def compare(previous: Record, current: Iterable[VolumeSeen]) -> Comparison:
     return Comparison(lost, Record(kept), len(previous.volumes), len(seen))
 
 
-def volumes_of(vol_status: Mapping[str, Any]) -> list[VolumeSeen]:
-    """Every volume in a master's /vol/status body, its copies merged; ValueError if the body is not one.
-
-    The body nests DataCenters -> rack -> server -> [volume]; ReplicaPlacement leaves out zero digits
-    ({"rack": 1} is 010) and Ttl is {"Count": 0, "Unit": 0} without a TTL.
-    """
-    copies: dict[int, list[tuple[str, Mapping[str, Any]]]] = {}
-    try:
-        centers = vol_status["Volumes"]["DataCenters"] or {}
-        for racks in centers.values():
-            for servers in (racks or {}).values():
-                for server, volumes in (servers or {}).items():
-                    for volume in volumes or []:
-                        copies.setdefault(int(volume["Id"]), []).append((str(server), volume))
-        return [_merged(vid, found) for vid, found in sorted(copies.items())]
-    except (KeyError, TypeError, AttributeError, ValueError) as exc:
-        raise ValueError(f"not a /vol/status body: {exc!r}") from None
+def volumes_of(vol_status: Mapping[str, Any] | None) -> list[VolumeSeen]:
+    """Every volume in a master's /vol/status body, its copies merged; ValueError if the body is not one, or a
+    copy's sizes or TTL are unreadable (a guessed size could call a volume holding data empty)."""
+    copies = volume_copies(vol_status)
+    if copies is None:
+        raise ValueError("not a /vol/status body")
+    by_id: dict[int, list[VolumeCopy]] = {}
+    for copy in copies:
+        by_id.setdefault(copy.id, []).append(copy)
+    return [_merged(vid, found) for vid, found in sorted(by_id.items())]
 
 
-def _merged(vid: int, found: list[tuple[str, Mapping[str, Any]]]) -> VolumeSeen:
-    first = found[0][1]
-    placement = first.get("ReplicaPlacement") or {}
-    replication = "".join(str(int(placement.get(key, 0))) for key in ("dc", "rack", "node"))
+def _merged(vid: int, found: list[VolumeCopy]) -> VolumeSeen:
+    counts = [(c.size, c.deleted_bytes, c.file_count, c.delete_count) for c in found]
+    if any(count is None for row in counts for count in row) or found[0].ttl is None:
+        raise ValueError(f"not a /vol/status body: volume {vid} has unreadable sizes")
+    first = found[0]
     # Copies can differ for a moment (one has taken a write the other has not): the largest decides.
-    largest = max((volume for _, volume in found), key=lambda v: int(v.get("Size", 0)))
+    largest = max(found, key=lambda copy: copy.size or 0)
     return VolumeSeen(
         id=vid,
-        collection=str(first.get("Collection") or ""),
-        replication=replication,
-        servers=tuple(sorted(server for server, _ in found)),
-        size=int(largest.get("Size", 0)),
-        deleted_bytes=int(largest.get("DeletedByteCount", 0)),
-        file_count=int(largest.get("FileCount", 0)),
-        delete_count=int(largest.get("DeleteCount", 0)),
-        ttl=bool((first.get("Ttl") or {}).get("Count")),
+        collection=first.collection,
+        replication=first.replication,
+        servers=tuple(sorted(copy.server for copy in found)),
+        size=largest.size or 0,
+        deleted_bytes=largest.deleted_bytes or 0,
+        file_count=largest.file_count or 0,
+        delete_count=largest.delete_count or 0,
+        ttl=bool(first.ttl),
     )

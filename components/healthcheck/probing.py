@@ -7,10 +7,11 @@ them depend on it, not on each other.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -19,6 +20,8 @@ from components.healthcheck import wire
 
 # Far beyond any probe timeout and the filer's own 30 s wait for a writable volume, so no live probe is swept.
 STALE_PROBE_AGE = timedelta(minutes=10)
+
+Parsed = TypeVar("Parsed")
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,28 @@ def check_result(
 def json_object(response: httpx.Response) -> dict[str, Any] | None:
     """The JSON object a response carries; None when its body is not one."""
     return wire.json_object(response.content)
+
+
+def from_first_master(
+    http: Http, master_urls: Sequence[str], path: str, parse: Callable[[dict[str, Any] | None], Parsed | None]
+) -> tuple[str, Parsed] | str:
+    """(master that answered, `parse` of its JSON) from the first master whose answer parses, else why none did.
+
+    A follower proxies `/dir/status` and `/vol/status` to the leader and answers 502 while it knows none, so
+    the next master may still answer."""
+    errors = []
+    for url in master_urls:
+        where = address(url)
+        answer = http.send("GET", f"{url.rstrip('/')}{path}")
+        if answer.response is None:
+            errors.append(f"{where}: {answer.error}")
+        elif answer.response.status_code != 200:
+            errors.append(f"{where}: HTTP {answer.response.status_code}")
+        elif (parsed := parse(json_object(answer.response))) is None:
+            errors.append(f"{where}: unexpected {path} answer")
+        else:
+            return where, parsed
+    return f"no master answered {path} ({'; '.join(errors)})"
 
 
 def sweep_stale(http: Http, base: str, directory: str, name_prefix: str = "", recursive: bool = False) -> int:

@@ -7,10 +7,12 @@ centers (weed/topology/volume_growth.go). Where that placement cannot be found, 
 volume fails or stalls. Measured on the loopback prod topology (010, -max=4, volumeSizeLimitMB=1, weed
 4.48): once every slot was taken, PUTs through HAProxy answered 500 "No writable volumes" within 0.04 s,
 because the filers ask for volumes in their own rack and the master answers that at once; without a rack
-the filer retries the master's "volume growth in progress" for up to its 30 s assign budget.
+the filer retries the master's "volume growth in progress" for up to its 30 s assign budget. When the
+fill left 2 free slots in one zone only (0/2/0: no room for a 010 volume), PUTs got no answer within 60 s.
 
 So "no server can take a new volume" is unhealthy whatever the per-server minimum says, and the check
-names the free slots and disk left, read from each volume server's /status only then (it is heavy).
+names the free slots and disk left, read from each volume server's /status only then (it is heavy). It is
+one of `run_checks`' probes, so both post-deploy gates, the CLI and the scheduled watch all judge it.
 """
 
 from __future__ import annotations
@@ -19,27 +21,35 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import httpx
-
-from components.healthcheck.checks import Report, Target
-from components.healthcheck.probing import CheckResult, Http, address, check_result, json_object, since
-from components.healthcheck.wire import DataNode, data_nodes
+from components.healthcheck.probing import (
+    CheckResult,
+    Http,
+    address,
+    check_result,
+    from_first_master,
+    json_object,
+    since,
+)
+from components.healthcheck.wire import DataNode, dir_status
 
 CHECK = "room for a new volume"
 GIB = 1024**3
 
 
-def nodes_of(dir_status: Mapping[str, Any]) -> tuple[tuple[DataNode, ...], set[str]]:
-    """(data nodes, replications of the volume layouts) from a master's /dir/status; ValueError if not one."""
-    nodes = data_nodes(dir_status)
-    layouts = (dir_status.get("Topology") or {}).get("Layouts") or []
-    try:
-        replications = {str(layout["replication"]) for layout in layouts}
-    except (KeyError, TypeError) as exc:
-        raise ValueError(f"not a /dir/status body: {exc!r}") from None
-    if nodes is None or any(node.free_slots is None for node in nodes):
+def nodes_of(body: Mapping[str, Any] | None) -> tuple[tuple[DataNode, ...], set[str]]:
+    """(data nodes, replications of the volume layouts) from a master's /dir/status; ValueError if not one, or
+    if a node's slots or a layout's replication are unreadable (no verdict on room from a guess)."""
+    found = _readable(body)
+    if found is None:
         raise ValueError("not a /dir/status body")
-    return nodes, replications
+    return found
+
+
+def _readable(body: Mapping[str, Any] | None) -> tuple[tuple[DataNode, ...], set[str]] | None:
+    found = dir_status(body)
+    if found is None or found.replications is None or any(node.free_slots is None for node in found.nodes):
+        return None
+    return found.nodes, set(found.replications)
 
 
 def _free(node: DataNode) -> int:
@@ -88,42 +98,35 @@ def _needs(replication: str) -> str:
 
 
 def disk_left(status: Mapping[str, Any]) -> str:
-    """'/data 12.5% free (1.2 GiB of 9.8 GiB)' for each disk of a volume server's /status body."""
+    """'/data 12.5% free (1.2 GiB of 9.8 GiB)' for each disk of a volume server's /status body; "unreadable"
+    for a body of another shape (this runs inside the gates' probes, which must not raise)."""
     parts = []
-    for disk in status.get("DiskStatuses") or []:
-        text = f"{disk.get('dir', '?')} {float(disk.get('percent_free', 0)):.1f}% free"
-        if isinstance(disk.get("free"), int) and isinstance(disk.get("all"), int):
-            text += f" ({disk['free'] / GIB:.1f} GiB of {disk['all'] / GIB:.1f} GiB)"
-        parts.append(text)
+    try:
+        for disk in status.get("DiskStatuses") or []:
+            text = f"{disk.get('dir', '?')} {float(disk.get('percent_free', 0)):.1f}% free"
+            if isinstance(disk.get("free"), int) and isinstance(disk.get("all"), int):
+                text += f" ({disk['free'] / GIB:.1f} GiB of {disk['all'] / GIB:.1f} GiB)"
+            parts.append(text)
+    except (AttributeError, TypeError, ValueError):
+        return "unreadable"
     return ", ".join(parts)
 
 
 def check_space(http: Http, master_urls: Sequence[str], volume_urls: Sequence[str]) -> list[CheckResult]:
     """Unhealthy when no new volume can be placed for a replication in use, naming the slots and disk left."""
     start = time.perf_counter()
-    errors = []
-    for url in master_urls:
-        answer = http.send("GET", f"{url.rstrip('/')}/dir/status")
-        if answer.response is None:
-            errors.append(f"{address(url)}: {answer.error}")
-            continue
-        if answer.response.status_code != 200:
-            errors.append(f"{address(url)}: HTTP {answer.response.status_code}")
-            continue
-        try:
-            nodes, replications = nodes_of(json_object(answer.response) or {})
-        except ValueError:
-            errors.append(f"{address(url)}: unexpected /dir/status answer")
-            continue
-        if not nodes:
-            return []  # the registered check already names every missing volume server
-        problem = placement_problem(nodes, replications)
-        if problem:
-            problem += _disks(http, volume_urls)
-        note = f"{sum(_free(n) for n in nodes)} free volume slot(s)"
-        return [check_result("volume", address(url), CHECK, since(start), problem, note)]
-    tried = ", ".join(address(url) for url in master_urls)
-    return [check_result("volume", tried, CHECK, since(start), f"no master answered /dir/status ({'; '.join(errors)})")]
+    found = from_first_master(http, master_urls, "/dir/status", _readable)
+    if isinstance(found, str):
+        tried = ", ".join(address(url) for url in master_urls)
+        return [check_result("volume", tried, CHECK, since(start), found)]
+    where, (nodes, replications) = found
+    if not nodes:
+        return []  # the registered check already names every missing volume server
+    problem = placement_problem(nodes, replications)
+    if problem:
+        problem += _disks(http, volume_urls)
+    note = f"{sum(_free(n) for n in nodes)} free volume slot(s)"
+    return [check_result("volume", where, CHECK, since(start), problem, note)]
 
 
 def _disks(http: Http, volume_urls: Sequence[str]) -> str:
@@ -133,14 +136,3 @@ def _disks(http: Http, volume_urls: Sequence[str]) -> str:
         body = json_object(answer.response) if answer.response is not None else None
         found.append(f"{address(url)} {disk_left(body) if body else 'unreadable'}")
     return f"; disk: {'; '.join(found)}" if found else ""
-
-
-def with_space(
-    report: Report, target: Target, probe_timeout: float = 3.0, *, transport: httpx.BaseTransport | None = None
-) -> Report:
-    """The report with the room-for-a-new-volume verdict added; the disk is read from the target's volume
-    server URLs, else from each expected volume server's own address."""
-    volume_urls = target.volume_server_urls or tuple(f"http://{s}" for s in target.expected_volume_servers)
-    with httpx.Client(transport=transport, timeout=probe_timeout) as client:
-        results = check_space(Http(client, probe_timeout), target.master_urls, volume_urls)
-    return Report((*report.results, *results), report.wall_seconds)

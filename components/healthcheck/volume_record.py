@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,7 +23,7 @@ import httpx
 
 from components.healthcheck.checks import Report
 from components.healthcheck.ledger import MAX_RECORD_BYTES, Comparison, Record, VolumeSeen, compare, volumes_of
-from components.healthcheck.probing import CheckResult, Http, address, check_result, json_object, since
+from components.healthcheck.probing import CheckResult, Http, address, check_result, from_first_master, since
 
 CHECK = "every volume present"
 MAX_NAMED = 20  # a lost server pair can take hundreds of volumes; the first ones tell the story
@@ -103,9 +103,9 @@ class SsmRecord:
     def load(self) -> Record | None:
         try:
             answer = self.client.get_parameter(Name=self.name)
-        except Exception as exc:  # boto3 raises its own ParameterNotFound class; it is not importable here
-            if type(exc).__name__ == "ParameterNotFound" or "ParameterNotFound" in str(exc):
-                return None
+        except Exception as exc:  # botocore builds ParameterNotFound from the model; nothing to import here
+            if _error_code(exc) == "ParameterNotFound":
+                return None  # the first run: the save below creates the parameter
             raise
         return Record.from_json(answer["Parameter"]["Value"])
 
@@ -113,6 +113,14 @@ class SsmRecord:
         self.client.put_parameter(
             Name=self.name, Value=_bounded(record), Type="String", Tier=SSM_PARAMETER_TIER, Overwrite=True
         )
+
+
+def _error_code(exc: Exception) -> str:
+    """The AWS error code of a botocore ClientError (its `response`), else the exception's class name."""
+    response = getattr(exc, "response", None)
+    error = response.get("Error") if isinstance(response, dict) else None
+    code = error.get("Code") if isinstance(error, dict) else None
+    return code if isinstance(code, str) else type(exc).__name__
 
 
 def check_volume_record(http: Http, master_urls: Sequence[str], store: RecordStore) -> list[CheckResult]:
@@ -128,19 +136,14 @@ def check_volume_record(http: Http, master_urls: Sequence[str], store: RecordSto
 
 def _live_volumes(http: Http, master_urls: Sequence[str]) -> tuple[str, list[VolumeSeen]] | str:
     """(master that answered, its volumes) from the first master with a readable /vol/status, else why none."""
-    errors = []
-    for url in master_urls:
-        answer = http.send("GET", f"{url.rstrip('/')}/vol/status")
-        if answer.response is None:
-            errors.append(f"{address(url)}: {answer.error}")
-        elif answer.response.status_code != 200:
-            errors.append(f"{address(url)}: HTTP {answer.response.status_code}")
-        else:
-            try:
-                return address(url), volumes_of(json_object(answer.response) or {})
-            except ValueError:
-                errors.append(f"{address(url)}: unexpected /vol/status answer")
-    return f"no master answered /vol/status ({'; '.join(errors)})"
+    return from_first_master(http, master_urls, "/vol/status", _volumes_or_none)
+
+
+def _volumes_or_none(body: Mapping[str, Any] | None) -> list[VolumeSeen] | None:
+    try:
+        return volumes_of(body)
+    except ValueError:
+        return None
 
 
 def _judged(store: RecordStore, judge: Callable[[Record], Comparison], where: str, start: float) -> CheckResult:
@@ -160,10 +163,10 @@ def _judged(store: RecordStore, judge: Callable[[Record], Comparison], where: st
     if not result.lost:
         note = f"{result.recorded} recorded volume(s) all present ({result.seen} now)"
         return check_result("volumes", where, CHECK, since(start), "", note)
-    return check_result("volumes", where, CHECK, since(start), lost_message(result))
+    return check_result("volumes", where, CHECK, since(start), lost_message(result, store.where))
 
 
-def lost_message(result: Comparison) -> str:
+def lost_message(result: Comparison, record: str) -> str:
     named = "; ".join(
         f"volume {lose.id} ({_collection(lose.recorded.collection)}, {lose.recorded.replication}) "
         f"last on {', '.join(lose.recorded.servers)}"
@@ -172,7 +175,8 @@ def lost_message(result: Comparison) -> str:
     more = f"; and {len(result.lost) - MAX_NAMED} more" if len(result.lost) > MAX_NAMED else ""
     return (
         f"{len(result.lost)} volume(s) lost every copy without a deliberate delete: {named}{more} "
-        "(they stay named until a copy returns or the id is removed from the record)"
+        # Named, so an operator who rebuilt the cluster on purpose knows what to delete.
+        f"(they stay named until a copy returns or the id is removed from the record, {record})"
     )
 
 

@@ -10,8 +10,12 @@ What they rely on was seen on a running weed 4.48 cluster:
   levels are null, not [], e.g. "DataNodes": null once the last volume server left. A data node names its
   volume slots (`Max`), the volumes it holds (`Volumes`) and their ids (`VolumeIds`, " 1-3 5", cut with
   "..." after 100 per disk).
-- master `/vol/status`: Volumes -> DataCenters -> rack -> server -> [volume]; each volume names its
-  ReplicaPlacement as {"dc": x, "rack": y, "node": z}, zero digits left out, so it wants 1 + x + y + z copies.
+- master `/dir/status` also lists the volume layouts in use (`Topology.Layouts`), one per collection,
+  replication and TTL, each naming its `replication` as three digits ("010").
+- master `/vol/status`: Volumes -> DataCenters -> rack -> server -> [volume], one entry per copy; each
+  volume names its ReplicaPlacement as {"dc": x, "rack": y, "node": z}, zero digits left out, so it wants
+  1 + x + y + z copies, its sizes (`Size` of the .dat, `DeletedByteCount`, `FileCount`, `DeleteCount`) and
+  its `Ttl` ({"Count": 0, "Unit": 0} without one).
 - HAProxy's stats CSV (`show stat` on the admin socket, or the stats page's `;csv`): a header line starting
   with "# ", then one row per proxy and server, FRONTEND and BACKEND being the proxy's own rows.
 
@@ -27,7 +31,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-
 
 # The backend of HAProxy's config that holds the filers (components/model/haproxy.py renders it).
 FILER_BACKEND = "filers"
@@ -107,11 +110,40 @@ class DataNode:
         return self.max_volumes - self.volumes
 
 
-def data_nodes(body: Mapping[str, Any] | None) -> tuple[DataNode, ...] | None:
-    """Every data node of a `/dir/status` body; None if the body is not a topology."""
+@dataclass(frozen=True)
+class DirStatus:
+    """A master's `/dir/status`: its data nodes and the replications of the volume layouts in use."""
+
+    nodes: tuple[DataNode, ...]
+    replications: frozenset[str] | None  # "010", ...; None when the Layouts are unreadable
+
+
+def dir_status(body: Mapping[str, Any] | None) -> DirStatus | None:
+    """The `/dir/status` in a JSON body; None if the body is not a topology."""
     topology = (body or {}).get("Topology")
     if not isinstance(topology, dict):
         return None
+    nodes = _data_nodes(topology)
+    return None if nodes is None else DirStatus(nodes, _replications(topology.get("Layouts")))
+
+
+def data_nodes(body: Mapping[str, Any] | None) -> tuple[DataNode, ...] | None:
+    """Every data node of a `/dir/status` body; None if the body is not a topology."""
+    found = dir_status(body)
+    return None if found is None else found.nodes
+
+
+def _replications(layouts: Any) -> frozenset[str] | None:
+    # A layout with no readable replication is no answer at all: a guess would hide a layout that cannot grow.
+    if layouts is None:
+        return frozenset()
+    if not isinstance(layouts, list) or not all(isinstance(layout, dict) for layout in layouts):
+        return None
+    found = [str(layout.get("replication")) for layout in layouts]
+    return frozenset(found) if all(re.fullmatch(r"\d{3}", text) for text in found) else None
+
+
+def _data_nodes(topology: Mapping[str, Any]) -> tuple[DataNode, ...] | None:
     placed = [
         (_text(dc, "Id"), _text(rack, "Id"), node)
         for dc in topology.get("DataCenters") or []
@@ -162,24 +194,85 @@ def _volume_ids(text: Any) -> tuple[int, ...] | None:
     return tuple(ids)
 
 
-def replica_counts(body: Mapping[str, Any] | None) -> dict[int, tuple[int, int]] | None:
-    """volume id -> (copies registered, copies wanted) from a master's `/vol/status` body; None if it is not one."""
+@dataclass(frozen=True)
+class VolumeCopy:
+    """One copy of a volume, as a master's `/vol/status` lists it under the server that holds it."""
+
+    id: int
+    server: str
+    data_center: str
+    rack: str
+    collection: str
+    placement: tuple[int, int, int]  # ReplicaPlacement's dc, rack and node digits
+    # None when the body's count is not an integer; a count left out is 0.
+    size: int | None  # bytes of the copy's .dat
+    deleted_bytes: int | None
+    file_count: int | None
+    delete_count: int | None
+    ttl: bool | None  # whether the volume has a TTL; None when `Ttl` is unreadable
+
+    @property
+    def replication(self) -> str:
+        """The placement as weed writes it: {"rack": 1} -> "010"."""
+        return "".join(str(digit) for digit in self.placement)
+
+    @property
+    def copies_wanted(self) -> int:
+        return 1 + sum(self.placement)
+
+
+def volume_copies(body: Mapping[str, Any] | None) -> tuple[VolumeCopy, ...] | None:
+    """Every volume copy of a master's `/vol/status` body, in the body's order; None if it is not one.
+
+    A body without `DataCenters` is refused, not read as "no volume": weed always writes the key (null or {}
+    when there is none), and the volume record would take an empty answer for the loss of every volume.
+    """
     volumes = body.get("Volumes") if isinstance(body, dict) else None
-    centers = volumes.get("DataCenters") if isinstance(volumes, dict) else None
-    if not isinstance(volumes, dict) or not isinstance(centers, dict | None):
+    if not isinstance(volumes, dict) or "DataCenters" not in volumes:
         return None
-    counts: dict[int, tuple[int, int]] = {}
+    centers = volumes["DataCenters"]
+    if not isinstance(centers, dict | None):
+        return None
     try:
-        for racks in (centers or {}).values():
-            for servers in (racks or {}).values():
-                for held in (servers or {}).values():
-                    for volume in held or []:
-                        placement = volume.get("ReplicaPlacement") or {}
-                        wanted = 1 + sum(int(placement.get(key, 0)) for key in ("dc", "rack", "node"))
-                        have = counts.get(int(volume["Id"]), (0, wanted))[0]
-                        counts[int(volume["Id"])] = (have + 1, wanted)
+        return tuple(
+            _volume_copy(volume, str(server), str(dc), str(rack))
+            for dc, racks in (centers or {}).items()
+            for rack, servers in (racks or {}).items()
+            for server, held in (servers or {}).items()
+            for volume in held or []
+        )
     except (AttributeError, KeyError, TypeError, ValueError):
         return None
+
+
+def _volume_copy(volume: Mapping[str, Any], server: str, data_center: str, rack: str) -> VolumeCopy:
+    """Raises (KeyError, TypeError, ValueError, AttributeError) for a volume without a readable id or placement."""
+    placement = volume.get("ReplicaPlacement") or {}
+    ttl = volume.get("Ttl") or {}
+    return VolumeCopy(
+        id=int(volume["Id"]),
+        server=server,
+        data_center=data_center,
+        rack=rack,
+        collection=str(volume.get("Collection") or ""),
+        placement=(int(placement.get("dc", 0)), int(placement.get("rack", 0)), int(placement.get("node", 0))),
+        size=_count(volume, "Size"),
+        deleted_bytes=_count(volume, "DeletedByteCount"),
+        file_count=_count(volume, "FileCount"),
+        delete_count=_count(volume, "DeleteCount"),
+        ttl=bool(ttl.get("Count")) if isinstance(ttl, dict) else None,
+    )
+
+
+def replica_counts(body: Mapping[str, Any] | None) -> dict[int, tuple[int, int]] | None:
+    """volume id -> (copies registered, copies wanted) from a master's `/vol/status` body; None if it is not one."""
+    copies = volume_copies(body)
+    if copies is None:
+        return None
+    counts: dict[int, tuple[int, int]] = {}
+    for copy in copies:
+        # The last copy listed names the copies wanted (they agree unless a replication change is under way).
+        counts[copy.id] = (counts.get(copy.id, (0, 0))[0] + 1, copy.copies_wanted)
     return counts
 
 

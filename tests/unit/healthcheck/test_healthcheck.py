@@ -46,6 +46,7 @@ def test_all_healthy_runs_every_check_and_cleans_up() -> None:
         ("master", MASTER, "peers"),
         ("volume", VOLUME, "registered"),
         ("replicas", MASTER, "copies"),
+        ("volume", MASTER, "room for a new volume"),
         ("s3", S3, "ListBuckets"),
         ("s3", S3, "lists AEGIS data"),
         ("roundtrip", FILER, "write/read/delete"),
@@ -128,8 +129,10 @@ def test_topology_comes_from_the_next_master_when_the_first_is_down() -> None:
 
     dead = [r for r in report.results if r.where == MASTER]
     assert [(r.check, r.ok, r.detail) for r in dead] == [("/cluster/healthz", False, "connection refused")]
-    volume = [r for r in report.results if r.component == "volume"]
+    volume = [r for r in report.results if r.component == "volume" and r.check == "registered"]
     assert [(r.ok, r.detail) for r in volume] == [(True, f"via master {other}")]
+    [room] = [r for r in report.results if r.check == "room for a new volume"]
+    assert (room.ok, room.where) == (True, other)
 
 
 def test_no_master_answers_dir_status() -> None:
@@ -614,10 +617,28 @@ def test_little_free_disk_is_degraded_and_an_unreadable_disk_fails() -> None:
 
 
 def test_capacity_checks_are_left_out_at_zero() -> None:
-    cluster = FakeCluster(used_slots=8, percent_free=0.0)
+    # One slot left: room for a new volume, so only the (turned off) early warnings could speak.
+    cluster = FakeCluster(used_slots=7, percent_free=0.0)
     report = run_checks(make_target(volume_server_urls=(f"http://{VOLUME}",)), transport=cluster.transport)
 
     assert report.healthy and not {"free slots", "free disk"} & {r.check for r in report.results}
+
+
+def test_no_room_for_a_new_volume_is_unhealthy_even_with_the_minimums_at_zero() -> None:
+    cluster = FakeCluster(used_slots=8, percent_free=0.0)
+    report = run_checks(make_target(volume_server_urls=(f"http://{VOLUME}",)), transport=cluster.transport)
+
+    full = failure(report, "volume", "room for a new volume")
+    assert report.outcome == "unhealthy" and not full.degraded and len(report.failures()) == 1
+    assert full.detail.startswith("no free volume slots on any volume server (0 of 8)")
+    assert f"disk: {VOLUME} /data 0.0% free" in full.detail
+
+
+def test_few_but_some_free_slots_stay_degraded_not_unhealthy() -> None:
+    report = run_checks(make_target(min_free_volume_slots=3), transport=FakeCluster(used_slots=7).transport)
+
+    assert report.outcome == "degraded", report.table()
+    assert failure(report, "volume", "free slots").detail.startswith("1 free volume slot(s), below the minimum")
 
 
 def test_from_stack_outputs_reads_the_capacity_thresholds() -> None:

@@ -153,6 +153,7 @@ def test_the_check_names_lost_volumes_with_their_last_servers(tmp_path: Path) ->
     assert later.detail.startswith("1 volume(s) lost every copy without a deliberate delete: ")
     assert f"volume 2 (default collection, 010) last on {A}, {B}" in later.detail
     assert "volume 3" not in later.detail
+    assert later.detail.endswith(f"removed from the record, {store.path})")  # where an operator finds it
 
 
 def test_an_unreachable_master_keeps_the_record(tmp_path: Path) -> None:

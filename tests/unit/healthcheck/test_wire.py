@@ -8,10 +8,14 @@ import pytest
 
 from components.healthcheck.wire import (
     ClusterStatus,
+    VolumeCopy,
     backend_servers,
     cluster_status,
     data_nodes,
+    dir_status,
     json_object,
+    replica_counts,
+    volume_copies,
 )
 
 DIR_STATUS = {
@@ -87,6 +91,63 @@ def test_a_cut_volume_id_list_and_unreadable_counts() -> None:
 )
 def test_data_nodes_refuse_what_is_not_a_topology(body: Any) -> None:
     assert data_nodes(body) is None
+
+
+def test_dir_status_reads_the_layouts_replications_beside_the_nodes() -> None:
+    layouts = [{"replication": "010", "collection": "", "ttl": "", "writables": [3]}, {"replication": "000"}]
+    found = dir_status({"Topology": {**DIR_STATUS["Topology"], "Layouts": layouts}})
+    assert found is not None and found.replications == {"010", "000"}
+    assert found.nodes == data_nodes(DIR_STATUS)
+    assert dir_status(DIR_STATUS).replications == frozenset()  # no layout yet: nothing was written
+
+
+@pytest.mark.parametrize("layouts", [[{}], [{"replication": "01"}], ["010"], {"replication": "010"}])
+def test_unreadable_layouts_leave_the_nodes_readable(layouts: Any) -> None:
+    found = dir_status({"Topology": {**DIR_STATUS["Topology"], "Layouts": layouts}})
+    assert found is not None and found.replications is None and len(found.nodes) == 1
+
+
+# One volume as weed 4.48's /vol/status lists it (fields copied from a loopback cluster).
+VOLUME_4 = {
+    "Id": 4,
+    "Size": 4096,
+    "ReplicaPlacement": {"rack": 1},
+    "Ttl": {"Count": 0, "Unit": 0},
+    "DiskType": "",
+    "Collection": "tenant",
+    "Version": 3,
+    "FileCount": 3,
+    "DeleteCount": 1,
+    "DeletedByteCount": 100,
+    "ReadOnly": False,
+    "CompactRevision": 0,
+    "ModifiedAtSecond": 1796000000,
+}
+
+
+def test_volume_copies_name_each_copy_with_its_place_sizes_and_placement() -> None:
+    body = {"Volumes": {"DataCenters": {"dc1": {"zone-a": {"a:8080": [VOLUME_4]}, "zone-b": {"b:8080": [VOLUME_4]}}}}}
+    copies = volume_copies(body)
+    assert copies == (
+        VolumeCopy(4, "a:8080", "dc1", "zone-a", "tenant", (0, 1, 0), 4096, 100, 3, 1, False),
+        VolumeCopy(4, "b:8080", "dc1", "zone-b", "tenant", (0, 1, 0), 4096, 100, 3, 1, False),
+    )
+    assert copies[0].replication == "010" and copies[0].copies_wanted == 2
+    assert replica_counts(body) == {4: (2, 2)}
+
+
+def test_volume_copies_mark_unreadable_sizes_and_ttl_instead_of_guessing() -> None:
+    odd = {"Id": 9, "Size": "big", "Ttl": "3d"}
+    [copy] = volume_copies({"Volumes": {"DataCenters": {"dc": {"r": {"a:1": [odd]}}}}}) or ()
+    assert (copy.size, copy.file_count, copy.ttl, copy.replication) == (None, 0, None, "000")
+
+
+@pytest.mark.parametrize(
+    "body", [None, [], {}, {"Volumes": {}}, {"Volumes": {"DataCenters": {"dc": {"r": {"a:1": [{"Size": 1}]}}}}}]
+)
+def test_volume_copies_refuse_what_is_not_vol_status(body: Any) -> None:
+    # No DataCenters key is no answer, not "no volume": weed always writes it, null when there is none.
+    assert volume_copies(body) is None and replica_counts(body) is None
 
 
 def test_backend_servers_leave_out_other_proxies_and_the_summary_rows() -> None:
