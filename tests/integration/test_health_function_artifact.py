@@ -3,7 +3,8 @@
 The zip is unpacked into a temp directory and its handler runs in a fresh interpreter started with
 `-I -S`: no site-packages, no user site, no current directory, only the standard library and that
 directory on sys.path, as on the Lambda runtime (whose boto3 is replaced here by an SSM stand-in that
-serves the cluster's S3 keys, so the signed S3 check runs too). The driver proves where httpx came from.
+serves the cluster's S3 keys, so the signed S3 check runs too, and keeps the watch's volume record in a file
+between runs). The driver proves where httpx came from.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pytest
 
 from components.aws.health_artifact import build_artifact
 from components.healthcheck import Target
+from components.healthcheck.ledger import Record
 from components.model.refs import Ref
 from components.model.topology import Role
 from tests.support.cluster import (
@@ -37,10 +39,12 @@ pytestmark = pytest.mark.integration
 SUBNET = "127.0.64"
 ACCESS_PARAMETER = "/aegis-storage/prod/s3_admin_access_key"
 SECRET_PARAMETER = "/aegis-storage/prod/s3_admin_secret_key"
+RECORD_PARAMETER = "/aegis-storage/loopback/health/volume-record"
 
 DRIVER = r"""
-import json, sys
+import json, os, sys
 artifact, event_file, keys_file = sys.argv[1:4]
+PUT = os.path.join(os.path.dirname(keys_file or "."), "parameters.json")
 assert not any("site-packages" in entry for entry in sys.path), sys.path
 sys.path.insert(0, artifact)
 import httpx
@@ -51,10 +55,23 @@ if event_file == "--has-degraded":
     sys.exit(0)
 keys = json.load(open(keys_file))
 
+class ParameterNotFound(Exception):
+    response = {"Error": {"Code": "ParameterNotFound"}}  # as botocore's ClientError carries it
+
 class StandInSsm:
     def get_parameters(self, Names, WithDecryption):
         assert WithDecryption
         return {"Parameters": [{"Name": n, "Value": keys[n]} for n in Names if n in keys]}
+
+    def get_parameter(self, Name):
+        stored = json.load(open(PUT)) if os.path.exists(PUT) else {}
+        if Name not in stored:
+            raise ParameterNotFound(Name)
+        return {"Parameter": {"Name": Name, "Value": stored[Name]["Value"]}}
+
+    def put_parameter(self, **request):
+        stored = json.load(open(PUT)) if os.path.exists(PUT) else {}
+        json.dump({**stored, request["Name"]: request}, open(PUT, "w"))
 
 class StandInCloudWatch:
     def put_metric_data(self, Namespace, MetricData):
@@ -90,6 +107,7 @@ class Function:
         """The metrics one scheduled run publishes."""
         stats = [f"http://{lb.host}:{lb.stats_port}/stats;csv" for lb in cluster.topology.load_balancers]
         event = {"mode": "watch", "target": target_output(target(cluster)), "stack": "loopback"}
+        event["volume_record_parameter"] = RECORD_PARAMETER
         done = self._invoke({**event, "load_balancer_stats": stats})
         assert done.returncode == 0, done.stdout + done.stderr
         return json.loads(done.stdout)["metrics"]
@@ -158,6 +176,10 @@ def test_the_watch_measures_a_healthy_cluster(cluster: LocalCluster, function: F
     }
     assert metrics["FreeVolumeSlots"] > 0
     assert 0 < metrics["FreeDiskPercent"] <= 100
+    # The first run found no parameter and created it with the record of the volumes holding data.
+    put = json.loads((function.work / "parameters.json").read_text())[RECORD_PARAMETER]
+    assert (put["Type"], put["Tier"], put["Overwrite"]) == ("String", "Advanced", True)
+    assert Record.from_json(put["Value"]).volumes
 
 
 def watch_until(
