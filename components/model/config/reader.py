@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -58,6 +59,11 @@ class Reader:
 
     def problem(self, key: str, value: Any, message: str, fix: str) -> None:
         shown = "<secret>" if key in self.secret_keys else json.dumps(value)
+        # scripts/deploy sets it for dev ("scripts/pulumi dev config"): a plain `pulumi config` there would
+        # miss the per-user backend and passphrase and write to the tracked Pulumi.dev.yaml.
+        command = os.environ.get("AEGIS_STORAGE_CONFIG_COMMAND")
+        if command:
+            fix = fix.replace("pulumi config ", f"{command} ")
         self.problems.append(f"{PROJECT}:{key} = {shown}: {message}. Fix: {fix}")
 
     def value(self, key: str) -> Any:
