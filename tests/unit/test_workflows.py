@@ -1,6 +1,7 @@
 """The GitHub Actions workflows: actionlint (which also knows each action's real inputs) and the structure
-the deployment relies on: previews of both stacks under the policy pack, an approved prod deploy, a drift
-check that fails on any change, and no AWS identifier written into a workflow."""
+the deployment relies on: previews of both stacks under the policy pack, an approved prod deploy of the plan
+the approvers saw, a drift check that fails on any change, actions pinned by commit, the Pulumi CLI pinned,
+docs/ci-setup.md naming everything the workflows read, and no AWS identifier written into a workflow."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ from tests.support.pulumi_harness import ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 NAMES = ("pull-request", "deploy-prod", "drift")
+CI_SETUP = ROOT / "docs" / "ci-setup.md"
+# `uses: owner/repo@<commit> # vX.Y.Z`: the commit is what runs, the comment says which release it is.
+PINNED = re.compile(r"uses: ([\w-]+/[\w-]+)@([0-9a-f]{40}) # (v(\d+)\.\d+\.\d+)$", re.MULTILINE)
 
 
 def tool(name: str) -> str:
@@ -37,6 +41,17 @@ def actionlint(*files: Path) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=120,
     )
+
+
+def tag_view(tmp_path: Path, *files: Path) -> list[Path]:
+    """Copies of the workflows with each commit pin replaced by its release's major tag. actionlint knows the
+    inputs of popular actions by tag only, so this is how the inputs of SHA-pinned steps get checked."""
+    copies = []
+    for file in files:
+        copy = tmp_path / file.name
+        copy.write_text(PINNED.sub(lambda m: f"uses: {m[1]}@v{m[4]}", file.read_text()))
+        copies.append(copy)
+    return copies
 
 
 def load(name: str) -> dict[str, Any]:
@@ -66,16 +81,18 @@ def test_the_workflows_are_exactly_these() -> None:
     assert {p.suffix for p in WORKFLOWS.iterdir()} == {".yml"}
 
 
-def test_actionlint_passes() -> None:
-    result = actionlint(*sorted(WORKFLOWS.glob("*.yml")))
-    assert result.returncode == 0, result.stdout + result.stderr
+def test_actionlint_passes(tmp_path: Path) -> None:
+    workflows = sorted(WORKFLOWS.glob("*.yml"))
+    for files in (workflows, tag_view(tmp_path, *workflows)):
+        result = actionlint(*files)
+        assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_actionlint_rejects_an_input_the_pulumi_action_does_not_have(tmp_path: Path) -> None:
     """So the input names the workflows use are checked against the action's own definition."""
-    text = (WORKFLOWS / "pull-request.yml").read_text().replace("policyPacks:", "policy-packs:")
+    (pull_request,) = tag_view(tmp_path, WORKFLOWS / "pull-request.yml")
     broken = tmp_path / "broken.yml"
-    broken.write_text(text)
+    broken.write_text(pull_request.read_text().replace("policyPacks:", "policy-packs:"))
     result = actionlint(broken)
     assert result.returncode == 1
     assert 'input "policy-packs" is not defined in action "pulumi/actions@v7"' in result.stdout
@@ -136,7 +153,7 @@ def test_prod_is_deployed_on_main_after_approval_one_update_at_a_time() -> None:
     workflow = load("deploy-prod")
     assert workflow["on"] == {"push": {"branches": ["main"]}}
     deploy = workflow["jobs"]["deploy"]
-    assert deploy["needs"] == "test"
+    assert deploy["needs"] == "plan"
     assert deploy["environment"] == "production"
     assert deploy["concurrency"] == {"group": "prod-deploy", "cancel-in-progress": False}
     inputs = pulumi_step(deploy)
@@ -146,6 +163,28 @@ def test_prod_is_deployed_on_main_after_approval_one_update_at_a_time() -> None:
     assert aws["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
     # Only the approved job may assume the deploy role.
     assert [job_id for _, job_id, job in all_jobs() if "AWS_DEPLOY_ROLE_ARN" in str(job)] == ["deploy"]
+
+
+def test_the_approved_deploy_applies_exactly_the_plan_the_job_before_approval_saved() -> None:
+    jobs = load("deploy-prod")["jobs"]
+    plan, deploy = jobs["plan"], jobs["deploy"]
+    assert plan["needs"] == "test" and "environment" not in plan
+    preview = pulumi_step(plan)
+    assert (preview["command"], preview["stack-name"], preview["plan"]) == ("preview", "prod", "plan.json")
+    assert preview["policyPacks"] == "policy" and preview["comment-on-summary"] is True
+    assert preview["secrets-provider"] == pulumi_step(deploy)["secrets-provider"]
+    (aws,) = steps(plan, "aws-actions/configure-aws-credentials")
+    assert aws["with"]["role-to-assume"] == "${{ vars.AWS_PREVIEW_ROLE_ARN }}"
+    (upload,) = steps(plan, "actions/upload-artifact")
+    assert upload["with"]["path"] == "plan.json" and upload["with"]["if-no-files-found"] == "error"
+    # Uploaded after the preview that wrote it.
+    assert plan["steps"].index(upload) > plan["steps"].index(steps(plan, "pulumi/actions")[0])
+
+    (download,) = steps(deploy, "actions/download-artifact")
+    assert download["with"] == {"name": upload["with"]["name"], "path": "."}
+    (up,) = steps(deploy, "pulumi/actions")
+    assert deploy["steps"].index(download) < deploy["steps"].index(up)
+    assert up["with"]["plan"] == "plan.json"
 
 
 def test_drift_is_checked_daily_and_fails_on_any_change_without_writing_state() -> None:
@@ -173,11 +212,42 @@ def test_every_job_has_a_timeout_and_only_the_permissions_it_uses() -> None:
         assert (permissions.get("pull-requests") == "write") is comments, (name, job_id)
 
 
-def test_actions_are_pinned_to_a_major_version() -> None:
+def test_actions_are_pinned_by_commit_with_the_release_in_a_comment() -> None:
+    commits: dict[str, set[str]] = {}
+    for name in NAMES:
+        for line in (WORKFLOWS / f"{name}.yml").read_text().splitlines():
+            if line.strip().startswith(("uses:", "- uses:")):
+                match = PINNED.search(line.strip())
+                assert match, (name, line.strip())
+                commits.setdefault(match[1], set()).add(f"{match[2]} {match[3]}")
+    # One release of each action across the workflows.
+    assert {action: len(pins) for action, pins in commits.items()} == dict.fromkeys(commits, 1)
+
+
+def test_every_pulumi_step_installs_the_pinned_cli() -> None:
+    version = (ROOT / ".pulumi-version").read_text()
+    assert re.fullmatch(r"3\.\d+\.\d+\n", version), version
     for name, job_id, job in all_jobs():
-        for step in job["steps"]:
-            if "uses" in step:
-                assert re.fullmatch(r"[\w-]+/[\w-]+@v\d+", step["uses"]), (name, job_id, step["uses"])
+        if steps(job, "pulumi/actions"):
+            inputs = pulumi_step(job)
+            assert inputs["pulumi-version-file"] == ".pulumi-version", (name, job_id)
+            assert "pulumi-version" not in inputs, (name, job_id)
+
+
+def test_ci_setup_names_every_variable_secret_and_environment_the_workflows_read() -> None:
+    text = "\n".join((WORKFLOWS / f"{name}.yml").read_text() for name in NAMES)
+    wanted = {f"vars.{n}" for n in re.findall(r"\bvars\.(\w+)", text)}
+    wanted |= {f"secrets.{n}" for n in re.findall(r"\bsecrets\.(\w+)", text)}
+    environments = {job["environment"] for _, _, job in all_jobs() if "environment" in job}
+    assert wanted and environments == {"production"}
+    doc = CI_SETUP.read_text()
+    named = {f"{kind}.{n}" for kind, n in re.findall(r"`(vars|secrets)\.(\w+)`", doc)}
+    assert wanted - named == set(), "docs/ci-setup.md does not name these"
+    for environment in environments:
+        assert f"`{environment}`" in doc
+    # The roles the workflows assume, by the variables that hold them, each with what it must be allowed.
+    for role in re.findall(r"vars\.(AWS_\w+_ROLE_ARN)", text):
+        assert f"`vars.{role}`" in doc
 
 
 @pytest.mark.parametrize("name", NAMES)
