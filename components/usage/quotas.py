@@ -1,0 +1,82 @@
+"""Quotas: where they live in the filer, and the read-only rules that hold a volume past its quota.
+
+A quota is a file in the filer itself, so every tier node sees it and it survives restarts:
+`/aegis/volumes/.usage/quotas/<tenant>/<volume>`. Its value is also in the header `Seaweed-Quota-Bytes`,
+which the filer keeps in the entry's extended attributes, so the metadata event that carries the
+volumes' usage carries the quota too (one stream, one checkpoint). `.usage` can never be an AEGIS tenant
+(tenant ids are [a-z0-9-]).
+
+A volume whose usage passes its quota gets a filer rule `{"locationPrefix": "<volume>/", "readOnly": true}`
+in /etc/seaweedfs/filer.conf: on weed 4.48 every filer then answers a write below it 507 "read only"
+within about 2 s, while reads and deletes still work, so the volume can drop back under its quota. The
+service owns only those rules; the rest of the file is the stack's rendered rules, passed in, so with no
+volume over quota the file is exactly what the rules job wrote.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from urllib.parse import unquote
+
+from components.usage.index import VOLUMES, Change, split_volume
+
+USAGE_ROOT = f"{VOLUMES}.usage/"
+QUOTA_ROOT = f"{USAGE_ROOT}quotas/"
+SYNC_ROOT = f"{USAGE_ROOT}sync/"
+QUOTA_HEADER = "Seaweed-Quota-Bytes"
+
+
+def volume_of(path: str) -> str | None:
+    """The volume `path` names (AEGIS's `path=` value, decoded), or None unless it is exactly a volume."""
+    path = unquote(path).rstrip("/")
+    where = split_volume(path)
+    if where is None or where[1] or "/." in path or "//" in path:
+        return None
+    return where[0]
+
+
+def quota_file(volume: str) -> str:
+    return QUOTA_ROOT + volume[len(VOLUMES) :]
+
+
+class Quotas:
+    """volume -> quota bytes, from the quota files' events (newest event wins, deletes included)."""
+
+    def __init__(self, entries: Mapping[str, tuple[int, int]] | None = None) -> None:
+        self.entries: dict[str, tuple[int, int]] = dict(entries or {})  # volume -> (bytes or -1, ts)
+
+    def apply(self, change: Change) -> bool:
+        """Takes `change` if it is about a quota file; False when it is not."""
+        touched = False
+        for path, value in ((change.old, None), (change.new, dict(change.extended).get(QUOTA_HEADER))):
+            if path is None or not path.startswith(QUOTA_ROOT):
+                continue
+            touched = True
+            volume = VOLUMES + path[len(QUOTA_ROOT) :]
+            if self.entries.get(volume, (0, -1))[1] <= change.ts_ns:
+                self.entries[volume] = (int(value) if value is not None else -1, change.ts_ns)
+        return touched
+
+    def get(self, volume: str) -> int | None:
+        value = self.entries.get(volume, (-1, 0))[0]
+        return None if value < 0 else value
+
+
+def over_quota(usage: Mapping[str, int], quotas: Quotas) -> set[str]:
+    """The volumes whose usage (volume -> TotalSize) is past their quota."""
+    over = set()
+    for volume, (limit, _ts) in quotas.entries.items():
+        if limit >= 0 and usage.get(volume, 0) > limit:
+            over.add(volume)
+    return over
+
+
+def render_rules(base_rules: str, read_only: Iterable[str]) -> str:
+    """filer.conf: the stack's rules unchanged when no volume is over quota, else with one read-only rule each."""
+    volumes = sorted(read_only)
+    if not volumes:
+        return base_rules
+    conf = json.loads(base_rules)
+    conf.setdefault("locations", []).extend({"locationPrefix": f"{v}/", "readOnly": True} for v in volumes)
+    return json.dumps(conf, indent=2) + "\n"

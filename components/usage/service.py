@@ -1,0 +1,199 @@
+"""The running usage service: one `weed filer.meta.tail` per filer, a checkpoint, an HTTP server, enforcement.
+
+- Every filer's stream carries every filer's writes (weed 4.48, filers on one PostgreSQL: each forwards its
+  peers' events), so one live tail is enough; the service tails each filer anyway, so losing one costs
+  nothing, and the index ignores the duplicates (index.py).
+- Restarts resume from `checkpoint.json` (the index, the quotas and the last event's timestamp) with
+  `-timeAgo` reaching a margin before that event, instead of walking the filer. Until the service has seen
+  the marker it wrote at start (`/aegis/volumes/.usage/sync/<node>`) come back through a stream, it has not
+  caught up, and it answers 404 like the tier did before: AEGIS reads 404 as 0 and never fails a write on it.
+- The HTTP server is the standard library's ThreadingHTTPServer: the tier nodes run it with their own
+  Python and nothing installed, an answer is a dictionary lookup under a lock, and HAProxy in front bounds
+  the connections.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import threading
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from components.usage.events import ObjectStream, to_change
+from components.usage.index import VOLUMES, Change, UsageIndex
+from components.usage.quotas import SYNC_ROOT, Quotas, over_quota, render_rules
+
+FILER_RULES_PATH = "/etc/seaweedfs/filer.conf"
+REPLAY_MARGIN_S = 60.0  # how far before the checkpoint a restart replays (clock skew, late peer events)
+TOMBSTONE_KEEP_NS = int(600e9)  # tombstones outlive any replay margin by far
+FIRST_START_AGO = "87600h"  # no checkpoint: the filers' whole metadata log
+
+
+@dataclass
+class Settings:
+    filers: tuple[str, ...]  # host:port of every filer
+    state_dir: Path
+    node: str
+    base_rules: str  # the stack's rendered filer.conf
+    weed: str = "weed"
+    checkpoint_every_s: float = 5.0
+    enforce_every_s: float = 1.0
+
+
+@dataclass
+class State:
+    """What the threads share, always under `lock`."""
+
+    index: UsageIndex = field(default_factory=UsageIndex)
+    quotas: Quotas = field(default_factory=Quotas)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    marker: str = ""
+    caught_up: threading.Event = field(default_factory=threading.Event)
+    changed: bool = False
+    applied_read_only: frozenset[str] | None = None
+    events: int = 0
+
+    def apply(self, change: Change) -> None:
+        with self.lock:
+            self.events += 1
+            self.changed = True
+            if self.marker and change.new == self.marker:
+                self.caught_up.set()
+            if not self.quotas.apply(change):
+                self.index.apply(change)
+
+    def status(self, volume: str) -> dict[str, int] | None:
+        if not self.caught_up.is_set():
+            return None
+        with self.lock:
+            return self.index.status(volume)
+
+    def usage(self) -> dict[str, int]:
+        with self.lock:
+            return {key: volume.total for key, volume in self.index.volumes.items()}
+
+
+def filer_request(filer: str, method: str, path: str, body: bytes = b"", headers: dict | None = None) -> bytes:
+    request = urllib.request.Request(f"http://{filer}{path}", data=body or None, method=method, headers=headers or {})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return answer.read()
+
+
+def any_filer(settings: Settings, method: str, path: str, body: bytes = b"", headers: dict | None = None) -> bytes:
+    """The first filer that answers; raises the last error when none does."""
+    error: Exception = RuntimeError("no filers")
+    for filer in settings.filers:
+        try:
+            return filer_request(filer, method, path, body, headers)
+        except OSError as err:
+            error = err
+    raise error
+
+
+def load_checkpoint(path: Path) -> tuple[UsageIndex, Quotas]:
+    if not path.exists():
+        return UsageIndex(), Quotas()
+    data = json.loads(path.read_text())
+    quotas = {volume: (int(b), int(ts)) for volume, (b, ts) in data["quotas"].items()}
+    return UsageIndex.restore(data["index"]), Quotas(quotas)
+
+
+def save_checkpoint(state: State, path: Path) -> None:
+    """Atomically: a crash leaves the previous checkpoint, never half of one."""
+    with state.lock:
+        state.index.prune(state.index.last_ts - TOMBSTONE_KEEP_NS)
+        data = {"index": state.index.snapshot(), "quotas": state.quotas.entries}
+        state.changed = False
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, separators=(",", ":")))
+    os.replace(tmp, path)
+
+
+def time_ago(last_ts_ns: int, now_s: float | None = None) -> str:
+    """`-timeAgo` for a stream that resumes a margin before `last_ts_ns` (0: from the log's start)."""
+    if not last_ts_ns:
+        return FIRST_START_AGO
+    seconds = (now_s if now_s is not None else time.time()) - last_ts_ns / 1e9 + REPLAY_MARGIN_S
+    return f"{max(seconds, REPLAY_MARGIN_S):.0f}s"
+
+
+def tail_forever(settings: Settings, filer: str, state: State, stop: threading.Event) -> None:
+    """One filer's stream into the index; restarted from the index's last event whenever it ends."""
+    while not stop.is_set():
+        with state.lock:
+            ago = time_ago(state.index.last_ts)
+        argv = [settings.weed, "filer.meta.tail", f"-filer={filer}", f"-pathPrefix={VOLUMES}", f"-timeAgo={ago}"]
+        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        stream = ObjectStream()
+        try:
+            assert process.stdout is not None
+            for line in process.stdout:
+                event = stream.feed_line(line)
+                change = to_change(event) if event else None
+                if change is not None:
+                    state.apply(change)
+                if stop.is_set():
+                    break
+        finally:
+            process.kill()
+            process.wait()
+        stop.wait(1.0)
+
+
+def write_marker(settings: Settings, state: State, stop: threading.Event) -> None:
+    """Caught up once this write comes back through a stream: everything before it has been applied."""
+    while not stop.is_set() and not state.caught_up.is_set():
+        with contextlib.suppress(OSError):
+            any_filer(settings, "PUT", state.marker, b"")
+        state.caught_up.wait(5.0)
+    with contextlib.suppress(OSError):  # an old marker is harmless: its name is never used again
+        any_filer(settings, "DELETE", state.marker)
+
+
+def enforce(settings: Settings, state: State) -> None:
+    """Makes the filer's rules match the volumes past their quota (only once caught up: before that the
+    usage is not known). Re-checks the live file each round, so a rules job that rewrote it is repaired."""
+    if not state.caught_up.is_set():
+        return
+    with state.lock:
+        read_only = frozenset(over_quota({k: v.total for k, v in state.index.volumes.items()}, state.quotas))
+    wanted = render_rules(settings.base_rules, read_only).encode()
+    if read_only == state.applied_read_only and any_filer(settings, "GET", FILER_RULES_PATH) == wanted:
+        return
+    if any_filer(settings, "GET", FILER_RULES_PATH) != wanted:
+        any_filer(settings, "PUT", FILER_RULES_PATH, wanted, {"Content-Type": "application/json"})
+    state.applied_read_only = read_only
+
+
+def housekeeping(settings: Settings, state: State, stop: threading.Event) -> None:
+    checkpoint = settings.state_dir / "checkpoint.json"
+    last_save = time.monotonic()
+    while not stop.wait(settings.enforce_every_s):
+        with contextlib.suppress(OSError):  # a filer down: the next round tries again
+            enforce(settings, state)
+        if state.changed and time.monotonic() - last_save >= settings.checkpoint_every_s:
+            save_checkpoint(state, checkpoint)
+            last_save = time.monotonic()
+    save_checkpoint(state, checkpoint)
+
+
+def start(settings: Settings, stop: threading.Event) -> tuple[State, list[threading.Thread]]:
+    """Loads the checkpoint and starts every thread; they end when `stop` is set."""
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    index, quotas = load_checkpoint(settings.state_dir / "checkpoint.json")
+    # A new name per start: a replayed marker of an earlier start must not count as caught up.
+    state = State(index=index, quotas=quotas, marker=f"{SYNC_ROOT}{settings.node}.{uuid.uuid4().hex}")
+    threads = [
+        threading.Thread(target=tail_forever, args=(settings, f, state, stop), daemon=True) for f in settings.filers
+    ]
+    threads.append(threading.Thread(target=write_marker, args=(settings, state, stop), daemon=True))
+    threads.append(threading.Thread(target=housekeeping, args=(settings, state, stop), daemon=True))
+    for thread in threads:
+        thread.start()
+    return state, threads
