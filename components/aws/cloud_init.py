@@ -281,6 +281,15 @@ def _docker_run(unit: str, options: Sequence[str], argv: Sequence[str], image: s
     ]
 
 
+def _credential_helper(image: str) -> str:
+    """Installs the ECR credential helper before a pull needs it. First boot installs it with docker, but a
+    rollout applies only the files of a changed document, never its first-boot commands: a node that moved
+    to the registry image in a rollout gets the helper here, at its unit's next start."""
+    if not ecr_registry(image):
+        return ""
+    return f"command -v docker-credential-ecr-login >/dev/null || dnf install -y {ECR_HELPER_PACKAGE}\n"
+
+
 def _run_script(command: Sequence[str], prelude: str = "") -> str:
     return f"#!/bin/sh\nset -eu\n{prelude}exec {shlex.join(command)}\n"
 
@@ -293,7 +302,8 @@ def _service_unit(writer: _Writer, service: Service, data_disk: DataDisk | None,
     manifest = writer.manifest(unit, [_Template("env", env, env_file), *templates])
     options = ["--env-file", env_file, "--volume", f"{service.data_dir}:{service.data_dir}", *mounts]
     run = f"{ETC}/{unit}/run"
-    writer.file(run, _run_script(_docker_run(unit, options, (WEED_IN_IMAGE, *service.args), image)), "0700")
+    command = _docker_run(unit, options, (WEED_IN_IMAGE, *service.args), image)
+    writer.file(run, _run_script(command, prelude=_credential_helper(image)), "0700")
     # A data disk that is not mounted must stop the process: it would start on an empty directory.
     needs_mount = f"RequiresMountsFor={data_disk.mount_point}\n" if data_disk else ""
     writer.file(
@@ -332,7 +342,8 @@ def _job_unit(writer: _Writer, job: Job, service: Service, image: str) -> str:
     probe = f"http://127.0.0.1:{service.health.port}{service.health.path}"
     wait = f"until curl -fsS -o /dev/null {shlex.quote(probe)}; do sleep 5; done\n"
     run = f"{ETC}/{unit}/run"
-    writer.file(run, _run_script(_docker_run(unit, mounts, job.argv, image), prelude=wait), "0700")
+    command = _docker_run(unit, mounts, job.argv, image)
+    writer.file(run, _run_script(command, prelude=_credential_helper(image) + wait), "0700")
     writer.file(
         f"/etc/systemd/system/{unit}.service",
         f"""[Unit]

@@ -27,6 +27,8 @@ def test_every_weed_node_runs_the_registry_image_by_digest_and_never_docker_hub(
         # Logged in through the instance role's credential helper, at every pull.
         assert json.loads(files[f"{DOCKER_CONFIG}/config.json"]) == {"credHelpers": {REGISTRY: "ecr-login"}}
         assert ["dnf", "install", "-y", "docker", ECR_HELPER_PACKAGE] in prod.document(node)["runcmd"]
+        # A rollout writes files and restarts units, without first-boot commands: each start installs it too.
+        assert all(f"|| dnf install -y {ECR_HELPER_PACKAGE}\n" in content for content in runs), node
     assert "@sha256:" in IMAGE and IMAGE.startswith(REGISTRY + "/aegis-storage/prod/seaweedfs@")
 
 
