@@ -8,5 +8,6 @@ from the last event instead of walking the filer.
 - `index.py`: the index (pure): events in, `{"TotalSize", "FileCount"}` per volume out, exact under replays.
 - `events.py`: the stream's JSON objects turned into `Change`s (pure).
 - `quotas.py`: where quotas live in the filer, and the read-only rules over-quota volumes get (pure).
-- `service.py`: the running service: one tail per filer, the checkpoint, the HTTP server, the enforcement loop.
+- `service.py`: the running service: one tail per filer, the checkpoint, the enforcement loop.
+- `server.py`: the HTTP side (`GET /dir/status`, `POST /quota`, `/healthz`).
 """
