@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from components.model.topology import Role
+from components.model.topology import Role, Service
 
 TIER_ORDER = (Role.VOLUME, Role.FILER, Role.S3, Role.MASTER)
 
@@ -28,6 +28,9 @@ TIER_ORDER = (Role.VOLUME, Role.FILER, Role.S3, Role.MASTER)
 # The bootstrap installs them there; the rollout's transport calls and reads them.
 NODE_APPLY_SCRIPT = "/usr/local/sbin/aegis-apply"
 NODE_FINGERPRINT_FILE = "/etc/aegis/fingerprint"
+# Left by a rollout when it stops a node, removed once the node passed its gate: a re-run tells a node an
+# earlier run left down from one found down that no rollout touched.
+NODE_ROLLOUT_MARK = "/etc/aegis/stopped-by-rollout"
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,30 @@ class RolloutNode:
     role: Role
     address: str  # host:port of its HTTP listener
     target: str
+    # A master first in its own -peers: weed lets it mint a new Raft cluster when it sees no leader, so its
+    # Raft state is never moved aside (see `mints_cluster`).
+    mints_cluster: bool = False
+
+
+def _flag(service: Service, name: str) -> str | None:
+    prefix = f"-{name}="
+    return next((arg[len(prefix) :] for arg in service.args if arg.startswith(prefix)), None)
+
+
+def mints_cluster(service: Service) -> bool:
+    """Whether `service` is a master first in its own -peers. weed 4.48's `-raftBootstrap` help: that master
+    bootstraps a new Raft cluster by itself once it finds no leader anywhere; without its Raft state it
+    would do so while the leader is merely unreachable during its join, a second cluster beside the first
+    (split brain, seaweedfs#10880). Read from the rendered flag, so it follows whatever order -peers has."""
+    peers = _flag(service, "peers") if service.role is Role.MASTER else None
+    if not peers or peers == "none":
+        return False
+    return peers.split(",")[0] == service.http_address
+
+
+def raft_state_dir(service: Service) -> str:
+    """Where a master keeps its Raft log, conf and snapshots: `m<port>` under its -mdir."""
+    return f"{(_flag(service, 'mdir') or service.data_dir).rstrip('/')}/m{service.role.http_port}"
 
 
 def tiers(nodes: Sequence[RolloutNode]) -> tuple[tuple[RolloutNode, ...], ...]:

@@ -6,6 +6,12 @@
   follower proxies to the leader);
 - filer and S3 gateway: `/healthz` 200; a filer must also be UP again in every HAProxy (see `Haproxy`).
 
+Before a node stops, the whole cluster but that node must be there (`HttpGates.whole`): every master
+answers `/cluster/status` and names the same leader, whose peers are all the other masters; every other
+volume server, filer and S3 gateway answers `/healthz` (probed on the node itself: a SIGKILLed process
+refuses at once, while the masters drop it from `/dir/status` only a moment later); every other volume
+server is in the leader's `/dir/status`; and every volume has all its copies in the leader's `/vol/status`.
+
 HAProxy is driven through its admin socket (`stats socket ... level admin` in the rendered config), with
 a transport per load balancer: a Unix socket on loopback, SSM Run Command on AWS.
 """
@@ -14,7 +20,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -27,6 +33,7 @@ from components.healthcheck.wire import (
     data_nodes,
     http_address,
     json_object,
+    replica_counts,
 )
 from components.model.rollout import RolloutNode
 from components.model.topology import Role
@@ -108,6 +115,70 @@ class HttpGates:
         peers = list(status.peers) if status else []
         listed = any(http_address(peer) == node.address for peer in peers)
         return None if listed else f"not among the leader's peers {peers}"
+
+    def whole(self, nodes: Sequence[RolloutNode], before: RolloutNode | None) -> str | None:
+        others = [n for n in nodes if before is None or n.name != before.name]
+        leader, problem = self._quorum(before)
+        if problem is not None:
+            return problem
+        assert leader is not None
+        return (
+            self._down([n for n in others if n.role is not Role.MASTER])
+            or self._unregistered(leader, [n for n in others if n.role is Role.VOLUME])
+            or self._copies_short(leader, before)
+        )
+
+    def _quorum(self, before: RolloutNode | None) -> tuple[str | None, str | None]:
+        """(the leader's name, None) when every master but `before` answers and all name one leader whose
+        peers are every other master; (None, what is wrong) otherwise."""
+        skip = before.name if before else None
+        statuses = {n: self._cluster_status(a) for n, a in self.masters.items() if n != skip}
+        silent = [name for name, status in statuses.items() if status is None]
+        if silent:
+            return None, f"{', '.join(silent)} does not answer /cluster/status"
+        named = {name: self._leader_named_by(status) for name, status in statuses.items()}
+        leaders = set(named.values())
+        if leaders == {None}:
+            return None, "no Raft leader"
+        if len(leaders) > 1:
+            return None, "masters disagree on the leader: " + ", ".join(
+                f"{n} names {lead or 'none'}" for n, lead in named.items()
+            )
+        (leader,) = leaders
+        assert leader is not None
+        status = statuses.get(leader) or self._cluster_status(self.masters[leader])
+        peers = set(status.peer_addresses) if status else set()
+        absent = [n for n, a in self.masters.items() if n != leader and a not in peers]
+        return (None, f"{', '.join(absent)} not among the leader's peers") if absent else (leader, None)
+
+    def _down(self, nodes: Iterable[RolloutNode]) -> str | None:
+        for node in nodes:
+            fetch = self.fetch_from(node.name) if self.fetch_from else self.fetch
+            health = self._status(f"http://{node.address}/healthz", fetch)
+            if health != "HTTP 200":
+                return f"{node.name} answers {health} on /healthz"
+        return None
+
+    def _unregistered(self, leader: str, volumes: Sequence[RolloutNode]) -> str | None:
+        found = data_nodes(self._json(f"http://{self.masters[leader]}/dir/status"))
+        if found is None:
+            return f"the leader {leader} answered no /dir/status"
+        listed = {name for node in found for name in node.names}
+        missing = [n.name for n in volumes if n.address not in listed]
+        return f"{', '.join(missing)} not registered with the masters" if missing else None
+
+    def _copies_short(self, leader: str, before: RolloutNode | None) -> str | None:
+        counts = replica_counts(self._json(f"http://{self.masters[leader]}/vol/status"))
+        if counts is None:
+            return f"the leader {leader} answered no /vol/status"
+        # `before` left down by an earlier run holds copies the count misses; it is what is rolled next.
+        spare = 1 if before is not None and before.role is Role.VOLUME and self._down([before]) else 0
+        short = sorted(v for v, (have, want) in counts.items() if have < want - spare)
+        if not short:
+            return None
+        have, want = counts[short[0]]
+        more = f" and {len(short) - 1} more volumes short" if len(short) > 1 else ""
+        return f"volume {short[0]} has {have} of {want} copies{more}"
 
     def _volume_problem(self, node: RolloutNode, fetch: Fetch) -> str | None:
         for address in self.masters.values():
@@ -195,8 +266,14 @@ class Haproxy:
         self._set_state(filer, "ready")
 
     def problem(self, filer: str) -> str | None:
+        return self.not_serving([filer])
+
+    def not_serving(self, filers: Sequence[str]) -> str | None:
+        """One `show stat` per HAProxy for all of `filers`: the first not UP in one of them."""
         for i, send in enumerate(self.senders):
-            status = server_rows(send("show stat")).get(filer, {}).get("status", "missing")
-            if status != "UP":
-                return f"HAProxy #{i} reports {filer} {status}"
+            rows = server_rows(send("show stat"))
+            for filer in filers:
+                status = rows.get(filer, {}).get("status", "missing")
+                if status != "UP":
+                    return f"HAProxy #{i} reports {filer} {status}"
         return None

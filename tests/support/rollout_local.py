@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from components.model.rollout import RolloutNode, next_master, tiers
+from components.model.rollout import RolloutNode, mints_cluster, next_master, raft_state_dir, tiers
 from components.model.topology import Role, Service, Topology
 from components.rollout.driver import Observed
 from components.rollout.gates import Haproxy, HttpGates, unix_socket_sender
@@ -54,7 +54,9 @@ def rollout_nodes(
     """Every service of `topology` with the fingerprint it must run; `extra[node]` adds per-node inputs
     such as the image or instance type."""
     return tuple(
-        RolloutNode(s.name, s.role, s.http_address, fingerprint(s, version, (extra or {}).get(s.name)))
+        RolloutNode(
+            s.name, s.role, s.http_address, fingerprint(s, version, (extra or {}).get(s.name)), mints_cluster(s)
+        )
         for s in topology.services
     )
 
@@ -155,9 +157,12 @@ class LoopbackOperator:
 
     def forget_raft_state(self, node: str) -> None:
         """-mdir/m<port> moved to m<port>.before-rollout, replacing an older one; nothing to move when the last
-        start failed before weed wrote any."""
+        start failed before weed wrote any. Refused for the master first in -peers, as on AWS (the driver
+        never asks: without its state it could mint a rival cluster)."""
         service = self.targets[node].service
-        state = Path(service.data_dir) / f"m{service.http_address.rsplit(':', 1)[1]}"
+        if mints_cluster(service):
+            raise RuntimeError(f"{node} is first in -peers: its Raft state stays")
+        state = Path(raft_state_dir(service))
         aside = state.with_name(f"{state.name}.before-rollout")
         if state.exists():
             shutil.rmtree(aside, ignore_errors=True)
@@ -184,7 +189,10 @@ class LoopbackOperator:
 
 def rollout_targets(releases_by_node: dict[str, Release]) -> list[RolloutNode]:
     """What the driver rolls to: every node with its release's fingerprint."""
-    return [RolloutNode(n, r.service.role, r.service.http_address, r.fingerprint) for n, r in releases_by_node.items()]
+    return [
+        RolloutNode(n, r.service.role, r.service.http_address, r.fingerprint, mints_cluster(r.service))
+        for n, r in releases_by_node.items()
+    ]
 
 
 def releases(topology: Topology, weed: str) -> dict[str, Release]:

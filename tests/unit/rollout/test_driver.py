@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import pytest
+
 from components.model.rollout import RolloutNode
 from components.model.topology import Role
 from components.rollout.driver import Observed, Rollout, Timing
@@ -28,6 +32,9 @@ class FakeCluster:
         self.staged: dict[str, str] = {}
         self.marked: set[str] = set()  # stopped by a rollout, not settled since
         self.failing: dict[str, str] = {}  # node -> a probe failure whose cause is elsewhere
+        self.short: str | None = None  # what the masters report short (copies, leader), when anything
+        self.haproxy: dict[str, str] = {}  # filer -> its state in HAProxy when not UP
+        self.mints: set[str] = set()  # masters first in -peers
 
     # NodeOperator
     def running(self, node: str) -> str | None:
@@ -67,6 +74,11 @@ class FakeCluster:
             return "down"
         return self.failing.get(node.name)
 
+    def whole(self, nodes: list[RolloutNode], before: RolloutNode | None) -> str | None:
+        self.log.append("whole")
+        down = [n.name for n in nodes if (before is None or n.name != before.name) and n.name not in self.up]
+        return f"{', '.join(down)} answers no answer on /healthz" if down else self.short
+
 
 class FakeBalancers:
     def __init__(self, cluster: FakeCluster) -> None:
@@ -80,6 +92,10 @@ class FakeBalancers:
 
     def problem(self, filer: str) -> str | None:
         return None
+
+    def not_serving(self, filers: list[str]) -> str | None:
+        found = [f for f in filers if f in self.cluster.haproxy]
+        return f"HAProxy #0 reports {found[0]} {self.cluster.haproxy[found[0]]}" if found else None
 
 
 def driver(cluster: FakeCluster) -> Rollout:
@@ -115,7 +131,8 @@ def test_the_leader_is_looked_up_before_each_master_not_taken_from_the_start():
             cluster.leader_name = "master-2"
         return cluster.leader_name
 
-    rollout.gates = type("G", (), {"leader": staticmethod(leader), "problem": staticmethod(cluster.problem)})()
+    methods = {"leader": staticmethod(leader), "problem": staticmethod(cluster.problem), "whole": cluster.whole}
+    rollout.gates = type("G", (), methods)()
     result = rollout.run(nodes())
     assert result.rolled[-3:] == ["master-1", "master-0", "master-2"]
 
@@ -157,7 +174,7 @@ def test_a_node_found_down_that_no_rollout_stopped_stops_the_rollout_before_any_
     cluster = FakeCluster()
     cluster.up.discard("filer-1")
     result = driver(cluster).run(nodes())
-    assert result.failed == "filer-1" and result.rolled == [] and cluster.log == []
+    assert result.failed == "filer-1" and result.rolled == [] and touched(cluster) == []
     assert result.summary().startswith("rollout stopped at filer-1: found down before it was touched (not running)")
 
 
@@ -171,7 +188,7 @@ def test_a_node_that_cannot_be_reached_is_reported_as_found_down():
 
     cluster.observe = observe  # type: ignore[method-assign]
     result = driver(cluster).run(nodes())
-    assert result.failed == "volume-1" and cluster.log == []
+    assert result.failed == "volume-1" and touched(cluster) == []
     assert result.reason == "found down before it was touched (unreachable: ssm command timed out)"
 
 
@@ -180,7 +197,7 @@ def test_a_node_at_its_target_whose_probe_fails_is_reported_not_restarted():
     cluster.runs["volume-0"] = "new"
     cluster.failing["volume-0"] = "not registered with the master"
     result = driver(cluster).run(nodes())
-    assert result.failed == "volume-0" and cluster.log == []
+    assert result.failed == "volume-0" and touched(cluster) == []
     assert result.reason == "at its target, not restarted: not healthy after 0.05 s: not registered with the master"
 
 
@@ -226,7 +243,7 @@ def test_followers_start_with_their_raft_state_moved_aside_and_the_leader_keeps_
     cluster = FakeCluster(leader="master-0")
     result = driver(cluster).run(nodes())
     assert result.ok
-    masters = [line for line in cluster.log if "master" in line]
+    masters = [line for line in touched(cluster) if "master" in line]
     assert masters == [
         "stop master-1",
         "forget raft state master-1",
@@ -237,6 +254,108 @@ def test_followers_start_with_their_raft_state_moved_aside_and_the_leader_keeps_
         "stop master-0",
         "start master-0",
     ]
+
+
+def touched(cluster: FakeCluster) -> list[str]:
+    """What was done to the nodes (the whole-cluster probes left out)."""
+    return [line for line in cluster.log if not line.startswith("whole")]
+
+
+def test_a_node_killed_during_the_volume_tier_stops_the_rollout_before_the_next_stop_naming_it():
+    cluster = FakeCluster()
+    events: list[str] = []
+    rollout = driver(cluster)
+
+    def on_event(node: str, what: str) -> None:
+        events.append(f"{node} {what}")
+        if (node, what) == ("volume-0", "healthy"):
+            cluster.up.discard("volume-1")  # killed by something else, not by the rollout
+
+    rollout.on_event = on_event
+    result = rollout.run(nodes())
+    assert result.failed == "volume-1" and result.before and result.rolled == ["volume-0"]
+    assert result.summary().startswith(
+        "rollout stopped before volume-1: cluster not whole: volume-1 answers no answer on /healthz (waited 0.05 s)"
+    )
+    assert touched(cluster)[-1] == "start volume-0"  # nothing after: volume-1 is reported, never restarted
+    # Killed when the filers are next: stopped before the filer is even drained.
+    cluster = FakeCluster()
+    rollout = driver(cluster)
+    rollout.on_event = lambda node, what: (
+        cluster.up.discard("volume-0") if (node, what) == ("volume-1", "healthy") else None
+    )
+    result = rollout.run(nodes())
+    assert (result.failed, result.before, result.rolled) == ("filer-0", True, ["volume-0", "volume-1"])
+    assert "volume-0" in result.reason and "drain filer-0" not in cluster.log
+
+
+def test_under_replicated_volumes_block_the_next_stop():
+    cluster = FakeCluster()
+    cluster.short = "volume 7 has 1 of 2 copies"
+    result = driver(cluster).run(nodes())
+    assert result.failed == "volume-0" and result.before and touched(cluster) == []
+    assert result.reason == "cluster not whole: volume 7 has 1 of 2 copies (waited 0.05 s)"
+
+
+def test_no_leader_blocks_and_a_leader_back_within_the_timeout_lets_it_go_on():
+    cluster = FakeCluster()
+    cluster.short = "no Raft leader"
+    result = driver(cluster).run(nodes())
+    assert result.failed == "volume-0" and "cluster not whole: no Raft leader" in result.reason
+    assert touched(cluster) == []
+    rollout = Rollout(cluster, cluster, FakeBalancers(cluster), Timing(gate_timeout=5, poll_interval=0.01))
+    rollout.on_event = lambda node, what: None
+    probes = []
+
+    def whole(nodes_: list[RolloutNode], before: RolloutNode | None) -> str | None:
+        probes.append(before)
+        return "no Raft leader" if len(probes) < 3 else None  # elected a moment later
+
+    cluster.whole = whole  # type: ignore[method-assign]
+    assert rollout.run(nodes()).ok
+
+
+def test_a_filer_down_in_haproxy_blocks_but_the_filer_about_to_be_drained_does_not():
+    cluster = FakeCluster()
+    cluster.haproxy["filer-1"] = "DOWN"  # e.g. its name stopped resolving in HAProxy: a restart fixes nothing
+    result = driver(cluster).run(nodes())
+    assert result.failed == "volume-0" and result.before and touched(cluster) == []
+    assert result.reason == "cluster not whole: HAProxy #0 reports filer-1 DOWN (waited 0.05 s)"
+    cluster.haproxy = {"filer-0": "DOWN"}
+    cluster.runs.update(dict.fromkeys(["volume-0", "volume-1"], "new"))
+    result = driver(cluster).run(nodes())
+    # filer-0 is the one about to be drained: it does not block itself; filer-1 is then blocked by it.
+    assert result.failed == "filer-1" and result.rolled == ["filer-0"], result.summary()
+
+
+def test_a_node_an_earlier_run_left_down_is_rolled_before_any_other():
+    cluster = FakeCluster()
+    cluster.up.discard("filer-1")
+    cluster.marked.add("filer-1")
+    result = driver(cluster).run(nodes())
+    assert result.ok and result.rolled[0] == "filer-1", result.summary()
+
+
+def test_the_master_first_in_peers_keeps_its_raft_state_even_while_another_leads():
+    cluster = FakeCluster(leader="master-1")
+    plan = [replace(n, mints_cluster=n.name == "master-0") for n in nodes()]
+    result = driver(cluster).run(plan)
+    assert result.ok
+    assert "forget raft state master-0" not in cluster.log
+    assert "forget raft state master-2" in cluster.log and "stop master-0" in cluster.log
+
+
+def test_any_error_of_a_gate_ends_the_rollout_in_one_line_naming_the_node():
+    cluster = FakeCluster()
+
+    def whole(nodes_: list[RolloutNode], before: RolloutNode | None) -> str | None:
+        raise RuntimeError("volume-1 (i-0v1) is no longer a managed instance (stopped, terminated or replaced)")
+
+    cluster.whole = whole  # type: ignore[method-assign]
+    result = driver(cluster).run(nodes())
+    assert result.summary().startswith(
+        "rollout stopped at volume-0: RuntimeError: volume-1 (i-0v1) is no longer a managed instance"
+    )
 
 
 class RunningOnly:
@@ -327,3 +446,28 @@ def test_in_a_cluster_without_a_leader_yet_a_first_volume_server_passes_once_it_
     answers["http://v0:8080/healthz"] = (200, "")
     answers["http://m0:9333/dir/status"] = (200, '{"Topology": {}}')
     assert NewClusterGates(MASTER_ADDRESSES, fetcher(answers)).problem(volume) == "not registered with the master"
+
+
+def test_the_model_marks_the_master_first_in_peers_and_the_loopback_operator_keeps_its_state(tmp_path):
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from components.aws.placement import prod_topology
+    from components.model.rollout import mints_cluster, raft_state_dir
+    from tests.support.cluster import loopback_topology
+    from tests.support.rollout_local import LoopbackOperator, Release
+    from tests.support.stack_configs import prod
+
+    aws = {m.name: (mints_cluster(m), raft_state_dir(m)) for m in prod_topology(prod()).of(Role.MASTER)}
+    assert aws == {name: (name == "master-0", "/data/m9333") for name in ("master-0", "master-1", "master-2")}
+    topology, _ = loopback_topology(prod(), tmp_path, "127.0.99")
+    targets = {s.name: Release(s, "weed", "4.48") for s in topology.of(Role.MASTER)}
+    operator = LoopbackOperator(SimpleNamespace(processes={}), {}, targets)  # type: ignore[arg-type]
+    for service in topology.of(Role.MASTER):
+        Path(raft_state_dir(service)).mkdir(parents=True)
+    with pytest.raises(RuntimeError, match="master-0 is first in -peers"):
+        operator.forget_raft_state("master-0")
+    operator.forget_raft_state("master-1")
+    assert Path(raft_state_dir(targets["master-0"].service)).exists()
+    assert not Path(raft_state_dir(targets["master-1"].service)).exists()
+    assert Path(raft_state_dir(targets["master-1"].service) + ".before-rollout").exists()
