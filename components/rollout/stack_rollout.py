@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components.model.topology import LoadBalancer, Service
-from components.rollout.resource import RolloutPlan, RolloutRun, plan_node
+from components.rollout.resource import RolloutPlan, RolloutRun, identity_input, plan_node
 
 
 @dataclass(frozen=True)
@@ -67,4 +67,6 @@ def rollout_run(args: StackRolloutArgs, parent: pulumi.Resource) -> RolloutRun:
         version=args.version,
         allow_downgrade=args.allow_downgrade,
         opts=pulumi.ResourceOptions(parent=parent, depends_on=list(args.after)),
+        # The stack's own AWS provider identity (aws:region, aws:profile, aws:assumeRoles) for SSM.
+        aws_identity=identity_input(args.region),
     )

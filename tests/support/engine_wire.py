@@ -43,19 +43,22 @@ def engine_delivers(props: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class DynamicProviderServer:
-    """`python -u -m pulumi.dynamic` in a fresh interpreter (cwd = project root), stopped by PID on exit."""
+    """`python -u -m pulumi.dynamic` in a fresh interpreter (cwd = project root), stopped by PID on exit.
+    `module` runs instead when given (e.g. one that installs a stand-in first), with `env` added."""
 
-    def __init__(self, timeout: float = 60.0) -> None:
+    def __init__(self, timeout: float = 60.0, module: str = "pulumi.dynamic", env: Mapping[str, str] = {}) -> None:
         self.timeout = timeout
+        self.module = module
+        self.env = dict(env)
 
     def __enter__(self) -> DynamicProviderServer:
         self.stderr = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
-            [sys.executable, "-u", "-m", "pulumi.dynamic"],
+            [sys.executable, "-u", "-m", self.module],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=self.stderr,
-            env={**os.environ, "PULUMI_PROJECT": "aegis-storage"},
+            env={**os.environ, "PULUMI_PROJECT": "aegis-storage", **self.env},
             start_new_session=True,
         )
         assert self.process.stdout is not None
