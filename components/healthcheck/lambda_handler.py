@@ -24,7 +24,7 @@ from typing import Any
 
 from components.healthcheck.checks import HEALTHY, Target, not_healthy_message, run_checks, wait_until_healthy
 from components.healthcheck.volume_record import SsmRecord, with_volume_record
-from components.healthcheck.watch import NAMESPACE, cluster_metrics, report_metrics
+from components.healthcheck.watch import NAMESPACE, SERVER_DIMENSION, ServerMetrics, cluster_readings, report_metrics
 
 # A client for an AWS service by name ("ssm", "cloudwatch"); boto3.client in the function, a fake in tests.
 ClientFactory = Callable[[str], Any]
@@ -74,16 +74,33 @@ def watch(event: Mapping[str, Any], client: ClientFactory) -> dict[str, Any]:
         # The record of volume ids the cluster held: a volume gone without a deliberate delete is unhealthy.
         store = SsmRecord(client("ssm"), event["volume_record_parameter"])
         report = with_volume_record(report, target.master_urls, store)
-    metrics = {**report_metrics(report), **cluster_metrics(target, event.get("load_balancer_stats", []))}
+    found, per_server = cluster_readings(target, event.get("load_balancer_stats", []))
+    metrics = {**report_metrics(report), **found}
+    data = metric_data(metrics, event["stack"]) + server_metric_data(per_server, event["stack"])
     namespace = event.get("namespace", NAMESPACE)
-    client("cloudwatch").put_metric_data(Namespace=namespace, MetricData=metric_data(metrics, event["stack"]))
-    return {"outcome": report.outcome, "metrics": metrics, "problems": report.summary()}
+    # PutMetricData takes up to 1,000 metrics a call: 8 Stack-wide plus 2 per volume server.
+    client("cloudwatch").put_metric_data(Namespace=namespace, MetricData=data)
+    return {"outcome": report.outcome, "metrics": metrics, "servers": per_server, "problems": report.summary()}
 
 
 def metric_data(metrics: Mapping[str, float], stack: str) -> list[dict[str, Any]]:
     """CloudWatch MetricData, one datum per metric, each with the stack as its only dimension."""
     return [
         {"MetricName": name, "Dimensions": [{"Name": "Stack", "Value": stack}], "Value": value, "Unit": "None"}
+        for name, value in sorted(metrics.items())
+    ]
+
+
+def server_metric_data(per_server: ServerMetrics, stack: str) -> list[dict[str, Any]]:
+    """CloudWatch MetricData for the per-volume-server metrics: dimensions Stack and Server."""
+    return [
+        {
+            "MetricName": name,
+            "Dimensions": [{"Name": "Stack", "Value": stack}, {"Name": SERVER_DIMENSION, "Value": server}],
+            "Value": value,
+            "Unit": "None",
+        }
+        for server, metrics in sorted(per_server.items())
         for name, value in sorted(metrics.items())
     ]
 

@@ -7,7 +7,13 @@ Beside the health check's own report, it reads what the alarms need and the repo
   `ReplicaPlacement` ({"dc", "rack", "node"}, each left out when 0: `{}` is 000, one copy); copies
   below 1 + the placement's digits make a volume degraded;
 - each volume server's `/status`: `DiskStatuses[].percent_free`, the lowest of which is reported;
-- each HAProxy's stats CSV (`/stats;csv`): servers of the `filers` backend whose status starts with UP.
+- each HAProxy's stats CSV (`/stats;csv`): servers of the `filers` backend whose status starts with UP, and
+  the backend's `rtime` (average response time of its last 1024 requests, ms), the slowest HAProxy's reported.
+
+For the dashboard (components/aws/dashboard.py) it also publishes the missing copies, the masters naming a
+leader, the volume servers' disk bytes in total (the days until full follow from them), and per volume server
+(dimension `Server` beside `Stack`) its free slots and free disk percent. The alarms read only the
+Stack-only metrics; a metric with the extra dimension is another metric to CloudWatch.
 
 A value that cannot be read is left out rather than guessed: the alarms treat missing data as breaching,
 so an unreadable cluster alarms instead of looking fine.
@@ -23,9 +29,20 @@ import httpx
 
 from components.healthcheck.checks import UNHEALTHY, Report
 from components.healthcheck.target import Target
-from components.healthcheck.wire import FILER_BACKEND, backend_servers, data_nodes, json_object, replica_counts
+from components.healthcheck.wire import (
+    FILER_BACKEND,
+    backend_row,
+    backend_servers,
+    data_nodes,
+    json_object,
+    replica_counts,
+)
 
 NAMESPACE = "AEGIS/Storage"
+# The dimension of the per-volume-server metrics, beside Stack.
+SERVER_DIMENSION = "Server"
+# server ("host:port", as the master names it) -> metric name -> value
+ServerMetrics = dict[str, dict[str, float]]
 
 
 def report_metrics(report: Report) -> dict[str, float]:
@@ -35,6 +52,8 @@ def report_metrics(report: Report) -> dict[str, float]:
     metrics = {"Healthy": 0.0 if report.outcome == UNHEALTHY else 1.0}
     if leaders:
         metrics["RaftLeader"] = 1.0 if any(r.ok for r in leaders) else 0.0
+        # The quorum as the dashboard shows it: how many masters answered naming a leader.
+        metrics["MastersNamingLeader"] = float(sum(1 for r in leaders if r.ok))
     return metrics
 
 
@@ -44,6 +63,54 @@ def degraded_volumes(vol_status: Mapping[str, Any]) -> int:
     if counts is None:
         raise ValueError("not a /vol/status body")
     return sum(1 for have, wanted in counts.values() if have < wanted)
+
+
+def missing_copies(vol_status: Mapping[str, Any]) -> int:
+    """Copies the volumes lack in all (a 010 volume with one copy lacks one), from a master's /vol/status body."""
+    counts = replica_counts(vol_status)
+    if counts is None:
+        raise ValueError("not a /vol/status body")
+    return sum(max(0, wanted - have) for have, wanted in counts.values())
+
+
+def disk_bytes(disk: Mapping[str, Any]) -> tuple[int, int]:
+    """(used, free) bytes of one entry of a volume server's /status `DiskStatuses`; weed 4.48 sends `all`, `used`
+    and `free`. ValueError when they are not byte counts."""
+    total, used = disk.get("all"), disk.get("used")
+
+    def number(value: Any) -> bool:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+
+    free = disk.get("free", total - used if number(total) and number(used) else None)
+    if not (number(used) and number(free)):
+        raise ValueError("a disk's used and free bytes are unreadable")
+    return int(used), int(free)
+
+
+def filer_response_ms(stats_csv: str) -> float | None:
+    """The filers backend's average response time over its last 1024 requests (HAProxy's `rtime`, ms)."""
+    row = backend_row(stats_csv, FILER_BACKEND)
+    try:
+        return float((row or {})["rtime"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def server_metrics(
+    dir_status: Mapping[str, Any] | None, disks: Mapping[str, Mapping[str, Any] | None]
+) -> ServerMetrics:
+    """Per volume server: FreeVolumeSlots from /dir/status and FreeDiskPercent (its fullest disk) from its
+    /status, each only when readable."""
+    found: ServerMetrics = {}
+    for node in data_nodes(dir_status) or ():
+        if node.free_slots is not None:
+            found.setdefault(node.name, {})["FreeVolumeSlots"] = float(node.free_slots)
+    for server, body in disks.items():
+        with contextlib.suppress(AttributeError, KeyError, TypeError, ValueError):
+            free = [float(d["percent_free"]) for d in (body or {}).get("DiskStatuses") or []]
+            if free:
+                found.setdefault(server, {})["FreeDiskPercent"] = min(free)
+    return found
 
 
 def min_free_slots(dir_status: Mapping[str, Any]) -> int:
@@ -71,7 +138,19 @@ def cluster_metrics(
     *,
     transport: httpx.BaseTransport | None = None,
 ) -> dict[str, float]:
-    """FreeVolumeSlots, DegradedVolumes, FreeDiskPercent and HealthyFilersBehindLB; each only when readable."""
+    """The Stack-wide metrics of `cluster_readings`."""
+    return cluster_readings(target, load_balancer_stats, probe_timeout, transport=transport)[0]
+
+
+def cluster_readings(
+    target: Target,
+    load_balancer_stats: Sequence[str],
+    probe_timeout: float = 3.0,
+    *,
+    transport: httpx.BaseTransport | None = None,
+) -> tuple[dict[str, float], ServerMetrics]:
+    """(FreeVolumeSlots, DegradedVolumes, MissingCopies, FreeDiskPercent, UsedDiskBytes, FreeDiskBytes,
+    HealthyFilersBehindLB, FilerResponseTimeMs; the per-server metrics), each only when readable."""
     metrics: dict[str, float] = {}
     with httpx.Client(transport=transport, timeout=probe_timeout) as client:
         topology = _first_json(client, [f"{url.rstrip('/')}/dir/status" for url in target.master_urls])
@@ -81,14 +160,37 @@ def cluster_metrics(
         # No readable /vol/status: left out, and the alarm treats that as breaching.
         with contextlib.suppress(KeyError, TypeError, AttributeError, ValueError):
             metrics["DegradedVolumes"] = float(degraded_volumes(volumes or {}))
-        disks = [json_object(_text(client, f"http://{server}/status")) for server in target.expected_volume_servers]
-        free = [d["percent_free"] for body in disks if body for d in body.get("DiskStatuses") or []]
-        if free and all(body is not None for body in disks):
-            metrics["FreeDiskPercent"] = float(min(free))
+            metrics["MissingCopies"] = float(missing_copies(volumes or {}))
+        disks = {
+            server: json_object(_text(client, f"http://{server}/status")) for server in target.expected_volume_servers
+        }
+        metrics.update(_disk_metrics(list(disks.values())))
         counts = [_text(client, url) for url in load_balancer_stats]
         if counts and all(text is not None for text in counts):
             # The weakest HAProxy decides: AEGIS may be sent to either.
             metrics["HealthyFilersBehindLB"] = float(min(healthy_filers(text or "") for text in counts))
+            times = [filer_response_ms(text or "") for text in counts]
+            if all(t is not None for t in times):
+                metrics["FilerResponseTimeMs"] = max(t or 0.0 for t in times)
+    return metrics, server_metrics(topology, disks)
+
+
+def _disk_metrics(bodies: Sequence[dict[str, Any] | None]) -> dict[str, float]:
+    """FreeDiskPercent (the fullest disk), UsedDiskBytes and FreeDiskBytes (every disk): only when every volume
+    server answered, since a total without one server would read as space freed."""
+    if not bodies or any(body is None for body in bodies):
+        return {}
+    disks = [d for body in bodies for d in (body or {}).get("DiskStatuses") or []]
+    metrics: dict[str, float] = {}
+    with contextlib.suppress(KeyError, TypeError, ValueError):
+        free = [float(d["percent_free"]) for d in disks]
+        if free:
+            metrics["FreeDiskPercent"] = min(free)
+    with contextlib.suppress(AttributeError, TypeError, ValueError):
+        sizes = [disk_bytes(d) for d in disks]
+        if sizes:
+            metrics["UsedDiskBytes"] = float(sum(used for used, _ in sizes))
+            metrics["FreeDiskBytes"] = float(sum(free for _, free in sizes))
     return metrics
 
 

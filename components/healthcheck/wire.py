@@ -284,3 +284,10 @@ def backend_servers(stats_csv: str, backend: str) -> dict[str, dict[str, str]]:
         for row in rows
         if row.get("pxname") == backend and row.get("svname") not in ("FRONTEND", "BACKEND")
     }
+
+
+def backend_row(stats_csv: str, backend: str) -> dict[str, str] | None:
+    """HAProxy's stats CSV: the BACKEND row of `backend` (the proxy's totals, e.g. `rtime`, the average response
+    time in ms over its last 1024 requests); None when the CSV has no such row."""
+    rows = csv.DictReader(io.StringIO(stats_csv.lstrip("# ")))
+    return next((row for row in rows if row.get("pxname") == backend and row.get("svname") == "BACKEND"), None)

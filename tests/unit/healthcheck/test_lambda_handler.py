@@ -94,25 +94,41 @@ def test_an_unknown_mode_is_refused() -> None:
 
 def test_the_watch_publishes_every_metric_per_stack_and_does_not_raise(monkeypatch) -> None:
     monkeypatch.setattr(lambda_handler, "run_checks", lambda target: NO_LEADER)
-    monkeypatch.setattr(lambda_handler, "cluster_metrics", lambda target, stats: {"FreeVolumeSlots": 12.0})
+    per_server = {"v0:8080": {"FreeVolumeSlots": 5.0, "FreeDiskPercent": 40.0}}
+    monkeypatch.setattr(
+        lambda_handler, "cluster_readings", lambda target, stats: ({"FreeVolumeSlots": 12.0}, per_server)
+    )
     aws = FakeAws()
     answer = lambda_handler.run({"mode": "watch", "target": TARGET, "stack": "prod"}, aws)
     assert answer["outcome"] == "unhealthy"
     [call] = aws.metric_calls
     assert call["Namespace"] == "AEGIS/Storage"
-    assert {d["MetricName"]: d["Value"] for d in call["MetricData"]} == {
+    stack_wide = [d for d in call["MetricData"] if len(d["Dimensions"]) == 1]
+    assert {d["MetricName"]: d["Value"] for d in stack_wide} == {
         "FreeVolumeSlots": 12.0,
         "Healthy": 0.0,
         "RaftLeader": 0.0,
+        "MastersNamingLeader": 0.0,
     }
-    assert all(d["Dimensions"] == [{"Name": "Stack", "Value": "prod"}] for d in call["MetricData"])
+    assert all(d["Dimensions"] == [{"Name": "Stack", "Value": "prod"}] for d in stack_wide)
+    # The per-server metrics carry the server beside the stack: the alarms' Stack-only metrics stay apart.
+    server = [{"Name": "Stack", "Value": "prod"}, {"Name": "Server", "Value": "v0:8080"}]
+    assert sorted((d["MetricName"], d["Value"]) for d in call["MetricData"] if d["Dimensions"] == server) == [
+        ("FreeDiskPercent", 40.0),
+        ("FreeVolumeSlots", 5.0),
+    ]
+    assert len(call["MetricData"]) == 6
 
 
 def test_a_degraded_cluster_stays_healthy_in_the_metrics_its_own_alarms_tell() -> None:
     class DegradedReport(Report):
         outcome = "degraded"
 
-    assert watch.report_metrics(DegradedReport(HEALTHY.results, 0.1)) == {"Healthy": 1.0, "RaftLeader": 1.0}
+    assert watch.report_metrics(DegradedReport(HEALTHY.results, 0.1)) == {
+        "Healthy": 1.0,
+        "RaftLeader": 1.0,
+        "MastersNamingLeader": 1.0,
+    }
     assert watch.report_metrics(FILER_DOWN)["Healthy"] == 0.0
 
 
@@ -171,6 +187,11 @@ filers,filer-2,0,UP 1/2,L7OK
 filers,BACKEND,0,UP,
 stats,FRONTEND,,OPEN,
 """
+# The same, with the columns the response time comes from (HAProxy 2.6 has more; the reader goes by name).
+TIMED_CSV = """# pxname,svname,status,rtime
+filers,filer-0,UP,7
+filers,BACKEND,UP,9
+"""
 
 
 def test_healthy_filers_counts_the_backend_servers_haproxy_sees_up() -> None:
@@ -182,8 +203,8 @@ def test_cluster_metrics_reads_slots_replicas_disks_and_haproxy(monkeypatch) -> 
         "m0:9333/dir/status": (502, ""),
         "m1:9333/dir/status": (200, json.dumps(dir_status({"v0:8080": (78, 14), "v1:8080": (78, 70)}))),
         "m0:9333/vol/status": (200, json.dumps(vol_status({"v0:8080": [(1, {"rack": 1})]}))),
-        "v0:8080/status": (200, json.dumps({"DiskStatuses": [{"percent_free": 31.5}]})),
-        "v1:8080/status": (200, json.dumps({"DiskStatuses": [{"percent_free": 12.25}]})),
+        "v0:8080/status": (200, json.dumps({"DiskStatuses": [disk(31.5, 300, 700)]})),
+        "v1:8080/status": (200, json.dumps({"DiskStatuses": [disk(12.25, 900, 100)]})),
         "lb0:8404/stats;csv": (200, STATS_CSV),
         "lb1:8404/stats;csv": (200, STATS_CSV.replace("filer-0,0,UP", "filer-0,0,DOWN")),
     }
@@ -194,13 +215,37 @@ def test_cluster_metrics_reads_slots_replicas_disks_and_haproxy(monkeypatch) -> 
 
     target = Target.from_stack_outputs({"health_target": TARGET})
     stats = ["http://lb0:8404/stats;csv", "http://lb1:8404/stats;csv"]
-    metrics = watch.cluster_metrics(target, stats, transport=httpx.MockTransport(answer))
+    metrics, per_server = watch.cluster_readings(target, stats, transport=httpx.MockTransport(answer))
     assert metrics == {
         "FreeVolumeSlots": 8.0,
         "DegradedVolumes": 1.0,
+        "MissingCopies": 1.0,
         "FreeDiskPercent": 12.25,
+        "UsedDiskBytes": 1200.0,
+        "FreeDiskBytes": 800.0,
         "HealthyFilersBehindLB": 1.0,
+        # No rtime column in these CSVs: left out, not 0.
     }
+    assert per_server == {
+        "v0:8080": {"FreeVolumeSlots": 64.0, "FreeDiskPercent": 31.5},
+        "v1:8080": {"FreeVolumeSlots": 8.0, "FreeDiskPercent": 12.25},
+    }
+    assert watch.cluster_metrics(target, stats, transport=httpx.MockTransport(answer)) == metrics
+
+
+def disk(percent_free: float, used: int, free: int) -> dict[str, Any]:
+    """One entry of a volume server's /status DiskStatuses, with the keys weed 4.48 sends."""
+    return {"dir": "/data", "all": used + free, "used": used, "free": free, "percent_free": percent_free}
+
+
+def test_the_filers_response_time_is_the_backend_rows_rtime() -> None:
+    assert watch.filer_response_ms(TIMED_CSV) == 9.0
+    assert watch.filer_response_ms(STATS_CSV) is None
+
+
+def test_missing_copies_count_every_copy_short() -> None:
+    status = vol_status({"v0:8080": [(1, {"rack": 1, "dc": 1}), (2, {"rack": 1})], "v1:8080": [(2, {"rack": 1})]})
+    assert watch.missing_copies(status) == 2  # volume 1 lacks two of three, volume 2 has both
 
 
 def test_cluster_metrics_leaves_out_what_it_cannot_read() -> None:
