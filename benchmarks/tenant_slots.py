@@ -1,20 +1,22 @@
-"""Volume slots that AEGIS tenants use on the shipped prod sizing, under two S3 mappings.
+"""Volume slots that AEGIS tenants use on the shipped prod sizing: every tenant a bucket, one collection.
 
 `python -m benchmarks.tenant_slots [--tenants 500] [--subnet 127.0.41]` starts the prod topology
 (Pulumi.prod.yaml, PostgreSQL via LocalPostgres) on loopback and creates TENANTS tenants through the
 load balancer as AEGIS does: a volume directory (`.keep`) and a file in it, per tenant. It reads the
 slots used from the master's `/dir/status` (Max - Free, over all volume servers) before and after, and
 compares them with the shipped capacity (volumeServerCount x `-max`, from components/model/sizing.py).
-Then it starts the same topology with the filers' buckets folder at /aegis/volumes, the deployment
-page's `s3://<tenant>/...`, where every tenant is a bucket and so a collection, and measures the slots
-that a few tenants take each. The tool is separate from the timed suite (`python -m benchmarks`),
-whose 15-minute budget it does not fit. It stops everything it started, and prints one table.
+The shipped mapping is the deployment page's `s3://<tenant>/...` (buckets folder /aegis/volumes) with the
+filer rule's one collection. Then it starts the same topology with the rule's collection left out, where every
+tenant's bucket is its own collection, and measures the slots that a few tenants take each. The tool is
+separate from the timed suite (`python -m benchmarks`), whose 15-minute budget it does not fit. It stops
+everything it started, and prints one table.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import secrets
 import sys
 import tempfile
@@ -77,26 +79,28 @@ def shipped_capacity(cfg: StackConfig) -> int:
     return volume_slots(cfg) * cfg.volume_server_count
 
 
-def with_buckets_folder(topology: Topology, folder: str) -> Topology:
-    """The same topology, with the filers' buckets folder moved (the mapping this project does not ship)."""
-    name, _ = aegis_layout.BUCKETS_FOLDER_ENV
-    services = tuple(
-        dataclasses.replace(s, env=tuple((k, folder if k == name else v) for k, v in s.env))
-        if s.node.role is Role.FILER
-        else s
-        for s in topology.services
+def without_rule_collection(topology: Topology) -> Topology:
+    """The same topology, with the filer rule's `collection` left out (what the shipped rule prevents): each
+    tenant's bucket is then its own collection. The rules job applies, and the health check expects, that file."""
+    rules = json.loads(topology.filer_rules)
+    for location in rules["locations"]:
+        location.pop("collection", None)
+    text = json.dumps(rules, indent=2) + "\n"
+    jobs = tuple(
+        dataclasses.replace(job, files=tuple(dataclasses.replace(f, content=text) for f in job.files))
+        for job in topology.jobs
     )
-    return dataclasses.replace(topology, services=services)
+    return dataclasses.replace(topology, filer_rules=text, jobs=jobs)
 
 
 @contextmanager
-def prod_cluster(workdir: Path, subnet: str, buckets_folder: str | None) -> Iterator[LocalCluster]:
+def prod_cluster(workdir: Path, subnet: str, shared_collection: bool) -> Iterator[LocalCluster]:
     cfg = prod()
     assert cfg.aws is not None
     root = workdir / f"cluster-{secrets.token_hex(3)}"
     topology, _ = loopback_topology(cfg, root, subnet)
-    if buckets_folder:
-        topology = with_buckets_folder(topology, buckets_folder)
+    if not shared_collection:
+        topology = without_rule_collection(topology)
     db_host = f"{subnet}.60"
     values = fresh_values(db_host)
     aws = cfg.aws
@@ -152,15 +156,15 @@ class Run:
         return (self.after.used - self.first.used) / max(self.tenants - 1, 1)
 
 
-def measure(workdir: Path, subnet: str, tenants: Sequence[str], buckets_folder: str | None) -> Run:
+def measure(workdir: Path, subnet: str, tenants: Sequence[str], shared_collection: bool) -> Run:
     """Create `tenants` on a fresh prod cluster, reading the slots used as it goes."""
-    with prod_cluster(workdir, subnet, buckets_folder) as cluster:
+    with prod_cluster(workdir, subnet, shared_collection) as cluster:
         filer_url = health_target(cluster.topology, cluster.values).filer_url
         before = read_slots(cluster)
         failed = create_tenants(filer_url, tenants[:1], concurrency=1)
         first = read_slots(cluster)
         # Buckets grow their volumes on first write: one at a time, so the growth is not what is measured.
-        failed += create_tenants(filer_url, tenants[1:], concurrency=1 if buckets_folder else CONCURRENCY)
+        failed += create_tenants(filer_url, tenants[1:], concurrency=CONCURRENCY if shared_collection else 1)
         return Run(before, first, read_slots(cluster), len(tenants), failed)
 
 
@@ -170,13 +174,13 @@ def report(capacity: int, shipped: Run, per_bucket: Run) -> str:
     return "\n".join(
         [
             f"shipped capacity: {capacity} volume slots (volumeServerCount x -max, components/model/sizing.py)",
-            f"shipped mapping s3://volumes/<tenant>/<volume>/<path> (buckets folder {aegis_layout.AEGIS_ROOT}):",
+            f"shipped: s3://<tenant>/<volume>/<path> (buckets folder {aegis_layout.BUCKETS_FOLDER}), one collection:",
             f"  {shipped.tenants} tenants, {shipped.failed} failed writes; slots used: {shipped.before.used} before,"
             f" {shipped.first.used} after the first tenant, {shipped.after.used} after all, of {shipped.after.total}"
             f" ({shipped.per_tenant:.2f} per further tenant); collections: {collections}",
             "  tenants add no slots: new volumes grow as data fills the existing ones, and -max = disk / volume size,",
             "  so the slots run out when the disks fill, not before",
-            "bucket-per-tenant mapping s3://<tenant>/<volume>/<path> (buckets folder /aegis/volumes):",
+            "the same buckets without the rule's collection (each bucket its own collection):",
             f"  {per_bucket.tenants} tenants, {per_bucket.failed} failed writes; slots used: {per_bucket.before.used}"
             f" before, {per_bucket.after.used} after ({per_bucket.per_tenant:.1f} per tenant)",
             f"  the {per_bucket.after.total} slots would run out at about {full} tenants; {shipped.tenants} tenants"
@@ -194,9 +198,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--tenants must be at least 1")
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="aegis-slots-") as tmp:
-        shipped = measure(Path(tmp), args.subnet, tenant_ids(args.tenants), None)
+        shipped = measure(Path(tmp), args.subnet, tenant_ids(args.tenants), shared_collection=True)
         sample = tenant_ids(BUCKET_PER_TENANT_SAMPLE)
-        per_bucket = measure(Path(tmp), args.subnet, sample, f"{aegis_layout.AEGIS_ROOT}/volumes")
+        per_bucket = measure(Path(tmp), args.subnet, sample, shared_collection=False)
     print(report(shipped_capacity(prod()), shipped, per_bucket))
     print(f"wall time {time.monotonic() - started:.0f}s")
     return 1 if shipped.failed or per_bucket.failed else 0

@@ -9,6 +9,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components.model.config import StackConfig
+from components.model.haproxy import ADMIN_PORT
 from components.model.refs import Ref
 from components.model.topology import (
     START_ORDER,
@@ -194,7 +195,11 @@ class DevStorage(pulumi.ComponentResource):
             user=HAPROXY_USER,
             uploads=self._uploads((lb.config,)),
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=self.network.name, aliases=[lb.host])],
-            ports=[docker.ContainerPortArgs(internal=lb.port, external=lb.port, ip=HOST_ADDRESS)],
+            # AEGIS's filer URL and the admin frontend (the filer's native API), both on the host's loopback only.
+            ports=[
+                docker.ContainerPortArgs(internal=port, external=port, ip=HOST_ADDRESS)
+                for port in (lb.port, ADMIN_PORT)
+            ],
             healthcheck=_http_healthcheck(lb.health, start_period="5s"),
             restart="unless-stopped",
             opts=pulumi.ResourceOptions(parent=self, depends_on=filers, delete_before_replace=True),

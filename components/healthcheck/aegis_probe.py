@@ -4,7 +4,8 @@ It sends what the orchestrator sends (seaweedfs.rs at 59bc51e): `POST /dir/` wit
 ancestor, an empty `.keep`, a whole-file `PUT`, a `Range` read, a `HEAD`, then AEGIS's volume delete
 `DELETE /dir/?path=<volume>&recursive=true`. It fails when that delete leaves the data in place, which is
 what a filer without the HTTP tier's rewrite does (components/model/aegis/calls.py). The probe volume lives
-in its own tenant and is removed with the filer's real recursive delete whatever happened.
+in its own tenant and is removed with the filer's real recursive delete whatever happened, sent to the admin
+URL: the filer URL lets through AEGIS's calls only, and AEGIS never sends that delete.
 """
 
 from __future__ import annotations
@@ -39,21 +40,23 @@ def _failed(step: str, answer: Answer, expected: str) -> str:
     return "" if str(status) in expected.split(",") else f"{step} answered {status}, expected {expected}"
 
 
-def aegis_probe(http: Http, filer_url: str) -> list[CheckResult]:
-    """One result: AEGIS's sequence on a fresh probe volume, cleaned up even when a step fails."""
+def aegis_probe(http: Http, filer_url: str, admin_url: str | None = None) -> list[CheckResult]:
+    """One result: AEGIS's sequence on a fresh probe volume through `filer_url`, cleaned up through `admin_url`
+    (the filer's native API; the filer URL when None) even when a step fails."""
     start = time.perf_counter()
     base = filer_url.rstrip("/")
+    admin = (admin_url or filer_url).rstrip("/")
     volume = probe_volume()
     try:
         problem = _create(http, base, volume) or _file_io(http, base, volume) or _delete(http, base, volume)
     finally:
         # The filer's own recursive delete, not AEGIS's: cleanup must work even when the rewrite does not.
-        http.send("DELETE", f"{base}{volume}?recursive=true")
+        http.send("DELETE", f"{admin}{volume}?recursive=true")
     latency = since(start)
     note = ""
     if not problem:
         # Also the S3 check's probe volumes: both live in the probe tenant.
-        swept = sweep_stale(http, base, PROBE_TENANT_DIR, recursive=True)
+        swept = sweep_stale(http, admin, PROBE_TENANT_DIR, recursive=True)
         note = f"mkdir, .keep, {PROBE_BYTES} B write, Range read, HEAD, volume delete"
         note += f"; removed {swept} stale probe volume(s)" if swept else ""
     return [check_result(COMPONENT, address(base), CHECK, latency, problem, note)]

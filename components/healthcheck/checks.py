@@ -43,7 +43,7 @@ from components.healthcheck.probing import (
     since,
     sweep_stale,
 )
-from components.healthcheck.s3_view import AEGIS_BUCKET, S3ViewProbe, listed_keys
+from components.healthcheck.s3_view import PROBE_BUCKET, S3ViewProbe, listed_keys
 from components.healthcheck.sigv4 import sign_get
 from components.healthcheck.space import check_space
 from components.healthcheck.target import Target
@@ -105,7 +105,8 @@ class Report:
 def run_checks(target: Target, probe_timeout: float = 3.0, *, transport: httpx.BaseTransport | None = None) -> Report:
     """Run every probe once, in parallel; `transport` replaces the network (tests pass an httpx.MockTransport)."""
     start = time.perf_counter()
-    filers = dict.fromkeys(url.rstrip("/") for url in (target.filer_url, *target.filer_addresses))
+    # The filer URL lets through AEGIS's calls only: every probe AEGIS would not send uses the native API.
+    filers = dict.fromkeys(url.rstrip("/") for url in (target.native_url, *target.filer_addresses))
     probes: list[Callable[[Http], list[CheckResult]]] = [partial(_filer, url=url) for url in filers]
     probes += [partial(_master, url=url, expected_masters=target.expected_masters) for url in target.master_urls]
     probes.append(partial(_volume_servers, master_urls=target.master_urls, expected=target.expected_volume_servers))
@@ -120,12 +121,12 @@ def run_checks(target: Target, probe_timeout: float = 3.0, *, transport: httpx.B
         probes += [partial(_disk, url=url, minimum=target.min_free_disk_percent) for url in target.volume_server_urls]
     if target.s3_endpoint is not None:
         probes.append(partial(_s3, endpoint=target.s3_endpoint, target=target))
-    probes.append(partial(_roundtrip, filer_url=target.filer_url))
+    probes.append(partial(_roundtrip, filer_url=target.native_url))
     # Imported here: the AEGIS probe is built on this module's Http and results.
 
-    probes.append(partial(aegis_probe, filer_url=target.filer_url))
+    probes.append(partial(aegis_probe, filer_url=target.filer_url, admin_url=target.native_url))
     if target.filer_rules is not None:
-        probes.append(partial(_rules, filer_url=target.filer_url, rendered=target.filer_rules))
+        probes.append(partial(_rules, filer_url=target.native_url, rendered=target.filer_rules))
     with (
         httpx.Client(transport=transport, timeout=probe_timeout) as client,
         ThreadPoolExecutor(max_workers=len(probes)) as pool,
@@ -335,7 +336,7 @@ def _s3(http: Http, endpoint: str, target: Target) -> list[CheckResult]:
 def _s3_sees_aegis_data(http: Http, endpoint: str, target: Target) -> CheckResult:
     """Write a file through the filer where AEGIS writes, find it in a signed S3 listing, then delete it."""
     start, probe = time.perf_counter(), S3ViewProbe(str(uuid.uuid4()))
-    filer = target.filer_url.rstrip("/")
+    filer = target.native_url.rstrip("/")
 
     def outcome(problem: str, note: str = "") -> CheckResult:
         return check_result("s3", address(endpoint), "lists AEGIS data", since(start), problem, note)
@@ -349,7 +350,7 @@ def _s3_sees_aegis_data(http: Http, endpoint: str, target: Target) -> CheckResul
         listing = http.send(
             "GET", url, headers=sign_get(url, target.s3_access_key, target.s3_secret_key, target.s3_region)
         )
-        where = f"signed ListObjectsV2 of s3://{AEGIS_BUCKET}/{probe.prefix}"
+        where = f"signed ListObjectsV2 of s3://{PROBE_BUCKET}/{probe.prefix}"
         if listing.response is None:
             return outcome(f"{where} failed: {listing.error}")
         if listing.response.status_code != 200:
@@ -357,7 +358,7 @@ def _s3_sees_aegis_data(http: Http, endpoint: str, target: Target) -> CheckResul
         if probe.key not in listed_keys(listing.response.text):
             return outcome(f"{where} does not list the file the probe wrote through the filer: no AEGIS data in S3")
         # Probe volumes that timed-out runs left behind are swept once per run, by the AEGIS probe.
-        return outcome("", f"s3://{AEGIS_BUCKET}/{probe.key}")
+        return outcome("", f"s3://{PROBE_BUCKET}/{probe.key}")
     finally:
         # The filer's own recursive delete of the probe volume, whatever happened above.
         http.send("DELETE", f"{filer}{probe.volume_dir}", params={"recursive": "true"})

@@ -29,6 +29,9 @@ class Target:
     expected_masters: int
     expected_volume_servers: tuple[str, ...]
     filer_addresses: tuple[str, ...] = ()
+    # The tier's admin frontend: the filer's native API, for the probes and cleanup AEGIS never sends (the filer
+    # URL lets through AEGIS's calls only). None: a bare filer, where the filer URL is the native API.
+    admin_url: str | None = None
     s3_endpoint: str | None = None
     s3_access_key: str = ""
     s3_secret_key: str = ""
@@ -48,7 +51,7 @@ class Target:
             raise ValueError(f"minimum free volume slots must be 0 or more, got {self.min_free_volume_slots}")
         if not 0 <= self.min_free_disk_percent < 100:
             raise ValueError(f"minimum free disk must be 0-99 percent, got {self.min_free_disk_percent}")
-        optional = (self.s3_endpoint,) if self.s3_endpoint is not None else ()
+        optional = tuple(url for url in (self.admin_url, self.s3_endpoint) if url is not None)
         for url in (self.filer_url, *self.master_urls, *self.filer_addresses, *self.volume_server_urls, *optional):
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname or not _valid_port(parts):
@@ -58,6 +61,11 @@ class Target:
             found = re.fullmatch(r"[^\s/]+:(\d+)", server)
             if not found or not 1 <= int(found.group(1)) <= 65535:
                 raise ValueError(f"volume server {server!r} must be host:port (port 1-65535), as the master reports it")
+
+    @property
+    def native_url(self) -> str:
+        """Where the filer's native API answers: the admin URL, or the filer URL of a cluster without one."""
+        return self.admin_url or self.filer_url
 
     @classmethod
     def from_stack_outputs(cls, outputs: Mapping[str, Any]) -> Target:

@@ -2,14 +2,37 @@
 
 Retries, redispatch and request buffering let a request whose filer died go to another filer, a PUT
 included, since its body is still in HAProxy's buffer (docs/decisions/2026-11-24-haproxy-retries.md).
+
+Two frontends share the filers: `filer` is AEGIS's filer URL and lets through AEGIS's calls only
+(components/model/aegis/calls.py); `admin` passes the filer's native API unchanged, for what is not AEGIS's
+(the health check's probes and cleanup, operators' repairs). The network decides who reaches `admin`: prod's
+security groups admit the health function, the cluster's nodes and the operators' CIDRs; dev publishes it on
+127.0.0.1 only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from components.model.aegis.calls import aegis_call_rules
+
+# The admin frontend's port: the filer's native API, for what is not AEGIS's.
+ADMIN_PORT = 8889
+
+
+def admin_url(host: str) -> str:
+    """The admin URL (the filer's native API) of the HAProxy that `host` names."""
+    return f"http://{host}:{ADMIN_PORT}"
+
+
+def admin_url_beside(filer_url: str) -> str:
+    """The admin URL on the host of a filer URL (http://<host>:<port>: the NLB's name in prod, 127.0.0.1 in dev)."""
+    parts = urlsplit(filer_url)
+    if parts.scheme != "http" or not parts.hostname or parts.path not in ("", "/"):
+        raise ValueError(f"{filer_url!r} is not an HAProxy's filer URL (http://<host>:<port>)")
+    return admin_url(parts.hostname)
 
 
 @dataclass(frozen=True)
@@ -32,6 +55,7 @@ def render_haproxy_cfg(
     port: int,
     stats_bind: str,
     stats_port: int,
+    admin_port: int = ADMIN_PORT,
     admin_socket: str = "",
     settings: HaproxySettings = SHIPPED,
 ) -> str:
@@ -49,20 +73,7 @@ def render_haproxy_cfg(
         else ""
     )
     buffering = "    option http-buffer-request\n" if settings.buffer_requests else ""
-    admin = f"    stats socket {admin_socket} mode 600 level admin\n" if admin_socket else ""
-    return f"""global
-    # Needs about 2 file descriptors per connection; stays under a 10k-descriptor default limit.
-    maxconn 4096
-{admin}
-defaults
-    mode http
-    log global
-    option dontlognull
-    timeout connect 2s
-    timeout client 300s
-    timeout server 300s
-    timeout http-request 30s
-{retry}{buffering}
+    return f"""{_global_and_defaults(admin_socket, retry + buffering)}
 resolvers system
     parse-resolv-conf
     hold valid 10s
@@ -70,6 +81,10 @@ resolvers system
 frontend filer
     bind {bind}:{port}
 {aegis_call_rules()}    default_backend filers
+
+frontend admin
+    bind {bind}:{admin_port}
+    default_backend filers
 
 frontend stats
     bind {stats_bind}:{stats_port}
@@ -85,3 +100,20 @@ backend filers
     default-server {timing}
 {servers}
 """
+
+
+def _global_and_defaults(admin_socket: str, request_options: str) -> str:
+    admin = f"    stats socket {admin_socket} mode 600 level admin\n" if admin_socket else ""
+    return f"""global
+    # Needs about 2 file descriptors per connection; stays under a 10k-descriptor default limit.
+    maxconn 4096
+{admin}
+defaults
+    mode http
+    log global
+    option dontlognull
+    timeout connect 2s
+    timeout client 300s
+    timeout server 300s
+    timeout http-request 30s
+{request_options}"""

@@ -10,6 +10,7 @@ import pulumi
 from components.healthcheck.target import HEALTH_TARGET, SECRET_OUTPUTS, health_target_output
 from components.model.aegis.node_config import render_node_config
 from components.model.config import StackConfig
+from components.model.haproxy import admin_url_beside
 from components.model.refs import Ref
 from components.model.topology import Role, Topology
 
@@ -44,6 +45,8 @@ def stack_outputs(
             expected_masters=topology.expected[Role.MASTER],
             expected_volume_servers=[s.http_address for s in topology.of(Role.VOLUME)],
             filer_addresses=filer_addresses,
+            # Both stacks' filer URL is an HAProxy (the NLB in prod), whose admin frontend is on the same host.
+            admin_url=pulumi.Output.from_input(filer_url).apply(admin_url_beside),
             s3_endpoint=s3_endpoint,
             s3_region=cfg.s3_region,
             # The health check compares the filer's live rules with these.

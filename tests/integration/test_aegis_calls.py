@@ -2,7 +2,8 @@
 the real dev and HA topologies: weed, HAProxy and (HA) PostgreSQL on loopback, through AEGIS's filer URL, which
 is the HAProxy in both stacks.
 
-Each call either does what AEGIS means or gets the refusal documented in components/model/aegis/calls.py.
+Each call either does what AEGIS means or gets the refusal documented in components/model/aegis/calls.py. What is
+not AEGIS's (checking the filers, cleaning up) goes through the admin frontend or to each filer directly.
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ import pytest
 
 from components.healthcheck import run_checks
 from components.healthcheck.s3_view import PROBE_TENANT
-from components.model.aegis.calls import DELETE_REFUSED, QUOTA_NOT_ENFORCED, USAGE_NOT_TRACKED
+from components.model.aegis.calls import (
+    DELETE_REFUSED,
+    MKDIR_ANSWERED,
+    QUERY_REFUSED,
+    QUOTA_NOT_ENFORCED,
+    USAGE_NOT_TRACKED,
+)
 from components.model.config import parse
 from components.model.topology import Role
 from tests.support import aegis_client as aegis
@@ -44,6 +51,7 @@ DEV_SUBNET = "127.0.43"
 class Stack:
     cluster: LocalCluster
     url: str  # AEGIS's filer URL: the HAProxy in front of the filers
+    admin: str  # the same HAProxy's admin frontend: the filer's native API
     client: httpx.Client
 
     @property
@@ -68,7 +76,8 @@ def stack(request, tmp_path_factory) -> Iterator[Stack]:
         target = health_target(cluster.topology, cluster.values)
         report = wait_for_report(target, healthy=True, timeout=90)
         assert report.healthy, report.table()
-        yield Stack(cluster, target.filer_url, client)
+        assert target.admin_url is not None
+        yield Stack(cluster, target.filer_url, target.admin_url, client)
 
 
 def new_volume(stack: Stack) -> str:
@@ -78,14 +87,21 @@ def new_volume(stack: Stack) -> str:
     return volume
 
 
-def test_post_dir_form_and_keep_create_the_volume_leaving_only_an_empty_dir_entry(stack: Stack):
+def test_post_dir_form_is_answered_and_keep_creates_the_volume_leaving_no_dir_entry(stack: Stack):
     volume = new_volume(stack)
+    answer = aegis.mkdir_form(stack.client, stack.url, volume)
+    assert (answer.status_code, answer.text) == (201, MKDIR_ANSWERED)
+    # AEGIS's directory listing: a GET of the volume with Accept: application/json, no query.
     listing = stack.client.get(f"{stack.url}{volume}/", headers={"Accept": "application/json"}).json()
     assert [e["FullPath"] for e in listing["Entries"]] == [f"{volume}/.keep"]
     # Creating the same volume again is idempotent, as AEGIS expects.
     assert {a.status_code for a in aegis.create_directory(stack.client, stack.url, volume)} <= {200, 201, 409}
-    stray = stack.client.get(f"{stack.url}/dir/", headers={"Accept": "application/json"}).json()
-    assert not stray.get("Entries"), "the stray /dir entry must stay empty"
+    assert stack.status_everywhere("/dir/") == {404}, "no filer saw the mkdir form, so no stray /dir entry"
+
+
+def test_aegis_health_call_is_the_filers_health(stack: Stack):
+    answer = stack.client.get(f"{stack.url}/", timeout=5)  # AEGIS's health_check: GET /, any 2xx
+    assert answer.status_code == 200 and "Entries" not in answer.text, "the filer root must not be listed"
 
 
 def test_file_io_writes_reads_a_range_stats_and_deletes(stack: Stack):
@@ -166,9 +182,12 @@ def test_delete_outside_a_volume_is_refused_before_any_filer(stack: Stack, query
     assert stack.status_everywhere("/etc/seaweedfs/filer.conf") == {200}
 
 
-def test_the_filers_own_recursive_delete_passes_through_unchanged(stack: Stack):
+def test_the_filers_own_recursive_delete_is_refused_on_aegis_url_and_works_on_the_admin_port(stack: Stack):
     volume = new_volume(stack)
-    assert stack.client.delete(f"{stack.url}{volume}?recursive=true").status_code == 204
+    refused = stack.client.delete(f"{stack.url}{volume}?recursive=true")
+    assert (refused.status_code, refused.text) == (403, QUERY_REFUSED)
+    assert stack.status_everywhere(f"{volume}/.keep") == {200}
+    assert stack.client.delete(f"{stack.admin}{volume}?recursive=true").status_code == 204
     assert stack.status_everywhere(f"{volume}/.keep") == {404}
 
 
@@ -181,6 +200,6 @@ def test_the_health_checks_aegis_probe_passes_through_the_tier_and_fails_on_a_ba
     [direct] = [r for r in run_checks(bare).results if r.component == "aegis"]
     assert not direct.ok
     assert direct.detail.startswith("AEGIS's volume delete left the file in place (GET answered 200)")
-    tenant = f"{stack.url}/aegis/volumes/{PROBE_TENANT}/"
+    tenant = f"{stack.admin}/aegis/volumes/{PROBE_TENANT}/"
     probe_tenant = stack.client.get(tenant, headers={"Accept": "application/json"})
     assert probe_tenant.status_code == 404 or not probe_tenant.json().get("Entries"), "the probe cleans up after itself"

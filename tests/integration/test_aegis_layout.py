@@ -13,10 +13,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import boto3
 import httpx
 import pytest
+from botocore.config import Config as BotoConfig
 
-from components.model.aegis.layout import VOLUMES_PREFIX, volume_path
+from components.model.aegis.layout import COLLECTION, VOLUMES_PREFIX, volume_path
 from components.model.config import StackConfig, parse
 from components.model.topology import Role, Topology
 from tests.support import aegis_client as aegis
@@ -51,7 +53,13 @@ class Stack:
 
     @property
     def filer(self) -> str:
+        """AEGIS's filer URL: AEGIS's calls only."""
         return health_target(self.topology, self.cluster.values).filer_url
+
+    @property
+    def admin(self) -> str:
+        """The tier's admin frontend: the filer's native API (metadata, listings with a query, other paths)."""
+        return health_target(self.topology, self.cluster.values).native_url
 
     @property
     def master(self) -> str:
@@ -86,7 +94,7 @@ def create_volume_as_aegis(filer: str, volume: str) -> None:
 
 def copies(stack: Stack, path: str) -> list[list[str]]:
     """For each chunk of `path`: the volume servers holding it, per the master's /dir/lookup."""
-    meta = httpx.get(f"{stack.filer}{path}?metadata=true", timeout=10).json()
+    meta = httpx.get(f"{stack.admin}{path}?metadata=true", timeout=10).json()
     assert meta.get("TtlSec", 0) == 0, f"{path} carries a TTL: {meta.get('TtlSec')} s"
     holders = []
     for chunk in meta["chunks"]:
@@ -132,7 +140,8 @@ def test_files_written_as_aegis_writes_them_keep_their_copies_and_no_ttl(stack: 
             assert len({racks[h] for h in holders}) == wanted_copies, (path, holders)
 
     outside = f"/not-aegis/{uuid.uuid4()}.bin"
-    assert httpx.put(f"{stack.filer}{outside}", content=b"x", timeout=60).status_code == 201
+    assert httpx.put(f"{stack.filer}{outside}", content=b"x", timeout=60).status_code == 403, "not AEGIS's"
+    assert httpx.put(f"{stack.admin}{outside}", content=b"x", timeout=60).status_code == 201
     assert [len(holders) for holders in copies(stack, outside)] == [1 + sum(map(int, stack.cfg.default_replication))]
 
     held = volume_ttls(stack)
@@ -140,17 +149,19 @@ def test_files_written_as_aegis_writes_them_keep_their_copies_and_no_ttl(stack: 
     aegis_volumes = {
         chunk["fid"]["volume_id"]
         for path in written
-        for chunk in httpx.get(f"{stack.filer}{path}?metadata=true", timeout=10).json()["chunks"]
+        for chunk in httpx.get(f"{stack.admin}{path}?metadata=true", timeout=10).json()["chunks"]
     }
     for volume_id in aegis_volumes:
-        _collection, placement, ttl = held[volume_id]
+        collection, placement, ttl = held[volume_id]
         assert placement == stack.cfg.aegis_replication and ttl == "", (volume_id, held[volume_id])
+        # Every tenant's bucket shares the rule's one collection.
+        assert collection == COLLECTION, (volume_id, held[volume_id])
     assert all(ttl == "" for _c, _p, ttl in held.values()), held
 
 
 def test_no_entry_under_the_aegis_prefix_carries_a_ttl(stack: Stack):
     pending, seen = [VOLUMES_PREFIX.rstrip("/")], 0
-    with httpx.Client(base_url=stack.filer, timeout=10, headers={"Accept": "application/json"}) as client:
+    with httpx.Client(base_url=stack.admin, timeout=10, headers={"Accept": "application/json"}) as client:
         while pending and seen < 10_000:
             listing = client.get(f"{pending.pop()}/", params={"limit": 10_000}).json()
             for entry in listing.get("Entries") or []:
@@ -166,6 +177,51 @@ def test_the_cluster_is_healthy_and_its_s3_gateway_sees_aegis_data(stack: Stack)
     assert report.healthy, report.table()
     # The S3 gateway listed a file the probe wrote through the filer under /aegis/volumes/.
     [s3_view] = [r for r in report.results if (r.component, r.check) == ("s3", "lists AEGIS data")]
-    assert s3_view.detail.startswith("s3://volumes/aegis-healthcheck/"), report.table()
-    probe_volume = s3_view.detail.removeprefix("s3://volumes/").rsplit("/", 1)[0]
-    assert httpx.get(f"{stack.filer}/aegis/volumes/{probe_volume}/", timeout=10).status_code == 404, "probe left data"
+    assert s3_view.detail.startswith("s3://aegis-healthcheck/"), report.table()
+    probe_volume = s3_view.detail.removeprefix("s3://").rsplit("/", 1)[0]
+    assert httpx.get(f"{stack.admin}/aegis/volumes/{probe_volume}/", timeout=10).status_code == 404, "probe left data"
+
+
+def s3_client(stack: Stack):
+    target = health_target(stack.topology, stack.cluster.values)
+    assert target.s3_endpoint is not None
+    return boto3.client(
+        "s3",
+        endpoint_url=target.s3_endpoint,
+        aws_access_key_id=target.s3_access_key,
+        aws_secret_access_key=target.s3_secret_key,
+        region_name=target.s3_region,
+        config=BotoConfig(s3={"addressing_style": "path"}, retries={"max_attempts": 2}),
+    )
+
+
+def test_each_tenant_is_a_bucket_and_deleting_one_tenant_spares_the_shared_collection(stack: Stack):
+    tenants = ("s3-view-a", "s3-view-b")
+    written: dict[str, dict[str, bytes]] = {}
+    for tenant in tenants:
+        volume_id = str(uuid.uuid4())
+        volume = volume_path(tenant, volume_id)
+        create_volume_as_aegis(stack.filer, volume)
+        written[tenant] = {f"{volume_id}/.keep": b""}
+        for name in ("main.py", "src/lib.py"):
+            body = os.urandom(2048)
+            assert httpx.put(f"{stack.filer}{volume}/{name}", content=body, timeout=60).status_code == 201
+            written[tenant][f"{volume_id}/{name}"] = body
+
+    # `aws s3 ls s3://<tenant>/<volume>/`: the tenant is the bucket, the volume the first key segment.
+    s3 = s3_client(stack)
+    for tenant, files in written.items():
+        volume_id = next(iter(files)).split("/", 1)[0]
+        listed = s3.list_objects_v2(Bucket=tenant, Prefix=f"{volume_id}/")
+        assert sorted(o["Key"] for o in listed.get("Contents", [])) == sorted(files), tenant
+        for key, body in files.items():
+            assert s3.get_object(Bucket=tenant, Key=key)["Body"].read() == body, key
+
+    # An operator deleting a whole tenant (admin port): the filer drops the collection named after that bucket,
+    # never the one every tenant shares.
+    gone, kept = tenants
+    assert httpx.delete(f"{stack.admin}{VOLUMES_PREFIX}{gone}?recursive=true", timeout=60).status_code == 204
+    assert COLLECTION in {collection for collection, _p, _t in volume_ttls(stack).values()}
+    for key, body in written[kept].items():
+        assert httpx.get(f"{stack.filer}{VOLUMES_PREFIX}{kept}/{key}", timeout=30).content == body, key
+    assert httpx.get(f"{stack.admin}{VOLUMES_PREFIX}{gone}/", timeout=10).status_code == 404

@@ -30,12 +30,14 @@ def dev(tmp_path_factory):
 
 def test_storage_class_rules_are_applied(dev):
     cluster, target = dev
-    filer = target.filer_url
-    rules = httpx.get(f"{filer}/etc/seaweedfs/filer.conf", timeout=10).json()
+    # The rules and an entry's metadata are the filer's own API: the admin port, not AEGIS's filer URL.
+    admin = target.native_url
+    rules = httpx.get(f"{admin}/etc/seaweedfs/filer.conf", timeout=10).json()
     assert rules == json.loads(cluster.topology.filer_rules)
+    assert httpx.get(f"{target.filer_url}/etc/seaweedfs/filer.conf", timeout=10).status_code == 403
     path = f"{volume_path('zaru-consumer', str(uuid.uuid4()))}/a.txt"
-    assert httpx.put(f"{filer}{path}", content=b"x", timeout=30).status_code == 201
-    assert httpx.get(f"{filer}{path}?metadata=true", timeout=10).json().get("TtlSec", 0) == 0
+    assert httpx.put(f"{target.filer_url}{path}", content=b"x", timeout=30).status_code == 201
+    assert httpx.get(f"{admin}{path}?metadata=true", timeout=10).json().get("TtlSec", 0) == 0
 
 
 def test_health_check_cli_reports_healthy_then_names_each_stopped_component(dev):
@@ -48,6 +50,7 @@ def test_health_check_cli_reports_healthy_then_names_each_stopped_component(dev)
     outputs = {
         "health_target": {
             "filer_url": target.filer_url,
+            "admin_url": target.admin_url,
             "master_urls": list(target.master_urls),
             "expected_masters": target.expected_masters,
             "expected_volume_servers": list(target.expected_volume_servers),
@@ -75,10 +78,10 @@ def test_health_check_cli_reports_healthy_then_names_each_stopped_component(dev)
 
     filer = cluster.topology.of(Role.FILER)[0]
     cluster.kill(filer.name)
-    # Through AEGIS's filer URL (the HAProxy, once its checks have marked the filer down: `fall` x `inter`)
-    # and at the filer's own address.
+    # Through the HAProxy's admin port (once its checks have marked the filer down: `fall` x `inter`) and at the
+    # filer's own address.
     expected = {
-        target.filer_url.removeprefix("http://"): "no filer is up behind the load balancer (503)",
+        target.native_url.removeprefix("http://"): "no filer is up behind the load balancer (503)",
         filer.http_address: "connection refused",
     }
     deadline = time.monotonic() + 30

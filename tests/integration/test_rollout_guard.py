@@ -89,7 +89,7 @@ class CopyWatch(threading.Thread):
 
 
 def write_files(cluster: LocalCluster) -> None:
-    lb = health_target(cluster.topology, cluster.values).filer_url
+    lb = health_target(cluster.topology, cluster.values).native_url  # its volume ids are no UUIDs: the admin port
     with httpx.Client(timeout=30) as client:
         for i in range(FILES):
             path = f"{volume_path('guard-test', 'before')}/{i}.bin"

@@ -204,7 +204,7 @@ def bad_flag_then_fix(cluster: LocalCluster, cycle: int, bad_gate_timeout: float
     fixed = master_change(cluster.topology, cycle, broken=False)
     gates = loopback_gates(cluster.topology)
     leader_before = gates.leader() or ""
-    lb = health_target(cluster.topology, cluster.values).filer_url
+    lb = health_target(cluster.topology, cluster.values).native_url  # its volume ids are no UUIDs: the admin port
     writer = Writer(lb, f"{volume_path('resume-test', f'cycle-{cycle}')}/during")
     watch = LeaderLog(cluster.topology)
     watch.start()

@@ -82,7 +82,7 @@ def test_health_check_fails_when_the_live_rules_differ_and_the_job_restores_them
     assert put.status_code == 201
     report = wait_for_report(target, healthy=False)
     [rules] = [r for r in report.failures() if r.component == "rules"]
-    assert rules.where == target.filer_url.removeprefix("http://")
+    assert rules.where == target.native_url.removeprefix("http://")  # the rules are read on the admin port
     assert rules.detail.startswith("live /etc/seaweedfs/filer.conf differs from the rendered rules at line 2")
 
     cluster.run_job(job, timeout=150)

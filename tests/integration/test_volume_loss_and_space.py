@@ -94,7 +94,7 @@ def test_a_volume_that_lost_every_copy_is_named_and_delete_empty_is_not(prod_clu
     target = health_target(topology, prod_cluster.values)
     master = topology.master_addresses[0]
     for i in range(30):
-        assert httpx.put(f"{target.filer_url}/ledger/f{i}", content=os.urandom(8192), timeout=60).status_code == 201
+        assert httpx.put(f"{target.native_url}/ledger/f{i}", content=os.urandom(8192), timeout=60).status_code == 201
     record = FileRecord(tmp_path / "volume-record.json")
     first = with_volume_record(run_checks(target), target.master_urls, record)
     assert first.outcome == "healthy", first.table()
@@ -165,16 +165,16 @@ def timed_put(url: str, size: int, timeout: float = 60.0) -> tuple[float, str]:
 def test_full_volume_servers_are_unhealthy_with_the_space_left(full_cluster: LocalCluster):
     topology = full_cluster.topology
     target = health_target(topology, full_cluster.values)
-    wait_http(f"{target.filer_url}/healthz", 30)
+    wait_http(f"{target.native_url}/healthz", 30)  # the admin port: AEGIS's filer URL admits AEGIS's calls only
     deadline, written = time.monotonic() + 120, 0
     while time.monotonic() < deadline:
-        seconds, outcome = timed_put(f"{target.filer_url}/fill/f{written}", 256 * 1024)
+        seconds, outcome = timed_put(f"{target.native_url}/fill/f{written}", 256 * 1024)
         if not outcome.startswith("HTTP 201"):
             break
         written += 1
     else:
         pytest.fail(f"{written} writes of 256 KiB never filled {SLOTS} slots per server")
-    writes = [timed_put(f"{target.filer_url}/full/f{i}", 4096) for i in range(3)]
+    writes = [timed_put(f"{target.native_url}/full/f{i}", 4096) for i in range(3)]
     report = run_checks(target)  # the gates' own checks, the room for a new volume among them
     assert report.outcome == "unhealthy", report.table()
     [space] = [r for r in report.failures() if r.check == "room for a new volume"]

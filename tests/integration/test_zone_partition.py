@@ -53,6 +53,7 @@ import httpx
 import pytest
 
 from components.model.aegis.layout import volume_path
+from components.model.haproxy import admin_url
 from components.model.topology import Role
 from tests.support.netns import namespaces_unavailable
 from tests.support.repair import copies, maintenance_runs_by_master
@@ -317,7 +318,8 @@ def verify(cluster: ZonedCluster, masters: list[str], files: list[tuple[str, byt
             if body != expected:
                 verdict.lost.append(path)
                 continue
-            chunks = client.get(f"{cluster.filer_url}{path}", params={"metadata": "true"}).json().get("chunks") or []
+            metadata = f"{admin_url(cluster.lb.host)}{path}"  # the filer's own API: the admin port
+            chunks = client.get(metadata, params={"metadata": "true"}).json().get("chunks") or []
             verdict.volumes[path] = {chunk["fid"]["volume_id"] for chunk in chunks}
             for chunk in chunks:  # small files are one chunk
                 fid, vid = chunk["file_id"], chunk["fid"]["volume_id"]

@@ -23,6 +23,7 @@ import httpx
 from components.healthcheck import Report, Target, run_checks
 from components.model.config import StackConfig
 from components.model.config.upkeep import Upkeep
+from components.model.haproxy import admin_url
 from components.model.refs import Ref, substitute
 from components.model.topology import (
     START_ORDER,
@@ -119,6 +120,7 @@ def health_target(topology: Topology, values: Mapping[Ref, str], upkeep: Upkeep 
         expected_masters=topology.expected[Role.MASTER],
         expected_volume_servers=tuple(s.http_address for s in topology.of(Role.VOLUME)),
         filer_addresses=tuple(f"http://{f.http_address}" for f in filers) if lbs else (),
+        admin_url=admin_url(lbs[0].host) if lbs else None,
         s3_endpoint=f"http://{s3[0].http_address}" if s3 else None,
         filer_rules=topology.filer_rules,
         s3_access_key=values[Ref.S3_ADMIN_ACCESS_KEY],
@@ -249,7 +251,8 @@ class LocalCluster:
             self.wait_healthy(lb.name, timeout)
             # Its own /healthz only says HAProxy runs; a filer's /healthz through it says HAProxy has
             # marked a filer up (`rise` checks after the filer started), which is what AEGIS needs.
-            wait_http(f"http://{lb.host}:{lb.port}/healthz", timeout)
+            # Asked on the admin frontend: AEGIS's filer URL lets through AEGIS's calls only.
+            wait_http(f"{admin_url(lb.host)}/healthz", timeout)
         for job in self.topology.jobs:
             self.run_job(job)
 

@@ -163,17 +163,19 @@ class FakeCluster:
 
     def _s3(self, request: httpx.Request) -> httpx.Response:
         signed = request.headers.get("Authorization", "").startswith(f"AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/")
-        if request.url.path not in ("/", "/volumes") or not signed:
+        bucket = request.url.path.strip("/")
+        if (bucket and not re.fullmatch(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]", bucket)) or not signed:
             return httpx.Response(400)
         if self.s3_status == 403:
             return httpx.Response(403, text="<Error><Code>SignatureDoesNotMatch</Code></Error>")
-        if request.url.path == "/":
+        if not bucket:
             return httpx.Response(self.s3_status, text="<ListAllMyBucketsResult/>")
-        # The gateway serves the filer's buckets folder /aegis: bucket `volumes` is /aegis/volumes/.
-        prefix = f"/aegis/volumes/{request.url.params['prefix']}"
-        keys = [name.removeprefix("/aegis/volumes/") for name in self.files if name.startswith(prefix)]
+        # The gateway serves the filer's buckets folder /aegis/volumes: bucket `<tenant>` is /aegis/volumes/<tenant>/.
+        folder = f"/aegis/volumes/{bucket}/"
+        prefix = f"{folder}{request.url.params['prefix']}"
+        keys = [name.removeprefix(folder) for name in self.files if name.startswith(prefix)]
         contents = "".join(f"<Contents><Key>{key}</Key></Contents>" for key in keys if self.s3_sees_aegis_data)
-        return httpx.Response(200, text=f"<ListBucketResult><Name>volumes</Name>{contents}</ListBucketResult>")
+        return httpx.Response(200, text=f"<ListBucketResult><Name>{bucket}</Name>{contents}</ListBucketResult>")
 
     @property
     def transport(self) -> httpx.MockTransport:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from components.model.config import StackConfig
+from components.model.haproxy import admin_url
 from components.model.refs import Ref
 from components.model.topology import START_ORDER, LoadBalancer, Role, Service, build_topology, layout
 from tests.support.cluster import LocalCluster, LoopbackPlacement, Process, fresh_values, wait_http
@@ -88,7 +89,8 @@ class ZonedCluster(LocalCluster):
                 for service in wave:
                     self.wait_healthy(service.name, timeout)
         self.wait_healthy(self.lb.name, timeout)
-        self.core.call(wait_http, f"{self.filer_url}/healthz", timeout, timeout=timeout + 30)
+        # A filer's /healthz through HAProxy, on its admin frontend: AEGIS's filer URL admits AEGIS's calls only.
+        self.core.call(wait_http, f"{admin_url(self.lb.host)}/healthz", timeout, timeout=timeout + 30)
         for job in self.topology.jobs:
             self.run_job(job)
 

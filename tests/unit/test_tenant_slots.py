@@ -44,15 +44,12 @@ def test_per_tenant_cost_and_when_slots_run_out():
     assert Run(at(12), at(24), at(24), 500, 0).per_tenant == 0.0
 
 
-def test_the_other_mapping_moves_only_the_filers_buckets_folder():
+def test_the_other_variant_leaves_out_only_the_rules_collection():
     topology = prod_topology(prod())
-    moved = tenant_slots.with_buckets_folder(topology, "/aegis/volumes")
-    for before, after in zip(topology.services, moved.services, strict=True):
-        if before.node.role is Role.FILER:
-            assert dict(after.env)["WEED_FILER_OPTIONS_BUCKETS_FOLDER"] == "/aegis/volumes"
-            assert dict(before.env)["WEED_FILER_OPTIONS_BUCKETS_FOLDER"] == "/aegis"
-            assert {k: v for k, v in after.env if k != "WEED_FILER_OPTIONS_BUCKETS_FOLDER"} == {
-                k: v for k, v in before.env if k != "WEED_FILER_OPTIONS_BUCKETS_FOLDER"
-            }
-        else:
-            assert after == before
+    varied = tenant_slots.without_rule_collection(topology)
+    assert varied.services == topology.services and varied.load_balancers == topology.load_balancers
+    before, after = json.loads(topology.filer_rules), json.loads(varied.filer_rules)
+    assert before["locations"][0].pop("collection") == aegis_layout.COLLECTION
+    assert before == after
+    [job] = varied.jobs
+    assert [f.content for f in job.files] == [varied.filer_rules]

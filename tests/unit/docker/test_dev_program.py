@@ -57,7 +57,7 @@ def test_config_files_are_uploaded_as_rendered(run, topology):
     assert uploads == [{"file": f.path, "content": substitute(f.content, MOCK_VALUES)} for f in s3.files]
 
 
-def test_only_master_s3_and_the_haproxy_in_front_of_the_filer_are_published_on_loopback(run):
+def test_only_master_s3_and_the_haproxys_filer_and_admin_ports_are_published_on_loopback(run):
     published = {
         (c.name, p["ip"], p["internal"], p["external"])
         for c in run.of_type(CONTAINER)
@@ -67,6 +67,7 @@ def test_only_master_s3_and_the_haproxy_in_front_of_the_filer_are_published_on_l
     assert published == {
         ("seaweedfs-master-0", "127.0.0.1", 9333, 9333),
         ("seaweedfs-lb-0", "127.0.0.1", 8888, 8888),
+        ("seaweedfs-lb-0", "127.0.0.1", 8889, 8889),
         ("seaweedfs-s3-0", "127.0.0.1", 8333, 8333),
     }
 
@@ -74,7 +75,7 @@ def test_only_master_s3_and_the_haproxy_in_front_of_the_filer_are_published_on_l
 def test_without_s3_only_master_and_filer_are_published():
     run = run_program("dev", {"platform": "docker", "s3Enabled": False})
     published = {p["external"] for c in run.of_type(CONTAINER) for p in c.inputs.get("ports", [])}
-    assert published == {9333, 8888}
+    assert published == {9333, 8888, 8889}
 
 
 def test_weed_never_runs_as_root_and_every_command_uses_a_tool_the_image_has(run, topology):

@@ -114,7 +114,9 @@ def test_prod_haproxy_balances_every_filer():
 def test_filer_rules_give_every_aegis_volume_its_replication_and_no_ttl(replication):
     cfg = parse({"aegisReplication": replication}, stack="dev") if replication == "000" else prod()
     rules = json.loads(dev_topology(cfg).filer_rules if cfg.aws is None else prod_topology(cfg).filer_rules)
-    assert rules == {"version": 1, "locations": [{"locationPrefix": "/aegis/volumes/", "replication": replication}]}
+    # One collection for every tenant's bucket: its name is no valid tenant id or bucket name.
+    location = {"locationPrefix": "/aegis/volumes/", "collection": "aegis_volumes", "replication": replication}
+    assert rules == {"version": 1, "locations": [location]}
     assert not any("ttl" in location for location in rules["locations"])
 
 
