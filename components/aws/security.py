@@ -12,11 +12,14 @@ else gets in. Tiers are `nlb` (the internal Network Load Balancer), `lb` (HAProx
 - Volume servers reach masters (HTTP+gRPC: heartbeats) and each other (HTTP+gRPC: replication).
 - Masters reach each other (HTTP+gRPC: Raft) and the volume servers' gRPC (volume growth, vacuum).
 - The S3 gateway reaches filers, volume servers and masters on HTTP+gRPC.
+- The NLB reaches HAProxy's admin frontend (the filer's native API, which AEGIS's filer URL does not pass),
+  and the NLB's admin port admits the health function, the cluster's weed nodes and the operators' CIDRs
+  (operatorCidrs), never the orchestrators.
 - Operators (operatorCidrs) reach the NLB's S3 port and the NLB reaches the gateway on it, only when
   S3 is enabled: never the orchestrators, never the internet.
 - Monitoring CIDRs reach each tier's metrics port and HAProxy's stats port.
 - `health` is the in-VPC health function (`health_function.py`), which nothing reaches: it reaches the
-  HTTP ports its probes use (the NLB's filer and S3 ports, each filer, master and volume server) and
+  HTTP ports its probes use (the NLB's filer, admin and S3 ports, each filer, master and volume server) and
   HAProxy's stats port, and no gRPC or metrics port.
 
 Egress is open: nodes pull the image, install packages and call SSM.
@@ -37,6 +40,7 @@ from components.aws.cloud_init import node_texts, parameter_name, secret_refs
 from components.aws.iam import assume_role_policy
 from components.aws.registry import pull_policy
 from components.model.config import DatabaseMode, DatabaseSettings, NetworkSettings
+from components.model.haproxy import ADMIN_PORT
 from components.model.refs import Ref
 from components.model.topology import LoadBalancer, Role, Topology
 
@@ -108,6 +112,7 @@ def ingress_matrix(network: NetworkSettings, database: DatabaseSettings, topolog
         allow(Tier.NLB, [lb_port], SourceKind.CIDR, cidr, "AEGIS orchestrators to the filer load balancer")
     between(Tier.LB, [lb_port, lb_health], Tier.NLB, "NLB to HAProxy (traffic and target health check)")
     between(Tier.FILER, [Role.FILER.http_port], Tier.LB, "HAProxy to the filers")
+    _admin_frontend_rules(between, allow, network.operator_cidrs)
 
     between(Tier.MASTER, both(Role.MASTER), Tier.FILER, "filers to masters")
     between(Tier.VOLUME, both(Role.VOLUME), Tier.FILER, "filers to volume servers (chunks)")
@@ -136,9 +141,26 @@ def ingress_matrix(network: NetworkSettings, database: DatabaseSettings, topolog
     return list(rules.values())
 
 
+def _admin_frontend_rules(
+    between: Callable[[Tier, Sequence[int], Tier, str], None],
+    allow: Callable[[Tier, Sequence[int], SourceKind, str, str], None],
+    operator_cidrs: Sequence[str],
+) -> None:
+    """HAProxy's admin frontend (the filer's native API) through the NLB: for the weed nodes (operators' repairs
+    from a node) and the operators' CIDRs; the health function's rule is with its others. Never the orchestrators:
+    their filer URL lets through AEGIS's calls only."""
+    admin = ADMIN_PORT
+    between(Tier.LB, [admin], Tier.NLB, "NLB to HAProxy's admin frontend")
+    for node in (Tier.FILER, Tier.MASTER, Tier.VOLUME, Tier.S3):
+        between(Tier.NLB, [admin], node, f"{node.value} nodes to the admin frontend (operators' repairs)")
+    for cidr in operator_cidrs:
+        allow(Tier.NLB, [admin], SourceKind.CIDR, cidr, "operators to the admin frontend (the filer's API)")
+
+
 def _health_function_rules(between: Callable[[Tier, Sequence[int], Tier, str], None], *, s3: bool) -> None:
     """What the health function probes, over HTTP only; a rule into an absent tier is dropped by `between`."""
-    nlb_ports = [LoadBalancer.port, Role.S3.http_port] if s3 else [LoadBalancer.port]
+    # The admin frontend: the probes AEGIS never sends and their cleanup (the filer URL refuses them).
+    nlb_ports = [LoadBalancer.port, ADMIN_PORT] + ([Role.S3.http_port] if s3 else [])
     between(Tier.NLB, nlb_ports, Tier.HEALTH, "health function to the NLB")
     between(Tier.LB, [LoadBalancer.stats_port], Tier.HEALTH, "health function to HAProxy stats (filers up)")
     for role in (Role.FILER, Role.MASTER, Role.VOLUME):
@@ -241,6 +263,8 @@ class SecretAccess(pulumi.ComponentResource):
     """
 
     profiles: dict[Tier, pulumi.Output[str]]
+    # Each tier's role name, for what a tier may do beyond reading its secrets (the filers' metadata backup).
+    roles: dict[Tier, pulumi.Output[str]]
 
     def __init__(self, name: str, args: SecretAccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("aegis:storage:SecretAccess", name, None, opts)
@@ -266,6 +290,7 @@ class SecretAccess(pulumi.ComponentResource):
         # SecureStrings use the AWS-managed aws/ssm key; decrypting is allowed only through SSM.
         any_key = pulumi.Output.format("arn:{0}:kms:{1}:{2}:key/*", *account)
         node_tiers = [tier for tier in Tier if tier in needs or tier in _node_tiers(args.topology)]
+        self.roles = {}
         self.profiles = {
             tier: self._tier_profile(name, args, tier, [parameter_arn(ref) for ref in needs.get(tier, ())], any_key)
             for tier in node_tiers
@@ -293,6 +318,7 @@ class SecretAccess(pulumi.ComponentResource):
             description=f"aegis-storage {args.stack} {tier.value} nodes",
             opts=child,
         )
+        self.roles[tier] = role.name
         self._node_document_access(name, args, tier, role)
         if args.image_repository_arn is not None and tier is not Tier.LB:
             aws.iam.RolePolicy(

@@ -16,6 +16,10 @@ PROD_MATRIX: set[tuple[str, int, SourceKind, str]] = {
     ("nlb", 8888, C, ORCHESTRATORS),
     ("nlb", 8333, C, OPERATORS),
     ("lb", 8888, T, "nlb"),
+    # The admin frontend (the filer's native API): the health function, the weed nodes and operators, via the NLB.
+    ("lb", 8889, T, "nlb"),
+    ("nlb", 8889, C, OPERATORS),
+    *{("nlb", 8889, T, source) for source in ("filer", "master", "volume", "s3")},
     ("lb", 8404, T, "nlb"),
     ("lb", 8404, C, MONITORING),
     ("filer", 8888, T, "lb"),
@@ -33,6 +37,7 @@ PROD_MATRIX: set[tuple[str, int, SourceKind, str]] = {
     ("db", 5432, T, "filer"),
     # The in-VPC health function: the HTTP ports its probes use and HAProxy's stats, nothing else.
     ("nlb", 8888, T, "health"),
+    ("nlb", 8889, T, "health"),
     ("nlb", 8333, T, "health"),
     ("lb", 8404, T, "health"),
     ("filer", 8888, T, "health"),

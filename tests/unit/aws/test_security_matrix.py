@@ -10,6 +10,7 @@ import yaml
 from components.aws.placement import prod_topology
 from components.aws.security import Rule, SourceKind, Tier, ingress_matrix, tier_refs, tiers
 from components.model import config
+from components.model.haproxy import ADMIN_PORT
 from components.model.refs import Ref
 from components.model.topology import LoadBalancer
 from tests.support.prod_ingress import MONITORING, OPERATORS, ORCHESTRATORS, PROD_MATRIX, C, G
@@ -41,7 +42,7 @@ def test_prod_matrix_is_exactly_the_designed_one() -> None:
     assert all(rule.description for rule in rules)
 
 
-def test_orchestrators_reach_only_the_filer_port_of_the_nlb() -> None:
+def test_orchestrators_reach_only_the_filer_port_of_the_nlb_never_the_admin_frontend() -> None:
     rules = matrix(orchestratorSecurityGroupId="sg-0orchestrators", orchestratorCidrs=[ORCHESTRATORS, "10.21.0.0/16"])
     from_orchestrators = {
         (r.tier, r.port, r.source)
@@ -57,12 +58,13 @@ def test_orchestrators_reach_only_the_filer_port_of_the_nlb() -> None:
     assert group_rule.source_kind is G
 
 
-def test_without_s3_nothing_listens_on_the_s3_port_and_operators_get_nothing() -> None:
+def test_without_s3_nothing_listens_on_the_s3_port_and_operators_get_only_the_admin_frontend() -> None:
     cfg = prod_config(s3Enabled=False)
     topology = prod_topology(cfg)
     rules = ingress_matrix(cfg.aws.network, cfg.aws.database, topology)
     assert Tier.S3 not in tiers(cfg.aws.database, topology)
-    assert not [r for r in rules if r.port == 8333 or r.source in {OPERATORS, "s3"} or r.tier is Tier.S3]
+    assert not [r for r in rules if r.port == 8333 or r.source == "s3" or r.tier is Tier.S3]
+    assert {(r.tier, r.port) for r in rules if r.source == OPERATORS} == {(Tier.NLB, ADMIN_PORT)}
     assert triples(rules) == {t for t in PROD_MATRIX if t[1] not in {8333, 9327} and t[3] != "s3"}
 
 
@@ -87,6 +89,7 @@ def test_every_port_comes_from_the_model_and_none_from_the_internet() -> None:
     assert cfg.aws is not None
     model_ports = {port for service in topology.services for port in service.ports}
     model_ports |= {LoadBalancer.port, LoadBalancer.stats_port, LoadBalancer.health.port, cfg.aws.database.port}
+    model_ports.add(ADMIN_PORT)
     rules = ingress_matrix(cfg.aws.network, cfg.aws.database, topology)
     assert {r.port for r in rules} <= model_ports
     assert not [r for r in rules if r.source in {"0.0.0.0/0", "::/0"}]
