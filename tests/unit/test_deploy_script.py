@@ -57,6 +57,7 @@ case "$1 $2" in
   "up "*)
     [ -z "${{STUB_GATE_FAIL:-}}" ] || {{ echo "error: {GATE_REPORT}" >&2; exit 255; }}
     exit "${{STUB_UP_EXIT:-0}}" ;;
+  "destroy "*) exit "${{STUB_DESTROY_EXIT:-0}}" ;;
   "config "*)
     file=""; words=""
     for arg in "$@"; do
@@ -469,6 +470,16 @@ def test_scripts_pulumi_destroys_dev_with_the_deploys_backend_passphrase_and_con
     assert run.stdout == ""  # the backend line goes to stderr, so output can be piped on
     assert run.stderr.startswith("deploy: stack dev on backend file://")
     assert not machine.pulumi("up") and not machine.pulumi("stack", "init")
+
+
+def test_destroying_dev_forgets_its_volume_record_and_a_failed_destroy_keeps_it(machine: Machine) -> None:
+    record = machine.home / ".config/aegis-storage/volume-record.json"
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text("{}")
+    assert machine.script("pulumi", "dev", "destroy", "--yes", STUB_DESTROY_EXIT="255").returncode == 255
+    assert record.exists()
+    assert machine.script("pulumi", "dev", "destroy", "--yes").returncode == 0
+    assert not record.exists()
 
 
 def test_deploy_with_a_double_dash_is_the_same_as_scripts_pulumi(machine: Machine) -> None:
