@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from components.model.config import PROJECT
+from components.model.metadata_backup import MetadataBackup
 from components.model.refs import Ref, refs_in, substitute
 from components.model.topology import ConfigFile, Job, LoadBalancer, Service
 from components.model.version import SEAWEEDFS_IMAGE, WEED_IN_IMAGE
@@ -145,14 +146,18 @@ def secret_refs(texts: Sequence[str]) -> tuple[Ref, ...]:
     return tuple(seen)
 
 
-def node_texts(node: Service | LoadBalancer, jobs: Sequence[Job] = ()) -> tuple[str, ...]:
-    """Every model text a node renders: env values and config files of its process and jobs."""
+def node_texts(
+    node: Service | LoadBalancer, jobs: Sequence[Job] = (), scheduled: Sequence[MetadataBackup] = ()
+) -> tuple[str, ...]:
+    """Every model text a node renders: env values and config files of its process and jobs, and where its
+    scheduled jobs copy to."""
     if isinstance(node, LoadBalancer):
         return (node.config.content,)
     return (
         *(value for _, value in node.env),
         *(f.content for f in node.files),
         *(f.content for job in jobs for f in job.files),
+        *(s.target for s in scheduled),
     )
 
 
@@ -171,6 +176,7 @@ def node_document(
     data_disk: DataDisk | None = None,
     jobs: Sequence[Job] = (),
     image: str = SEAWEEDFS_IMAGE,
+    scheduled: Sequence[MetadataBackup] = (),
 ) -> dict[str, Any]:
     """What a node runs: the files to write, the commands of its first boot and its systemd units."""
     plain = dict(values or {})
@@ -183,8 +189,10 @@ def node_document(
         units = [_load_balancer_unit(writer, node)]
         install = "haproxy"
     else:
-        units = [_service_unit(writer, node, data_disk, image)]
+        timers = [_scheduled_unit(writer, s, node) for s in scheduled]
+        units = [_service_unit(writer, node, data_disk, image, wants=timers)]
         units += [_job_unit(writer, job, node, image) for job in jobs]
+        units += timers
         install = "docker"
         registry = ecr_registry(image)
         if registry:
@@ -218,7 +226,7 @@ class _Writer:
         entries = []
         for template in templates:
             path = f"{ETC}/{unit}/templates/{template.name}"
-            self.file(path, self._fill_plain(template.content), "0600")
+            self.file(path, self.fill_plain(template.content), "0600")
             entries.append({"template": path, "target": template.target})
         refs = secret_refs([t.content for t in templates])
         manifest = {
@@ -230,7 +238,7 @@ class _Writer:
         self.file(path, json.dumps(manifest, indent=2) + "\n", "0600")
         return path
 
-    def _fill_plain(self, text: str) -> str:
+    def fill_plain(self, text: str) -> str:
         """Substitutes the non-secret refs, keeping every secret placeholder for the node to fill."""
         return substitute(text, {**{ref: ref.placeholder for ref in Ref if ref.secret}, **self.values})
 
@@ -294,7 +302,9 @@ def _run_script(command: Sequence[str], prelude: str = "") -> str:
     return f"#!/bin/sh\nset -eu\n{prelude}exec {shlex.join(command)}\n"
 
 
-def _service_unit(writer: _Writer, service: Service, data_disk: DataDisk | None, image: str) -> str:
+def _service_unit(
+    writer: _Writer, service: Service, data_disk: DataDisk | None, image: str, wants: Sequence[str] = ()
+) -> str:
     unit = unit_name(service.name)
     env_file = f"{RUN}/{unit}/env"
     env = "".join(f"{key}={value}\n" for key, value in service.env)
@@ -306,6 +316,9 @@ def _service_unit(writer: _Writer, service: Service, data_disk: DataDisk | None,
     writer.file(run, _run_script(command, prelude=_credential_helper(image)), "0700")
     # A data disk that is not mounted must stop the process: it would start on an empty directory.
     needs_mount = f"RequiresMountsFor={data_disk.mount_point}\n" if data_disk else ""
+    # The process's start starts its timers: a timer a rollout added is started at every boot, though only
+    # the first boot enables units.
+    needs_mount += "".join(f"Wants={timer}\n" for timer in wants)
     writer.file(
         f"/etc/systemd/system/{unit}.service",
         f"""[Unit]
@@ -367,6 +380,45 @@ WantedBy=multi-user.target
         "0644",
     )
     return f"{unit}.service"
+
+
+def _scheduled_unit(writer: _Writer, backup: MetadataBackup, service: Service) -> str:
+    """A timer and the one-shot unit it starts: the metadata backup, on the host (its copy to S3 uses the
+    host's AWS CLI and instance role). weed runs inside the node's running container: the same release, no
+    pull, and the work directory is under the node's data directory, which the container mounts."""
+    unit = unit_name(backup.name)
+    service_unit = unit_name(service.name)
+    weed = (DOCKER, "exec", "-i", service_unit, WEED_IN_IMAGE)
+    run = f"{ETC}/{unit}/run"
+    # Only plain values (where to copy): the script holds no secret.
+    writer.file(run, writer.fill_plain(backup.script(weed)), "0700")
+    writer.file(
+        f"/etc/systemd/system/{unit}.service",
+        # Requisite, not Requires: a run while a rollout has stopped the node's process fails, and never starts it.
+        # The timeout ends a hung run before the next one is due.
+        f"""[Unit]
+Description=SeaweedFS filer metadata backup (fs.meta.save)
+Requisite={service_unit}.service
+After={service_unit}.service
+
+[Service]
+Type=oneshot
+ExecStart={run}
+TimeoutStartSec=3300
+""",
+        "0644",
+    )
+    writer.file(
+        f"/etc/systemd/system/{unit}.timer",
+        f"""[Timer]
+OnCalendar={backup.schedule}
+
+[Install]
+WantedBy=timers.target
+""",
+        "0644",
+    )
+    return f"{unit}.timer"
 
 
 def _load_balancer_unit(writer: _Writer, lb: LoadBalancer) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pulumi
 
 from components.aws.node import ClusterNode, NodeSpec, RoleArgs, place
+from components.model.metadata_backup import metadata_backup
+from components.model.refs import Ref
 from components.model.topology import Role
 
 
@@ -13,7 +15,8 @@ class FilerPool(pulumi.ComponentResource):
     a process whose state lives in the database.
 
     The filer-rules job runs on every filer: it is idempotent, and no single filer has to be up for the
-    rules to be applied.
+    rules to be applied. The first filer's node also runs the hourly metadata backup
+    (components/model/metadata_backup.py), when the context says where it goes.
     """
 
     nodes: dict[str, ClusterNode]
@@ -28,6 +31,15 @@ class FilerPool(pulumi.ComponentResource):
             instance_profile=args.instance_profile,
             root_disk_gib=args.instances.filer_disk_gib,
         )
-        self.nodes = place(self, filers, [spec] * len(filers), args.context, jobs=args.topology.jobs, after=args.after)
+        backups = (metadata_backup(args.topology),) if Ref.METADATA_BACKUP_URL in args.context.values else ()
+        self.nodes = place(
+            self,
+            filers,
+            [spec] * len(filers),
+            args.context,
+            jobs=args.topology.jobs,
+            after=args.after,
+            scheduled=backups,
+        )
         self.addresses = [f"http://{f.http_address}" for f in filers]
         self.register_outputs({"addresses": self.addresses})

@@ -25,6 +25,7 @@ import pulumi_aws as aws
 from components.aws.bootstrap import decode_document, encode_document, node_parameter_name, render_bootstrap
 from components.aws.cloud_init import DataDisk, SecretSource, node_document, node_texts
 from components.model.config import InstanceSettings
+from components.model.metadata_backup import MetadataBackup
 from components.model.refs import Ref, refs_in
 from components.model.topology import Job, LoadBalancer, Service, Topology
 from components.model.version import SEAWEEDFS_IMAGE
@@ -99,6 +100,8 @@ class ClusterNodeArgs:
     jobs: tuple[Job, ...] = ()
     # The NodeReady of the node before this one in its tier: instances are replaced one at a time.
     after: tuple[pulumi.Resource, ...] = ()
+    # Timers this node runs (the metadata backup, on one filer).
+    scheduled: tuple[MetadataBackup, ...] = ()
 
 
 def zone_index(model: Service | LoadBalancer, zones: Sequence[str]) -> int:
@@ -265,7 +268,7 @@ class ClusterNode(pulumi.ComponentResource):
     def _document(args: ClusterNodeArgs, volume: aws.ebs.Volume | None) -> pulumi.Output[str]:
         model, ctx = args.model, args.context
         # Only the values this node uses, so a node never waits for (or is replaced by) another's value.
-        used = {ref for text in node_texts(model, args.jobs) for ref in refs_in(text)}
+        used = {ref for text in node_texts(model, args.jobs, args.scheduled) for ref in refs_in(text)}
         refs = tuple(ref for ref in ctx.values if ref in used)
         volume_id = volume.id if volume is not None else ""
         data_dir = model.data_dir if isinstance(model, Service) else ""
@@ -278,6 +281,7 @@ class ClusterNode(pulumi.ComponentResource):
                 data_disk=DataDisk(resolved[0], data_dir) if volume is not None else None,
                 jobs=args.jobs,
                 image=resolved[1],
+                scheduled=args.scheduled,
             )
             return encode_document(document)
 
@@ -312,14 +316,17 @@ def place(
     context: NodeContext,
     jobs: tuple[Job, ...] = (),
     after: tuple[pulumi.Resource, ...] = (),
+    scheduled: Sequence[MetadataBackup] = (),
 ) -> dict[str, ClusterNode]:
     """One ClusterNode per service, children of `parent`, named after the model's node names; the first
-    instance waits for `after`, each later one for the one before it to be ready (see the module docstring)."""
+    instance waits for `after`, each later one for the one before it to be ready (see the module docstring).
+    Each of `scheduled` goes to the node it names."""
     nodes: dict[str, ClusterNode] = {}
     for service, spec in zip(services, specs, strict=True):
+        timers = tuple(s for s in scheduled if s.node == service.name)
         node = ClusterNode(
             service.name,
-            ClusterNodeArgs(model=service, spec=spec, context=context, jobs=jobs, after=after),
+            ClusterNodeArgs(model=service, spec=spec, context=context, jobs=jobs, after=after, scheduled=timers),
             opts=pulumi.ResourceOptions(parent=parent),
         )
         nodes[service.name] = node

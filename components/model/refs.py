@@ -20,6 +20,8 @@ class Ref(StrEnum):
     S3_ADMIN_SECRET_KEY = "s3_admin_secret_key"
     S3_READONLY_ACCESS_KEY = "s3_readonly_access_key"
     S3_READONLY_SECRET_KEY = "s3_readonly_secret_key"
+    # Where the filer metadata backup is copied (components/model/metadata_backup.py): the stack's bucket.
+    METADATA_BACKUP_URL = "metadata_backup_url"
 
     @property
     def placeholder(self) -> str:
@@ -27,7 +29,11 @@ class Ref(StrEnum):
 
     @property
     def secret(self) -> bool:
-        return self is not Ref.DB_HOST
+        return self not in _PLAIN
+
+
+# Addresses, not credentials: substituted into the node documents at render time.
+_PLAIN = frozenset({Ref.DB_HOST, Ref.METADATA_BACKUP_URL})
 
 
 _PLACEHOLDER = re.compile(r"\{\{([a-z0-9_]+)\}\}")
