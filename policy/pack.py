@@ -120,7 +120,8 @@ def policies() -> list[Policy]:
         ),
         _resource_policy(
             "stateful-resources-protected",
-            "The database, EBS volumes, the DNS zone and the masters' network interfaces are protected.",
+            "The database, EBS volumes, the DNS zone, the metadata backup bucket and the masters' network interfaces "
+            "are protected.",
             lambda args: rules.unprotected_state(args.resource_type, args.props, args.opts.protect),
         ),
     ]

@@ -27,6 +27,7 @@ RDS_INSTANCE = "aws:rds/instance:Instance"
 EBS_VOLUME = "aws:ebs/volume:Volume"
 NETWORK_INTERFACE = "aws:ec2/networkInterface:NetworkInterface"
 DNS_ZONE = "aws:route53/zone:Zone"
+S3_BUCKET = "aws:s3/bucket:Bucket"
 INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 SECURITY_GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
@@ -208,11 +209,12 @@ def _master_node(props: Mapping[str, Any]) -> str | None:
 
 def unprotected_state(resource_type: str, props: Mapping[str, Any], protect: bool) -> list[str]:
     """What holds state or identity cannot be deleted by a `pulumi up`: the database, the EBS volumes, the
-    DNS zone and the masters' network interfaces (their addresses are in every peer's Raft state).
+    DNS zone, the metadata backup bucket and the masters' network interfaces (their addresses are in every
+    peer's Raft state).
     """
     if protect:
         return []
-    if resource_type in (RDS_INSTANCE, EBS_VOLUME, DNS_ZONE):
+    if resource_type in (RDS_INSTANCE, EBS_VOLUME, DNS_ZONE, S3_BUCKET):
         return [f"{resource_type} holds state and must be created with protect=True"]
     if resource_type == NETWORK_INTERFACE and (node := _master_node(props)):
         return [f"the network interface of {node} must be created with protect=True (its address is in the Raft peers)"]
