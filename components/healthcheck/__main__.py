@@ -32,6 +32,7 @@ EXIT_HEALTHY = 0
 EXIT_UNHEALTHY = 1
 EXIT_USAGE = 2
 EXIT_DEGRADED = 3
+EXIT_INTERRUPTED = 130  # what a shell reports for a command ended by SIGINT
 
 # Secrets can come from the environment, which stays out of `ps` and shell history; a flag wins over it.
 ENV_KEYS = {"s3_access_key": "AEGIS_S3_ACCESS_KEY", "s3_secret_key": "AEGIS_S3_SECRET_KEY"}
@@ -51,6 +52,7 @@ exit status:
   2  bad usage or unreadable input (one line on stderr; nothing is probed)
   3  degraded: everything is served, but a volume lacks a copy or a volume server
      runs short of slots or disk
+  130  interrupted (Ctrl-C) before a verdict
 
 environment:
   {ENV_KEYS["s3_access_key"]}  the S3 access key when --s3-access-key is not given; with
@@ -346,6 +348,9 @@ def main(argv: Sequence[str] | None = None, transport: httpx.BaseTransport | Non
         return EXIT_USAGE
     try:
         report = _checked(target, args, transport, output)
+    except KeyboardInterrupt:  # Ctrl-C during --wait: no verdict, one line, the shell's status for SIGINT
+        output.error("interrupted before the cluster was found healthy")
+        return EXIT_INTERRUPTED
     except Exception as exc:  # a bug in a probe: no verdict, so not healthy, and never a usage error
         output.error(f"the checks could not run ({type(exc).__name__}: {exc})")
         return EXIT_UNHEALTHY

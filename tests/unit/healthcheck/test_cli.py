@@ -187,3 +187,12 @@ def test_a_volume_server_with_credentials_is_refused_without_printing_them(capsy
     assert main([*TARGET[:2], f"--expect-volume-server=admin:{SECRET}@{VOLUME}"]) == 2
     err = capsys.readouterr().err
     assert SECRET not in err and "admin:***@" in err and "without credentials" in err
+
+
+def test_ctrl_c_during_the_checks_is_one_line_and_status_130(capsys: pytest.CaptureFixture[str]) -> None:
+    def interrupted(request: httpx.Request) -> httpx.Response:
+        raise KeyboardInterrupt
+
+    assert main([*TARGET, "--wait=60"], transport=httpx.MockTransport(interrupted)) == 130
+    err = capsys.readouterr().err
+    assert err.splitlines() == ["healthcheck: error: interrupted before the cluster was found healthy"]
