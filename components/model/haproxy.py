@@ -8,6 +8,11 @@ Two frontends share the filers: `filer` is AEGIS's filer URL and lets through AE
 (the health check's probes and cleanup, operators' repairs). The network decides who reaches `admin`: prod's
 security groups admit the health function, the cluster's nodes and the operators' CIDRs; dev publishes it on
 127.0.0.1 only.
+
+`filer` sends AEGIS's usage and quota calls to the `usage` backend, the usage service beside HAProxy. A
+connection it refuses marks it down at once (`on-error mark-down`), and the retry goes to the backup server,
+HAProxy's own `filer` frontend, which answers the call itself while the service is down (calls.py): AEGIS
+never sees a 503 for them, even in the seconds before a health check notices a stopped service.
 """
 
 from __future__ import annotations
@@ -20,6 +25,14 @@ from components.model.aegis.calls import aegis_call_rules
 
 # The admin frontend's port: the filer's native API, for what is not AEGIS's.
 ADMIN_PORT = 8889
+# The usage service's port (components/usage), beside each HAProxy: AEGIS's `/dir/status` and `/quota`.
+USAGE_PORT = 8890
+
+
+def beside(bind: str) -> str:
+    """The address a process beside an HAProxy bound to `bind` is reached at: its own address on loopback (the
+    tests give every node one), else 127.0.0.1 (a tier node, or a container sharing HAProxy's network)."""
+    return "127.0.0.1" if bind == "0.0.0.0" else bind
 
 
 def admin_url(host: str) -> str:
@@ -73,6 +86,8 @@ def render_haproxy_cfg(
         else ""
     )
     buffering = "    option http-buffer-request\n" if settings.buffer_requests else ""
+    # haproxy.cfg carries no comments: every byte counts against the node document's 4 KiB (SSM). The stats
+    # frontend's monitor-uri is a plain 200 for the NLB's target health check, independent of the filers' state.
     return f"""{_global_and_defaults(admin_socket, retry + buffering)}
 resolvers system
     parse-resolv-conf
@@ -86,11 +101,14 @@ frontend admin
     bind {bind}:{admin_port}
     default_backend filers
 
+backend usage
+    server usage {beside(bind)}:{USAGE_PORT} check observe layer4 error-limit 1 on-error mark-down
+    server fixed {beside(bind)}:{port} backup
+
 frontend stats
     bind {stats_bind}:{stats_port}
     stats enable
     stats uri /stats
-    # Plain 200 for the NLB's target health check, independent of the filers' state.
     monitor-uri /healthz
 
 backend filers
@@ -104,8 +122,8 @@ backend filers
 
 def _global_and_defaults(admin_socket: str, request_options: str) -> str:
     admin = f"    stats socket {admin_socket} mode 600 level admin\n" if admin_socket else ""
+    # maxconn: about 2 file descriptors per connection, which stays under a 10k-descriptor default limit.
     return f"""global
-    # Needs about 2 file descriptors per connection; stays under a 10k-descriptor default limit.
     maxconn 4096
 {admin}
 defaults

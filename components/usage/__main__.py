@@ -1,4 +1,4 @@
-"""`python -m components.usage --filers F1:8888,F2:8888 --bind H --port 8889 --state-dir D --node N --rules R`."""
+"""`python -m components.usage --filers F1:8888,F2:8888 --bind H --port 8890 --state-dir D --node N --rules R`."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m components.usage", description=__doc__)
     parser.add_argument("--filers", required=True, help="comma-separated host:port of every filer")
     parser.add_argument("--bind", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8889)
+    # 8890: beside HAProxy, whose admin frontend has 8889 (components/model/haproxy.py USAGE_PORT).
+    parser.add_argument("--port", type=int, default=8890)
     parser.add_argument("--state-dir", required=True, type=Path, help="where the checkpoint lives")
     parser.add_argument("--node", required=True, help="this node's name (its catch-up marker)")
     parser.add_argument("--rules", required=True, type=Path, help="the stack's rendered filer.conf")

@@ -65,6 +65,8 @@ def handler(settings: Settings, state: State) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(min(length, MAX_QUOTA_BODY))
+            # The rest of a larger body stays unread: the connection must not carry another request after it.
+            self.close_connection = self.close_connection or length > MAX_QUOTA_BODY
             if urlsplit(self.path).path != "/quota":
                 return self._answer(404, "not found")
             return self._answer(200, set_quota(settings, state, self.headers.get("Content-Type", ""), body))

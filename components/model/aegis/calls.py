@@ -24,10 +24,12 @@ Rewritten or answered here, because weed 4.48 does something else with them:
   cannot carry unencoded (so nothing can move into the query), or a query that HAProxy and the filer could
   read differently (an unencoded `?` or `;`). AEGIS (reqwest) form-encodes the value, so `%2F` turns back
   into `/` and `+` into `%20`. The rest stays percent-encoded for the filer to decode once.
-- `POST /quota` (multipart `path`, `bytes`). SeaweedFS has no per-directory quota, and an error status would
-  fail every volume creation (volume_manager.rs, create_volume), so HAProxy answers 200 with the reason.
-- `GET /dir/status?path=<volume>` (usage). The filer has no directory usage; AEGIS reads 404 as usage 0 and
-  any other error fails the write, so HAProxy answers 404 with the reason.
+- `POST /quota` (multipart `path`, `bytes`) and `GET /dir/status?path=<volume>` (usage). SeaweedFS has neither a
+  per-directory quota nor a directory's usage, so both go to the usage service beside HAProxy (components/usage),
+  `/dir/status` only for a `path` that is exactly a volume. While that service is down, HAProxy answers them
+  itself, as before it existed: an error status would fail every volume creation (volume_manager.rs,
+  create_volume) and every write (fsal.rs), so `/quota` gets 200 and `/dir/status` 404 (AEGIS reads it as
+  usage 0), each with the reason. A `/dir/status` naming anything but a volume gets that 404 too.
 - `POST /dir/` with a multipart `path` (mkdir, once per ancestor). The filer would only create an empty `/dir`
   (or store a file part's content under `/dir/`), while AEGIS's next call, `PUT <dir>/.keep`, creates every
   directory for real. HAProxy answers 201 and no filer sees it.
@@ -55,10 +57,12 @@ DELETE_REFUSED = (
     "without . or .. segments, control characters, or an unencoded ? or ; in the query"
 )
 QUOTA_NOT_ENFORCED = (
-    "quota not enforced: SeaweedFS has no per-directory quota; nothing was stored "
+    "quota not enforced: no usage service is up on this tier node; nothing was stored "
     "(capacity: see the health check and the README)"
 )
-USAGE_NOT_TRACKED = "usage not tracked: the SeaweedFS filer has no per-directory usage; AEGIS reads this 404 as 0"
+USAGE_NOT_TRACKED = "usage not tracked: no usage service is up, or path is no volume; AEGIS reads this 404 as 0"
+# The backend and server HAProxy sends AEGIS's usage and quota calls to (components/model/haproxy.py).
+USAGE_SERVER = "usage/usage"
 MKDIR_ANSWERED = "directory not stored: its first file creates it (AEGIS writes .keep next)"
 CHUNKED_REFUSED = "refused: Transfer-Encoding; AEGIS always sends a Content-Length"
 TOO_LARGE = "refused: body over 100 MiB, the largest file AEGIS can read back"
@@ -110,9 +114,8 @@ def aegis_call_rules() -> str:
     last, so every check sees the path AEGIS sent."""
     return (
         # haproxy.cfg stays without comments: every byte counts against the node document's 4 KiB (SSM).
-        "    # AEGIS's calls only: components/model/aegis/calls.py\n"
         # A chunked body has no length to check, and a request with both headers is how bodies are smuggled.
-        + _deny(400, CHUNKED_REFUSED, "{ req.hdr_cnt(transfer-encoding) gt 0 }")
+        _deny(400, CHUNKED_REFUSED, "{ req.hdr_cnt(transfer-encoding) gt 0 }")
         + _deny(413, TOO_LARGE, f"{{ req.hdr_val(content-length) gt {MAX_BODY_BYTES} }}")
         + _deny(403, METHOD_REFUSED, f"!{{ method {' '.join(METHODS)} }}")
         + f"""\
@@ -129,8 +132,16 @@ if aegis_dir_delete aegis_dir_api
     acl aegis_ambiguous_query query -m reg '[?;]'
 """
         + _deny(403, DELETE_REFUSED, _DELETE_REFUSE_IF)
-        + _answer(200, QUOTA_NOT_ENFORCED, "{ method POST } { path /quota }")
-        + _answer(404, USAGE_NOT_TRACKED, "{ method GET HEAD } { path /dir/status }")
+        # srv_is_up, not nbsrv: nbsrv counts the usage backend's backup server once the service is down.
+        + f"""\
+    acl aegis_usage_up srv_is_up({USAGE_SERVER})
+    acl aegis_status_volume urlp(path),regsub('%2[Ff]',/,g) -m reg '^{_VOLUME_ROOT}/?$'
+    http-request set-var(txn.aegis_usage) int(1) if aegis_usage_up {{ method POST }} {{ path /quota }} !aegis_query \
+|| aegis_usage_up {{ method GET HEAD }} {{ path /dir/status }} aegis_status_volume !aegis_ambiguous_query
+    acl aegis_usage_call var(txn.aegis_usage) -m found
+"""
+        + _answer(200, QUOTA_NOT_ENFORCED, "{ method POST } { path /quota } !aegis_usage_call")
+        + _answer(404, USAGE_NOT_TRACKED, "{ method GET HEAD } { path /dir/status } !aegis_usage_call")
         + _answer(201, MKDIR_ANSWERED, _MKDIR_IF)
         + f"""\
     acl aegis_health method GET
@@ -141,11 +152,12 @@ if aegis_dir_delete aegis_dir_api
     acl aegis_file_path path -m reg '{_FILE_PATH}'
 """
         + _deny(403, PATH_UNSAFE, "aegis_unsafe_path")
-        + _deny(403, QUERY_REFUSED, "aegis_query !aegis_volume_delete")
-        + _deny(403, OUTSIDE_VOLUMES, "!aegis_file_path !aegis_volume_delete !aegis_health_call")
+        + _deny(403, QUERY_REFUSED, "aegis_query !aegis_volume_delete !aegis_usage_call")
+        + _deny(403, OUTSIDE_VOLUMES, "!aegis_file_path !aegis_volume_delete !aegis_health_call !aegis_usage_call")
         + """\
     http-request set-path %[var(txn.aegis_volume)] if aegis_volume_delete
     http-request set-query recursive=true if aegis_volume_delete
     http-request set-path /healthz if aegis_health_call
+    use_backend usage if aegis_usage_call
 """
     )

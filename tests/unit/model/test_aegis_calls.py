@@ -87,3 +87,19 @@ def test_the_filers_sit_in_the_backend_the_readers_of_haproxy_stats_look_in():
     cfg = sections(CFG)
     assert f"default_backend {FILER_BACKEND}" in cfg["frontend filer"]
     assert "server" in cfg[f"backend {FILER_BACKEND}"]
+
+
+def test_usage_and_quota_calls_go_to_the_usage_service_beside_haproxy_while_it_is_up():
+    rules = aegis_call_rules()
+    assert rules.rstrip().endswith("use_backend usage if aegis_usage_call")
+    # Answered by HAProxy itself only when not routed, and never refused as a query or a path outside volumes.
+    assert f'string "{QUOTA_NOT_ENFORCED}" if {{ method POST }} {{ path /quota }} !aegis_usage_call' in rules
+    assert f'string "{USAGE_NOT_TRACKED}" if {{ method GET HEAD }} {{ path /dir/status }} !aegis_usage_call' in rules
+    assert all("!aegis_usage_call" in line for line in rules.splitlines() if "QUERY" in line or "not below" in line)
+    usage = sections(CFG)["backend usage"]
+    # The service on 127.0.0.1 (HAProxy binds 0.0.0.0), marked down at the first refused connection; the
+    # backup is HAProxy's own filer frontend, which answers the call itself while the service is down.
+    assert "server usage 127.0.0.1:8890 check observe layer4 error-limit 1 on-error mark-down" in usage
+    assert "server fixed 127.0.0.1:8888 backup" in usage
+    loopback = render_haproxy_cfg(["f:8888"], bind="127.0.3.51", port=8888, stats_bind="127.0.3.51", stats_port=8404)
+    assert "server usage 127.0.3.51:8890" in sections(loopback)["backend usage"]
