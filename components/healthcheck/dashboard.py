@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 
 from components.healthcheck.target import Target
-from components.healthcheck.watch import degraded_volumes, disk_bytes, healthy_filers, missing_copies
+from components.healthcheck.watch import degraded_volumes, disk_bytes, healthy_filers, missing_copies, ok_text
 from components.healthcheck.wire import FILER_BACKEND, backend_servers, cluster_status, data_nodes, json_object
 
 SAMPLE_EVERY_SECONDS = 3600
@@ -75,13 +75,13 @@ def gather(
     with httpx.Client(transport=transport, timeout=timeout) as client:
 
         def body(url: str) -> dict[str, Any] | None:
-            return json_object(_text(client, url))
+            return json_object(ok_text(client, url))
 
         masters = tuple(_leader_named(body(f"{url.rstrip('/')}/cluster/status")) for url in target.master_urls)
         topology = _first(body, target.master_urls, "/dir/status")
         volumes = _first(body, target.master_urls, "/vol/status")
         disks = {url: body(f"{url.rstrip('/')}/status") for url in target.volume_server_urls}
-        filers = tuple((url, *_filers_up(_text(client, url))) for url in stats_urls)
+        filers = tuple((url, *_filers_up(ok_text(client, url))) for url in stats_urls)
     degraded = missing = None
     with contextlib.suppress(ValueError):
         degraded, missing = degraded_volumes(volumes or {}), missing_copies(volumes or {})
@@ -97,14 +97,6 @@ def gather(
         used_bytes=used,
         free_bytes=free,
     )
-
-
-def _text(client: httpx.Client, url: str) -> str | None:
-    try:
-        response = client.get(url)
-    except httpx.HTTPError:
-        return None
-    return response.text if response.status_code == 200 else None
 
 
 def _first(body: Callable[[str], dict[str, Any] | None], masters: Sequence[str], path: str) -> dict[str, Any] | None:

@@ -162,10 +162,10 @@ def cluster_readings(
             metrics["DegradedVolumes"] = float(degraded_volumes(volumes or {}))
             metrics["MissingCopies"] = float(missing_copies(volumes or {}))
         disks = {
-            server: json_object(_text(client, f"http://{server}/status")) for server in target.expected_volume_servers
+            server: json_object(ok_text(client, f"http://{server}/status")) for server in target.expected_volume_servers
         }
         metrics.update(_disk_metrics(list(disks.values())))
-        counts = [_text(client, url) for url in load_balancer_stats]
+        counts = [ok_text(client, url) for url in load_balancer_stats]
         if counts and all(text is not None for text in counts):
             # The weakest HAProxy decides: AEGIS may be sent to either.
             metrics["HealthyFilersBehindLB"] = float(min(healthy_filers(text or "") for text in counts))
@@ -194,7 +194,8 @@ def _disk_metrics(bodies: Sequence[dict[str, Any] | None]) -> dict[str, float]:
     return metrics
 
 
-def _text(client: httpx.Client, url: str) -> str | None:
+def ok_text(client: httpx.Client, url: str) -> str | None:
+    """The body of a 200 answer from `url`; None for any other answer or no answer."""
     try:
         response = client.get(url)
     except httpx.HTTPError:
@@ -205,7 +206,7 @@ def _text(client: httpx.Client, url: str) -> str | None:
 def _first_json(client: httpx.Client, urls: Sequence[str]) -> dict[str, Any] | None:
     # A follower proxies these to the leader and answers 502 without one; the next master may know better.
     for url in urls:
-        body = json_object(_text(client, url))
+        body = json_object(ok_text(client, url))
         if body is not None:
             return body
     return None
