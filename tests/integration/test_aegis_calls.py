@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import quote
@@ -27,19 +26,10 @@ from components.model.aegis.calls import (
     QUOTA_NOT_ENFORCED,
     USAGE_NOT_TRACKED,
 )
-from components.model.config import parse
 from components.model.topology import Role
 from tests.support import aegis_client as aegis
-from tests.support.cluster import (
-    LocalCluster,
-    fresh_values,
-    health_target,
-    loopback_topology,
-    running,
-    running_prod,
-    wait_for_report,
-)
-from tests.support.stack_configs import prod
+from tests.support.cluster import LocalCluster, health_target
+from tests.support.tiers import TIERS, healthy_target, running_tier
 
 pytestmark = pytest.mark.integration
 
@@ -63,19 +53,12 @@ class Stack:
         return {httpx.get(f"{filer}{path}", timeout=10).status_code for filer in self.filers}
 
 
-@pytest.fixture(scope="module", params=["dev", "ha"])
+@pytest.fixture(scope="module", params=TIERS)
 def stack(request, tmp_path_factory) -> Iterator[Stack]:
     root: Path = tmp_path_factory.mktemp(f"aegis-{request.param}")
-    with ExitStack() as stop:
-        if request.param == "dev":
-            topology, _ = loopback_topology(parse({}, stack="dev"), root, DEV_SUBNET)
-            cluster = stop.enter_context(running(topology, fresh_values(), root))
-        else:
-            cluster, _ = stop.enter_context(running_prod(prod(), root, HA_SUBNET))
-        client = stop.enter_context(httpx.Client(timeout=aegis.TIMEOUT))
-        target = health_target(cluster.topology, cluster.values)
-        report = wait_for_report(target, healthy=True, timeout=90)
-        assert report.healthy, report.table()
+    subnet = DEV_SUBNET if request.param == "dev" else HA_SUBNET
+    with running_tier(request.param, root, subnet) as cluster, httpx.Client(timeout=aegis.TIMEOUT) as client:
+        target = healthy_target(cluster)
         assert target.admin_url is not None
         yield Stack(cluster, target.filer_url, target.admin_url, client)
 

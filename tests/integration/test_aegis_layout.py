@@ -22,16 +22,9 @@ from components.model.aegis.layout import COLLECTION, VOLUMES_PREFIX, volume_pat
 from components.model.config import StackConfig, parse
 from components.model.topology import Role, Topology
 from tests.support import aegis_client as aegis
-from tests.support.cluster import (
-    LocalCluster,
-    fresh_values,
-    health_target,
-    loopback_topology,
-    running,
-    running_prod,
-    wait_for_report,
-)
+from tests.support.cluster import LocalCluster, health_target, wait_for_report
 from tests.support.stack_configs import prod
+from tests.support.tiers import TIERS, running_tier
 
 pytestmark = pytest.mark.integration
 
@@ -66,20 +59,18 @@ class Stack:
         return f"http://{self.topology.of(Role.MASTER)[0].http_address}"
 
 
-@pytest.fixture(scope="module", params=["dev", "ha"])
+@pytest.fixture(scope="module", params=TIERS)
 def stack(request, tmp_path_factory) -> Iterator[Stack]:
     """One stack at a time (the module-scoped parameter is torn down before the next starts)."""
     root: Path = tmp_path_factory.mktemp(f"aegis-{request.param}")
     if request.param == "dev":
-        cfg = parse({"s3Enabled": True}, stack="dev")
-        with running(loopback_topology(cfg, root, DEV_SUBNET)[0], fresh_values(), root) as cluster:
-            yield Stack(cfg, cluster)
-        return
-    # The shipped prod config, except that the master default is one copy: then AEGIS's files can only
-    # get their second copy from the filer rule, and a file outside /aegis/volumes/ shows the difference.
-    cfg = prod(defaultReplication="000")
-    assert cfg.aws is not None and cfg.aegis_replication == "010"
-    with running_prod(cfg, root, HA_SUBNET) as (cluster, _):
+        cfg, subnet = parse({"s3Enabled": True}, stack="dev"), DEV_SUBNET
+    else:
+        # The shipped prod config, except that the master default is one copy: then AEGIS's files can only
+        # get their second copy from the filer rule, and a file outside /aegis/volumes/ shows the difference.
+        cfg, subnet = prod(defaultReplication="000"), HA_SUBNET
+        assert cfg.aws is not None and cfg.aegis_replication == "010"
+    with running_tier(request.param, root, subnet, cfg) as cluster:
         yield Stack(cfg, cluster)
 
 

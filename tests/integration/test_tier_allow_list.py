@@ -17,7 +17,6 @@ import io
 import socket
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,10 +25,8 @@ import pytest
 
 from components.model.aegis import calls
 from components.model.aegis.layout import volume_path
-from components.model.config import parse
 from components.model.haproxy import admin_url
-from tests.support.cluster import fresh_values, health_target, loopback_topology, running, running_prod, wait_for_report
-from tests.support.stack_configs import prod
+from tests.support.tiers import TIERS, healthy_target, running_tier
 
 pytestmark = pytest.mark.integration
 
@@ -219,18 +216,11 @@ class Tier:
         return found
 
 
-@pytest.fixture(scope="module", params=["dev", "ha"])
+@pytest.fixture(scope="module", params=TIERS)
 def tier(request, tmp_path_factory) -> Iterator[Tier]:
     root: Path = tmp_path_factory.mktemp(f"allow-{request.param}")
-    with ExitStack() as stop:
-        if request.param == "dev":
-            topology, _ = loopback_topology(parse({}, stack="dev"), root, DEV_SUBNET)
-            cluster = stop.enter_context(running(topology, fresh_values(), root))
-        else:
-            cluster, _ = stop.enter_context(running_prod(prod(), root, HA_SUBNET))
-        target = health_target(cluster.topology, cluster.values)
-        report = wait_for_report(target, healthy=True, timeout=90)
-        assert report.healthy, report.table()
+    with running_tier(request.param, root, DEV_SUBNET if request.param == "dev" else HA_SUBNET) as cluster:
+        healthy_target(cluster)
         lb = cluster.topology.load_balancers[0]
         yield Tier(lb.host, lb.port, f"http://{lb.host}:{lb.stats_port}", admin_url(lb.host))
 
