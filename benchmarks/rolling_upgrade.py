@@ -33,11 +33,8 @@ from benchmarks.core import Context, Estimate
 from benchmarks.ha import HA
 from components.model.config import StackConfig
 from components.model.topology import Role
-from components.rollout.driver import Rollout, Timing
+from tests.support.loopback_rollout import loopback_rollout
 from tests.support.rollout_local import (
-    LoopbackOperator,
-    loopback_gates,
-    loopback_haproxy,
     pinned_releases,
     previous_weed,
     releases,
@@ -172,11 +169,11 @@ def upgrade(ha: HA, tag: str, handover: bool) -> tuple[dict[str, float | str], d
     """Roll the running cluster to the pinned release under load; the run's figures and its probes' gaps."""
     topology = ha.topology
     targets = pinned_releases(topology)
-    rollout = Rollout(
-        LoopbackOperator(ha.cluster, releases(topology, previous_weed()), targets),
-        loopback_gates(topology),
-        loopback_haproxy(topology),
-        Timing(gate_timeout=GATE_TIMEOUT),
+    rollout = loopback_rollout(
+        ha.cluster,
+        releases(topology, previous_weed()),
+        targets,
+        GATE_TIMEOUT,
         leader_handover=weed_shell_handover(ha.cluster) if handover else None,
     )
     load = Load(ha, f"{ha.bucket}/bench-rollout/{tag}")

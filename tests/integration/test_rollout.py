@@ -14,15 +14,14 @@ from dataclasses import replace
 import pytest
 
 from components.model.topology import Role
-from components.rollout.driver import Rollout, Timing
+from components.rollout.driver import Rollout
 from tests.support.cluster import (
     LocalCluster,
     health_target,
-    running_prod,
     wait_for_report,
 )
+from tests.support.loopback_rollout import loopback_rollout, running_previous_prod
 from tests.support.rollout_local import (
-    LoopbackOperator,
     Release,
     binary_version,
     loopback_gates,
@@ -33,7 +32,6 @@ from tests.support.rollout_local import (
     rollout_targets,
     running_version,
 )
-from tests.support.stack_configs import prod
 
 pytestmark = pytest.mark.integration
 
@@ -45,20 +43,14 @@ FINISHED: list[str] = []
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory) -> Iterator[LocalCluster]:
-    with running_prod(prod(), tmp_path_factory.mktemp("rollout"), SUBNET, weed=previous_weed()) as (started, _):
+    with running_previous_prod(tmp_path_factory.mktemp("rollout"), SUBNET) as started:
         yield started
 
 
 def rollout(cluster: LocalCluster, targets: dict[str, Release], events: list[str], gate_timeout: float) -> Rollout:
     old = releases(cluster.topology, previous_weed())
-    operator = LoopbackOperator(cluster, old, targets)
-    gates = loopback_gates(cluster.topology)
-    return Rollout(
-        operator,
-        gates,
-        loopback_haproxy(cluster.topology),
-        Timing(gate_timeout=gate_timeout),
-        on_event=lambda node, what: events.append(f"{node} {what}"),
+    return loopback_rollout(
+        cluster, old, targets, gate_timeout, on_event=lambda node, what: events.append(f"{node} {what}")
     )
 
 

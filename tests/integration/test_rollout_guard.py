@@ -23,18 +23,14 @@ import pytest
 from components.healthcheck.wire import json_object, volume_copies
 from components.model.aegis.layout import volume_path
 from components.model.topology import Role
-from components.rollout.driver import Rollout, Timing
-from tests.support.cluster import LocalCluster, health_target, running_prod
+from tests.support.cluster import LocalCluster, health_target
+from tests.support.loopback_rollout import loopback_rollout, running_previous_prod
 from tests.support.rollout_local import (
-    LoopbackOperator,
-    loopback_gates,
-    loopback_haproxy,
     pinned_releases,
     previous_weed,
     releases,
     rollout_targets,
 )
-from tests.support.stack_configs import prod
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +43,7 @@ WATCH_EVERY = 0.2
 
 @pytest.fixture
 def cluster(tmp_path_factory) -> Iterator[LocalCluster]:
-    with running_prod(prod(), tmp_path_factory.mktemp("guard"), SUBNET, weed=previous_weed()) as (started, _):
+    with running_previous_prod(tmp_path_factory.mktemp("guard"), SUBNET) as started:
         yield started
 
 
@@ -112,7 +108,6 @@ def test_a_volume_server_killed_during_the_volume_tier_stops_the_rollout_before_
     write_files(cluster)
     fully_replicated(cluster)
     targets = pinned_releases(cluster.topology)
-    operator = LoopbackOperator(cluster, releases(cluster.topology, previous_weed()), targets)
     events: list[tuple[float, str, str]] = []
     killed_at: list[float] = []
 
@@ -122,12 +117,8 @@ def test_a_volume_server_killed_during_the_volume_tier_stops_the_rollout_before_
             os.kill(cluster.processes[KILLED].popen.pid, signal.SIGKILL)
             killed_at.append(time.monotonic())
 
-    rollout = Rollout(
-        operator,
-        loopback_gates(cluster.topology),
-        loopback_haproxy(cluster.topology),
-        Timing(gate_timeout=GATE_TIMEOUT),
-        on_event=on_event,
+    rollout = loopback_rollout(
+        cluster, releases(cluster.topology, previous_weed()), targets, GATE_TIMEOUT, on_event=on_event
     )
     watch = CopyWatch(cluster)
     watch.start()

@@ -25,13 +25,12 @@ import pytest
 
 from components.model.aegis.layout import volume_path
 from components.model.topology import Role, Topology
-from components.rollout.driver import Rollout, RolloutResult, Timing
+from components.rollout.driver import Rollout, RolloutResult
 from tests.support.cluster import LocalCluster, health_target, running_prod
+from tests.support.loopback_rollout import loopback_rollout
 from tests.support.rollout_local import (
-    LoopbackOperator,
     Release,
     loopback_gates,
-    loopback_haproxy,
     pinned_releases,
     rollout_targets,
 )
@@ -154,12 +153,11 @@ def master_change(topology: Topology, cycle: int, broken: bool) -> dict[str, Rel
 
 def driver(cluster: LocalCluster, targets: dict[str, Release], gate_timeout: float, events: list) -> Rollout:
     # What runs now is what the last cycle's fixed change put there (or the pinned release at the start).
-    operator = LoopbackOperator(cluster, pinned_releases(cluster.topology), targets)
-    return Rollout(
-        operator,
-        loopback_gates(cluster.topology),
-        loopback_haproxy(cluster.topology),
-        Timing(gate_timeout=gate_timeout),
+    return loopback_rollout(
+        cluster,
+        pinned_releases(cluster.topology),
+        targets,
+        gate_timeout,
         on_event=lambda node, what: events.append((time.monotonic(), node, what)),
     )
 
