@@ -167,9 +167,21 @@ def signed_volume_delete(volume_address: str, file_id: str, signing_key: str) ->
     )
 
 
-def _postgres(cfg: StackConfig, host: str, password: str) -> LocalPostgres:
+def drill_cluster(
+    cfg: StackConfig, root: Path, subnet: str, volumes: Path | None = None
+) -> tuple[LocalCluster, LocalPostgres]:
+    """The topology of `cfg` under `root` on `subnet` with fresh secrets, and its PostgreSQL at `<subnet>.60`;
+    neither started. With `volumes`, each volume server's data dir is first copied from `volumes/<name>`."""
     assert cfg.aws is not None
-    return LocalPostgres(host, cfg.aws.database.port, cfg.aws.database.name, cfg.aws.database.user, password)
+    db_host = f"{subnet}.60"
+    values = fresh_values(db_host)
+    topology, _ = loopback_topology(cfg, root, subnet)
+    if volumes is not None:
+        for volume in topology.of(Role.VOLUME):
+            shutil.copytree(volumes / volume.name, volume.data_dir)
+    db = cfg.aws.database
+    postgres = LocalPostgres(db_host, db.port, db.name, db.user, values[Ref.DB_PASSWORD])
+    return LocalCluster(topology, values, root), postgres
 
 
 @dataclass
@@ -190,16 +202,13 @@ class Rebuilt:
 
 def run_drill(cfg: StackConfig, workdir: Path, files: int, subnet: str, seed: int = 7) -> Rebuilt:
     """Steps 1-5 of the module docstring; the rebuilt cluster is returned running."""
-    db_host = f"{subnet}.60"
     live_root, backup_root, rebuilt_root = workdir / "live", workdir / "backup", workdir / "rebuilt"
-    values = fresh_values(db_host)
-    topology, _ = loopback_topology(cfg, live_root, subnet)
-    postgres = _postgres(cfg, db_host, values[Ref.DB_PASSWORD])
-    cluster = LocalCluster(topology, values, live_root)
+    cluster, postgres = drill_cluster(cfg, live_root, subnet)
+    topology = cluster.topology
     try:
         postgres.init()
         cluster.start()
-        filer_url = health_target(topology, values).filer_url
+        filer_url = health_target(topology, cluster.values).filer_url
         stored = write_files(filer_url, files, seed)
 
         started = time.monotonic()
@@ -215,17 +224,13 @@ def run_drill(cfg: StackConfig, workdir: Path, files: int, subnet: str, seed: in
     shutil.rmtree(live_root)
 
     started = time.monotonic()
-    new_values = fresh_values(db_host)
-    rebuilt_topology, _ = loopback_topology(cfg, rebuilt_root, subnet)
-    for volume in rebuilt_topology.of(Role.VOLUME):
-        shutil.copytree(backup_root / volume.name, volume.data_dir)
-    new_postgres = _postgres(cfg, db_host, new_values[Ref.DB_PASSWORD])
-    rebuilt = LocalCluster(rebuilt_topology, new_values, rebuilt_root)
+    rebuilt, new_postgres = drill_cluster(cfg, rebuilt_root, subnet, volumes=backup_root)
+    rebuilt_topology = rebuilt.topology
     try:
         new_postgres.init()
         new_postgres.restore(backup_root / "metadata.dump")
         rebuilt.start()
-        target = health_target(rebuilt_topology, new_values)
+        target = health_target(rebuilt_topology, rebuilt.values)
         report = wait_for_report(target, healthy=True, timeout=120)
         result = DrillResult(
             files=len(stored),

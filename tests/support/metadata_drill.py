@@ -28,8 +28,8 @@ from components.model.config import StackConfig
 from components.model.metadata_backup import loadable, metadata_backup
 from components.model.refs import Ref
 from components.model.topology import Role, Topology
-from tests.support.cluster import LocalCluster, fresh_values, health_target, loopback_topology, weed_binary
-from tests.support.drill import _postgres, fsck_missing, verify_files, write_files
+from tests.support.cluster import LocalCluster, health_target, weed_binary
+from tests.support.drill import drill_cluster, fsck_missing, verify_files, write_files
 from tests.support.weed_shell import run as weed_shell
 
 ORPHAN = re.compile(r"(\d+) orphan entries|orphan:(\d+)|(\d+) orphan", re.IGNORECASE)
@@ -82,8 +82,8 @@ def fsck_orphans(topology: Topology) -> tuple[int, str]:
     return (max(counts) if counts else 0), output
 
 
-def _admin(topology: Topology, values: dict[Ref, str]) -> str:
-    target = health_target(topology, values)
+def _admin(cluster: LocalCluster) -> str:
+    target = health_target(cluster.topology, cluster.values)
     return target.admin_url or target.filer_url
 
 
@@ -95,19 +95,16 @@ def _restart_filers(cluster: LocalCluster) -> None:
 
 def run_metadata_drill(cfg: StackConfig, workdir: Path, before: int, after: int, subnet: str) -> MetadataDrillResult:
     started_drill = time.monotonic()
-    db_host = f"{subnet}.60"
     live_root, rebuilt_root = workdir / "live", workdir / "rebuilt"
     bucket, snapshot = workdir / "bucket", workdir / "snapshot"
     bucket.mkdir(parents=True)
-    values = fresh_values(db_host)
-    topology, _ = loopback_topology(cfg, live_root, subnet)
-    postgres = _postgres(cfg, db_host, values[Ref.DB_PASSWORD])
-    cluster = LocalCluster(topology, values, live_root)
+    cluster, postgres = drill_cluster(cfg, live_root, subnet)
+    topology = cluster.topology
     try:
         postgres.init()
         cluster.start()
         # The admin frontend: the filer's native API (AEGIS's filer URL refuses the metadata reads).
-        filer_url = _admin(topology, values)
+        filer_url = _admin(cluster)
         stored = write_files(filer_url, before, seed=11)
         started = time.monotonic()
         backup_output = run_backup_job(topology, bucket)
@@ -129,12 +126,8 @@ def run_metadata_drill(cfg: StackConfig, workdir: Path, before: int, after: int,
         backup_output=backup_output,
     )
 
-    new_values = fresh_values(db_host)
-    rebuilt_topology, _ = loopback_topology(cfg, rebuilt_root, subnet)
-    for volume in rebuilt_topology.of(Role.VOLUME):
-        shutil.copytree(snapshot / volume.name, volume.data_dir)
-    new_postgres = _postgres(cfg, db_host, new_values[Ref.DB_PASSWORD])
-    rebuilt = LocalCluster(rebuilt_topology, new_values, rebuilt_root)
+    rebuilt, new_postgres = drill_cluster(cfg, rebuilt_root, subnet, volumes=snapshot)
+    rebuilt_topology = rebuilt.topology
     try:
         new_postgres.init()  # an empty database: the filers create their table in it
         rebuilt.start()
@@ -147,7 +140,7 @@ def run_metadata_drill(cfg: StackConfig, workdir: Path, before: int, after: int,
             raise RuntimeError(f"fs.meta.load failed: {loaded[-1500:]}")
         _restart_filers(rebuilt)
         result.restore_seconds = time.monotonic() - started
-        target = health_target(rebuilt_topology, new_values)
+        target = health_target(rebuilt_topology, rebuilt.values)
         result.files_lost, result.checksum_mismatches = verify_files(target.filer_url, stored)
         with httpx.Client(timeout=30) as client:
             result.after_files_visible = sum(
