@@ -1,14 +1,17 @@
 """The usage service against a real filer on loopback: its answers equal a full listing after any sequence of
 writes, overwrites, truncations, deletes, recursive deletes and renames; quotas hold, AEGIS's own check refuses
 the write that would pass one and the storage turns the volume read-only past it; a restart resumes from
-its checkpoint and answers 404 (AEGIS: 0) until it has caught up."""
+its checkpoint and answers 404 (AEGIS: 0) until it has caught up. The service runs as the model renders it,
+beside the dev topology's HAProxy, and AEGIS's calls go through AEGIS's filer URL (the HAProxy)."""
 
 from __future__ import annotations
 
+import signal
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -16,44 +19,50 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from components.model.aegis.calls import QUOTA_NOT_ENFORCED, USAGE_NOT_TRACKED
 from components.model.config import parse
 from components.model.topology import Role
+from components.model.usage import UsageService
 from tests.support import aegis_client as aegis
-from tests.support.cluster import LocalCluster, fresh_values, loopback_topology, running
-from tests.support.usage import UsageProcess, listed_usage, running_usage, start_usage
+from tests.support.cluster import LocalCluster, fresh_values, loopback_topology, running, running_prod
+from tests.support.stack_configs import prod
+from tests.support.usage import listed_usage
 
 pytestmark = pytest.mark.integration
 
-SUBNET = "127.0.44"
-USAGE_HOST = f"{SUBNET}.61"
-USAGE_PORT = 8890
+DEV_SUBNET = "127.0.44"
+HA_SUBNET = "127.0.46"
 MIB = 1024 * 1024
 
 
 @dataclass
 class Rig:
     cluster: LocalCluster
-    usage: UsageProcess
+    url: str  # AEGIS's filer URL: the HAProxy, which routes usage and quota calls to the service beside it
+    usage: UsageService
     filer: str  # a filer, asked directly (the listing the index is held to)
     client: httpx.Client
-    state_dir: Path
 
 
-@pytest.fixture(scope="module")
-def rig(tmp_path_factory) -> Iterator[Rig]:
-    root: Path = tmp_path_factory.mktemp("usage")
-    topology, _ = loopback_topology(parse({}, stack="dev"), root, SUBNET)
-    # The service and the filer are what is under test here; the tier's routing has its own test.
-    topology = replace(topology, load_balancers=())
-    with running(topology, fresh_values(), root) as cluster, httpx.Client(timeout=aegis.TIMEOUT) as client:
-        state_dir = root / "usage-state"
-        with running_usage(cluster, USAGE_HOST, USAGE_PORT, state_dir) as usage:
-            filer = f"http://{cluster.topology.of(Role.FILER)[0].http_address}"
-            yield Rig(cluster, usage, filer, client, state_dir)
+@pytest.fixture(scope="module", params=["dev", "ha"])
+def rig(request, tmp_path_factory) -> Iterator[Rig]:
+    root: Path = tmp_path_factory.mktemp(f"usage-{request.param}")
+    with ExitStack() as stop:
+        if request.param == "dev":
+            topology, _ = loopback_topology(parse({}, stack="dev"), root, DEV_SUBNET)
+            cluster = stop.enter_context(running(topology, fresh_values(), root, usage=True))
+        else:  # three filers on PostgreSQL, two HAProxies, each with its own usage service
+            cluster, _ = stop.enter_context(running_prod(prod(), root, HA_SUBNET, usage=True))
+        client = stop.enter_context(httpx.Client(timeout=aegis.TIMEOUT))
+        topology = cluster.topology
+        lb = topology.load_balancers[0]
+        filer = f"http://{topology.of(Role.FILER)[0].http_address}"
+        yield Rig(cluster, lb.filer_url(lb.host), cluster.usage_services[0], filer, client)
 
 
-def answer(usage: UsageProcess, volume: str) -> dict[str, int] | None:
-    response = usage.status(volume)
+def answer(rig: Rig, volume: str, url: str = "") -> dict[str, int] | None:
+    """AEGIS's usage call, through AEGIS's filer URL unless `url` names another (the service itself)."""
+    response = aegis.get_usage(rig.client, url or rig.url, volume)
     assert response.status_code in (200, 404), response.text
     return response.json() if response.status_code == 200 else None
 
@@ -62,7 +71,8 @@ def wait_equal(rig: Rig, volumes: list[str], timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         listed = {v: listed_usage(rig.client, rig.filer, v) for v in volumes}
-        served = {v: answer(rig.usage, v) for v in volumes}
+        # Asked directly: the volumes here are not UUIDs, and HAProxy routes only AEGIS's volume paths.
+        served = {v: answer(rig, v, rig.usage.url) for v in volumes}
         if listed == served:
             return
         if time.monotonic() > deadline:
@@ -119,14 +129,14 @@ def aegis_write(rig: Rig, usage_url: str, volume: str, name: str, size: int, lim
     current = response.json()["TotalSize"] if response.status_code == 200 else 0
     if current + size > limit:
         return False
-    assert rig.client.put(f"{rig.filer}{volume}/{name}", content=b"q" * size).status_code == 201
+    assert rig.client.put(f"{usage_url}{volume}/{name}", content=b"q" * size).status_code == 201
     return True
 
 
 def wait_usage(rig: Rig, volume: str, total: int, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
-    while (answer(rig.usage, volume) or {}).get("TotalSize") != total:
-        assert time.monotonic() < deadline, f"usage of {volume} never reached {total}: {answer(rig.usage, volume)}"
+    while (answer(rig, volume) or {}).get("TotalSize") != total:
+        assert time.monotonic() < deadline, f"usage of {volume} never reached {total}: {answer(rig, volume)}"
         time.sleep(0.05)
 
 
@@ -140,9 +150,10 @@ def wait_write_status(rig: Rig, url: str, status: int, timeout: float = 15.0) ->
 
 def test_quota_replay_as_aegis_and_the_storage_holds_it(rig: Rig) -> None:
     volume = aegis.volume_path()
-    url = rig.usage.url
-    assert all(a.status_code == 201 for a in aegis.create_directory(rig.client, rig.filer, volume))
-    assert aegis.set_quota(rig.client, url, volume, MIB).status_code == 200
+    url = rig.url
+    assert all(a.status_code == 201 for a in aegis.create_directory(rig.client, url, volume))
+    stored = aegis.set_quota(rig.client, url, volume, MIB)
+    assert (stored.status_code, stored.text) == (200, f"quota stored: {volume} {MIB} bytes")
     assert aegis_write(rig, url, volume, "a", 600 * 1024, MIB)
     wait_usage(rig, volume, 600 * 1024)
     assert not aegis_write(rig, url, volume, "b", 600 * 1024, MIB), "AEGIS's own check must refuse this write"
@@ -162,23 +173,26 @@ def test_restart_resumes_from_the_checkpoint_and_answers_404_until_caught_up(rig
     volume = aegis.volume_path()
     rig.client.put(f"{rig.filer}{volume}/a", content=b"a" * 1000)
     wait_usage(rig, volume, 1000)
-    rig.usage.stop()
-    assert (rig.state_dir / "checkpoint.json").exists()
+    rig.cluster.kill(rig.usage.name, signal.SIGTERM)
+    assert (Path(rig.usage.data_dir) / "checkpoint.json").exists()
     rig.client.put(f"{rig.filer}{volume}/b", content=b"b" * 500)  # while the service is down
-    restarted = start_usage(rig.cluster, USAGE_HOST, USAGE_PORT, rig.state_dir)
-    rig.usage = restarted
+    # Down: HAProxy answers AEGIS's calls itself, as it did before the service existed.
+    assert (aegis.get_usage(rig.client, rig.url, volume).status_code, answer_text(rig, volume)) == (
+        404,
+        USAGE_NOT_TRACKED,
+    )
+    down = aegis.set_quota(rig.client, rig.url, volume, MIB)
+    assert (down.status_code, down.text) == (200, QUOTA_NOT_ENFORCED)
+    rig.cluster.restart(rig.usage.name)
     seen = set()
     deadline = time.monotonic() + 30
-    while (status := _status_or_none(restarted, volume)) != 200:
+    while (status := aegis.get_usage(rig.client, rig.url, volume).status_code) != 200:
         seen.add(status)
         assert time.monotonic() < deadline
         time.sleep(0.02)
-    assert seen <= {None, 404}, seen  # never an error status AEGIS would fail a write on
-    assert answer(restarted, volume) == {"TotalSize": 1500, "FileCount": 2}
+    assert seen <= {404}, seen  # never an error status AEGIS would fail a write on
+    assert answer(rig, volume) == {"TotalSize": 1500, "FileCount": 2}
 
 
-def _status_or_none(usage: UsageProcess, volume: str) -> int | None:
-    try:
-        return usage.status(volume).status_code
-    except httpx.HTTPError:
-        return None  # not listening yet: HAProxy answers its fixed 404 then
+def answer_text(rig: Rig, volume: str) -> str:
+    return aegis.get_usage(rig.client, rig.url, volume).text

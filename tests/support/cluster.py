@@ -6,6 +6,7 @@ names or DNS names). Every process is started by this module, in its own session
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -36,9 +37,11 @@ from components.model.topology import (
     layout,
     load_balancer_nodes,
 )
+from components.model.usage import UsageService, usage_name, usage_service
 from tests.support.postgres import LocalPostgres
 
 STOP_GRACE_SECONDS = 10.0
+REPO = Path(__file__).resolve().parents[2]
 
 
 def weed_binary() -> str:
@@ -169,6 +172,21 @@ class LocalCluster:
     processes: dict[str, Process] = field(default_factory=dict)
     # node name -> the weed binary it runs, when not the pinned one (rolling upgrades start on an older one)
     binaries: dict[str, str] = field(default_factory=dict)
+    usage: bool = False  # the usage service beside each HAProxy, as the tier runs it
+
+    @property
+    def usage_services(self) -> tuple[UsageService, ...]:
+        """The model's usage service for each load balancer, run by this interpreter from this checkout."""
+        if not self.usage:
+            return ()
+        placement = LoopbackPlacement(self.root, {lb.name: lb.host for lb in self.topology.load_balancers})
+        return tuple(
+            usage_service(self.topology, lb, placement, python=sys.executable, weed=weed_binary(), code_dir=str(REPO))
+            for lb in self.topology.load_balancers
+        )
+
+    def usage_service(self, name: str) -> UsageService:
+        return next(u for u in self.usage_services if u.name == name)
 
     def _spawn(self, name: str, argv: tuple[str, ...], env: Mapping[str, str], cwd: Path) -> Process:
         cwd.mkdir(parents=True, exist_ok=True)
@@ -196,6 +214,23 @@ class LocalCluster:
     def start_load_balancer(self, lb: LoadBalancer) -> Process:
         _write_files((lb.config,), self.values)
         return self._spawn(lb.name, lb.argv, {}, self.root / lb.name)
+
+    def start_usage(self, usage: UsageService) -> Process:
+        _write_files(usage.files, self.values)
+        return self._spawn(usage.name, usage.argv, dict(usage.env), Path(usage.data_dir))
+
+    def wait_usage_routed(self, usage: UsageService, timeout: float = 60.0) -> None:
+        """Until the service has caught up and its HAProxy sends AEGIS's usage calls to it (not its own 404)."""
+        lb = next(lb for lb in self.topology.load_balancers if usage_name(lb) == usage.name)
+        probe = f"{lb.filer_url(lb.host)}/dir/status?path=/aegis/volumes/t/{'0' * 8}-0000-0000-0000-{'0' * 12}"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(probe, timeout=2.0).text.startswith("no such volume"):
+                    return
+            time.sleep(0.1)
+        tail = self.processes[usage.name].log.read_text(errors="replace")[-3000:]
+        raise TimeoutError(f"{probe} never reached {usage.name}\n--- its log tail ---\n{tail}")
 
     def start_job(self, job: Job) -> Process:
         """The job's own argv (its script retries, bounded); `weed` is found on PATH, as in the image."""
@@ -255,6 +290,10 @@ class LocalCluster:
             wait_http(f"{admin_url(lb.host)}/healthz", timeout)
         for job in self.topology.jobs:
             self.run_job(job)
+        for usage in self.usage_services:
+            self.start_usage(usage)
+        for usage in self.usage_services:
+            self.wait_usage_routed(usage)
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         process = self.processes[name]
@@ -267,6 +306,9 @@ class LocalCluster:
         for lb in self.topology.load_balancers:
             if lb.name == name:
                 return self.start_load_balancer(lb)
+        for usage in self.usage_services:
+            if usage.name == name:
+                return self.start_usage(usage)
         return self.start_service(self.topology.service(name))
 
     def stop(self) -> None:
@@ -285,11 +327,17 @@ class LocalCluster:
 
 @contextmanager
 def running(
-    topology: Topology, values: Mapping[Ref, str], root: Path, timeout: float = 90.0, weed: str = ""
+    topology: Topology,
+    values: Mapping[Ref, str],
+    root: Path,
+    timeout: float = 90.0,
+    weed: str = "",
+    usage: bool = False,
 ) -> Iterator[LocalCluster]:
     """A started cluster that is stopped on exit, also when starting it or the test fails. `weed`: every
-    service runs that binary instead of the pinned one."""
-    cluster = LocalCluster(topology, values, root, binaries={s.name: weed for s in topology.services if weed})
+    service runs that binary instead of the pinned one. `usage`: with the usage service beside each HAProxy."""
+    binaries = {s.name: weed for s in topology.services if weed}
+    cluster = LocalCluster(topology, values, root, binaries=binaries, usage=usage)
     try:
         cluster.start(timeout)
         yield cluster
@@ -299,7 +347,7 @@ def running(
 
 @contextmanager
 def running_prod(
-    cfg: StackConfig, root: Path, subnet: str, weed: str = ""
+    cfg: StackConfig, root: Path, subnet: str, weed: str = "", usage: bool = False
 ) -> Iterator[tuple[LocalCluster, LocalPostgres]]:
     """The prod topology on `subnet`, with its own PostgreSQL metadata database at `<subnet>.60`; both stopped
     and removed on exit."""
@@ -311,7 +359,7 @@ def running_prod(
     )
     try:
         postgres.init()
-        with running(topology, values, root, weed=weed) as cluster:
+        with running(topology, values, root, weed=weed, usage=usage) as cluster:
             yield cluster, postgres
     finally:
         postgres.remove()
