@@ -124,9 +124,9 @@ class ClusterNode(pulumi.ComponentResource):
         model, spec, ctx = args.model, args.spec, args.context
         zone = zone_index(model, ctx.zones)
         tags = {"Name": f"aegis-storage-{ctx.stack}-{model.name}", "aegis-storage:node": model.name}
-        interface = self._interface(name, model, spec, ctx, zone, tags)
+        interface = self._interface(name, args, zone, tags)
         self.private_ip = interface.private_ip
-        volume = self._data_volume(name, model, spec, ctx, zone, tags) if spec.data_disk is not None else None
+        volume = self._data_volume(name, args, zone, tags) if spec.data_disk is not None else None
         parameter = self._parameter(name, args, volume)
 
         self.instance = aws.ec2.Instance(
@@ -205,16 +205,9 @@ class ClusterNode(pulumi.ComponentResource):
             }
         )
 
-    def _interface(
-        self,
-        name: str,
-        model: Service | LoadBalancer,
-        spec: NodeSpec,
-        ctx: NodeContext,
-        zone: int,
-        tags: dict[str, str],
-    ) -> aws.ec2.NetworkInterface:
+    def _interface(self, name: str, args: ClusterNodeArgs, zone: int, tags: dict[str, str]) -> aws.ec2.NetworkInterface:
         """The node's stable address: an ENI that outlives instances, and its `<node>.<zone>` name."""
+        model, spec, ctx = args.model, args.spec, args.context
         child = pulumi.ResourceOptions(parent=self)
         interface = aws.ec2.NetworkInterface(
             f"{name}-eni",
@@ -235,16 +228,9 @@ class ClusterNode(pulumi.ComponentResource):
         )
         return interface
 
-    def _data_volume(
-        self,
-        name: str,
-        model: Service | LoadBalancer,
-        spec: NodeSpec,
-        ctx: NodeContext,
-        zone: int,
-        tags: dict[str, str],
-    ) -> aws.ebs.Volume:
+    def _data_volume(self, name: str, args: ClusterNodeArgs, zone: int, tags: dict[str, str]) -> aws.ebs.Volume:
         """The encrypted data disk, protected and kept on delete: it is the node's state."""
+        model, spec, ctx = args.model, args.spec, args.context
         assert spec.data_disk is not None
         assert isinstance(model, Service), "only weed services have a data disk"
         return aws.ebs.Volume(
