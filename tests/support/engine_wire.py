@@ -23,6 +23,8 @@ from google.protobuf import struct_pb2
 from pulumi.runtime import proto, rpc
 from pulumi.runtime.proto import provider_pb2_grpc
 
+from tests.support.processes import stop_process
+
 ROOT = Path(__file__).resolve().parents[2]
 PROVIDER_KEY = "__provider"  # where pulumi.dynamic keeps the dill-pickled provider, base64
 
@@ -78,13 +80,7 @@ class DynamicProviderServer:
     def __exit__(self, *_: object) -> None:
         if hasattr(self, "channel"):
             self.channel.close()
-        if self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.kill(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+        stop_process(self.process, signal.SIGTERM, timeout=10)
         self.stderr.close()
 
     def check(self, urn: str, olds: struct_pb2.Struct, news: struct_pb2.Struct) -> struct_pb2.Struct:

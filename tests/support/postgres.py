@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.support.processes import stop_process
+
 
 def _bin(name: str) -> str:
     found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
@@ -118,13 +120,8 @@ class LocalPostgres:
 
     def stop(self) -> None:
         """Fast shutdown (SIGINT) of the postmaster we started."""
-        if self.popen and self.popen.poll() is None:
-            os.kill(self.popen.pid, signal.SIGINT)
-            try:
-                self.popen.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.kill(self.popen.pid, signal.SIGKILL)
-                self.popen.wait(timeout=10)
+        if self.popen:
+            stop_process(self.popen, signal.SIGINT, timeout=20)
 
     def remove(self) -> None:
         """Stop it and delete its files."""
