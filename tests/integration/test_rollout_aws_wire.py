@@ -16,6 +16,7 @@ from components.rollout.resource import PlanNode, RolloutPlan, _NodeReadyProvide
 from components.rollout.ssm import fetch_script
 from tests.support.aws_ssm import STANDIN_ENV, SsmStandIn, scenario
 from tests.support.engine_wire import PROVIDER_KEY, DynamicProviderServer, to_struct
+from tests.support.gate_pages import volume_gate_pages
 
 pytestmark = pytest.mark.integration
 
@@ -31,13 +32,7 @@ def server(standin: SsmStandIn, log: Path) -> DynamicProviderServer:
 
 
 def test_node_ready_waits_through_registration_and_invocations_not_there_yet(tmp_path):
-    status = {"Topology": {"DataCenters": [{"Racks": [{"DataNodes": [{"Url": "volume-1.z:8080"}]}]}]}}
-    pages = {
-        "http://volume-1.z:8080/healthz": (200, ""),
-        "http://master-0.z:9333/dir/status": (200, json.dumps(status)),
-        "http://master-0.z:9333/cluster/status": (200, '{"Leader": "master-0.z:9333.19333"}'),
-    }
-    standin = SsmStandIn(pages=pages, unregistered={"i-v1": 4}, not_yet=2, throttle=2)
+    standin = SsmStandIn(pages=volume_gate_pages(), unregistered={"i-v1": 4}, not_yet=2, throttle=2)
     plan = RolloutPlan("us-east-1", (PlanNode("volume-1", "volume", "volume-1.z:8080", "", "i-v1"),), (), 60.0)
     props = {
         "plan_json": plan.to_json(),

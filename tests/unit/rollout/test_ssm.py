@@ -22,6 +22,7 @@ from components.rollout.ssm import (
 )
 from tests.support.aws_ssm import SsmStandIn, installed, ssm_client
 from tests.support.engine_wire import engine_delivers
+from tests.support.gate_pages import volume_gate_pages
 
 FINGERPRINT = "cat /etc/aegis/fingerprint 2>/dev/null || true"
 
@@ -181,14 +182,7 @@ def curl(url: str) -> str:
 def test_node_ready_probes_a_volume_server_from_its_own_instance_through_registration(monkeypatch):
     from components.rollout.resource import PlanNode, RolloutPlan, _NodeReadyProvider
 
-    status = {"Topology": {"DataCenters": [{"Racks": [{"DataNodes": [{"Url": "volume-1.z:8080"}]}]}]}}
-    pages = {
-        "http://volume-1.z:8080/healthz": (200, ""),
-        "http://master-0.z:9333/dir/status": (200, json.dumps(status)),
-        # a running cluster (it has a leader): the full gate
-        "http://master-0.z:9333/cluster/status": (200, '{"Leader": "master-0.z:9333.19333"}'),
-    }
-    standin = SsmStandIn(pages=pages, unregistered={"i-v1": 3}, not_yet=2)
+    standin = SsmStandIn(pages=volume_gate_pages(), unregistered={"i-v1": 3}, not_yet=2)
     plan = RolloutPlan("us-east-1", (PlanNode("volume-1", "volume", "volume-1.z:8080", "", "i-v1"),), (), 5.0)
     identity = AwsIdentity("us-east-1").to_json()
     masters = json.dumps({"master-0": "master-0.z:9333"})
