@@ -16,6 +16,7 @@ from components.healthcheck import __main__ as cli
 from components.healthcheck.__main__ import main
 from components.healthcheck.cli_input import mask, one_line, passwords_in, url_problem
 from tests.support.fake_cluster import ACCESS_KEY, FILER, MASTER, S3, VOLUME, FakeCluster
+from tests.support.health_outputs import fake_stack_outputs
 
 SECRET = "hunter2"
 TARGET = [
@@ -23,17 +24,6 @@ TARGET = [
     f"--master-url=http://{MASTER}",
     f"--expect-volume-server={VOLUME}",
 ]
-
-
-def outputs(**health: Any) -> dict[str, Any]:
-    target = {
-        "filer_url": f"http://{FILER}",
-        "master_urls": [f"http://{MASTER}"],
-        "expected_masters": 1,
-        "expected_volume_servers": [VOLUME],
-        "s3_endpoint": f"http://{S3}",
-    }
-    return {"health_target": target | health, "s3_admin_access_key": ACCESS_KEY, "s3_admin_secret_key": "pw"}
 
 
 def test_help_lists_the_exit_codes_and_the_environment(capsys: pytest.CaptureFixture[str]) -> None:
@@ -63,7 +53,7 @@ def test_s3_keys_come_from_the_environment_and_a_flag_wins(
 def test_environment_keys_stand_in_for_hidden_or_missing_stack_outputs(
     hidden: str | None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    document = outputs()
+    document = fake_stack_outputs()
     document["s3_admin_access_key"] = document["s3_admin_secret_key"] = hidden
     monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(document)))
     monkeypatch.setenv("AEGIS_S3_ACCESS_KEY", ACCESS_KEY)
@@ -76,7 +66,7 @@ def test_environment_keys_stand_in_for_hidden_or_missing_stack_outputs(
 def test_environment_keys_never_replace_keys_the_outputs_carry(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(outputs())))
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(fake_stack_outputs())))
     monkeypatch.setenv("AEGIS_S3_ACCESS_KEY", "STALE")
 
     assert main(["--stack-outputs", "-"], transport=FakeCluster().transport) == 0
@@ -97,7 +87,7 @@ def test_passwords_in_urls_are_masked_in_the_report(as_json: bool, capsys: pytes
 def test_passwords_from_stack_outputs_are_masked_in_errors(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    document = outputs(filer_url=f"http://admin:{SECRET}@{FILER.replace(':8888', ':99999')}")
+    document = fake_stack_outputs(filer_url=f"http://admin:{SECRET}@{FILER.replace(':8888', ':99999')}")
     monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(document)))
 
     assert main(["--stack-outputs", "-"]) == 2

@@ -29,6 +29,7 @@ from tests.support.fake_cluster import (
     failure,
     make_target,
 )
+from tests.support.health_outputs import fake_stack_outputs
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -293,16 +294,9 @@ def test_report_formats() -> None:
 
 
 def stack_outputs(**health_changes: Any) -> dict[str, Any]:
-    health = {
-        "filer_url": f"http://{FILER}",
-        "master_urls": [f"http://{MASTER}"],
-        "expected_masters": 1,
-        "expected_volume_servers": [VOLUME],
-        "filer_addresses": [f"http://{FILER}"],
-        "s3_endpoint": f"http://{S3}",
-        "s3_region": "eu-west-1",
-    }
-    return {"health_target": health | health_changes, "s3_admin_access_key": ACCESS_KEY, "s3_admin_secret_key": "pw"}
+    """The fake cluster's outputs with the optional fields set too: the filers' own addresses, the S3 region."""
+    optional = {"filer_addresses": [f"http://{FILER}"], "s3_region": "eu-west-1"}
+    return fake_stack_outputs(**(optional | health_changes))
 
 
 def test_from_stack_outputs() -> None:
