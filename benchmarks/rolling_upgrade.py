@@ -19,7 +19,6 @@ Raft that command supports). docs/rolling-changes.md has the comparison; the shi
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 import threading
@@ -33,6 +32,7 @@ from benchmarks.core import Context, Estimate
 from benchmarks.ha import HA
 from components.model.config import StackConfig
 from components.model.topology import Role
+from tests.support.checked_files import body, reads_back
 from tests.support.loopback_rollout import loopback_rollout
 from tests.support.rollout_local import (
     pinned_releases,
@@ -57,11 +57,6 @@ GATE_TIMEOUT = 120.0
 # A write of the load waits up to WRITE_TIMEOUT, so no gap it reports is shorter; the name says so in the
 # table, where this figure stands beside the probes' 0.5 s ones.
 LOAD_UNAVAILABILITY = f"write unavailability of the load ({WRITE_TIMEOUT:.0f} s timeout)"
-
-
-def body(path: str) -> bytes:
-    """4 KiB derived from the path, so every file can be checked without keeping its bytes."""
-    return (hashlib.sha256(path.encode()).digest() * 128)[:4096]
 
 
 @dataclass
@@ -105,11 +100,7 @@ class Load:
             while not self.stop.is_set() and self.reads < OP_LIMIT:
                 path = self.files[pick.randrange(len(self.files))]
                 self.reads += 1
-                try:
-                    got = client.get(f"{self.ha.lb}{path}")
-                    self.failed_reads += not (got.status_code == 200 and got.content == body(path))
-                except httpx.HTTPError:
-                    self.failed_reads += 1
+                self.failed_reads += not reads_back(client, f"{self.ha.lb}{path}", path)
                 time.sleep(0.01)
 
     def start(self) -> list[threading.Thread]:
@@ -154,15 +145,8 @@ class LeaderWatch(threading.Thread):
 
 
 def lost_files(ha: HA, files: list[str]) -> int:
-    lost = 0
     with httpx.Client(timeout=30) as client:
-        for path in files:
-            try:
-                got = client.get(f"{ha.lb}{path}")
-                lost += not (got.status_code == 200 and got.content == body(path))
-            except httpx.HTTPError:
-                lost += 1
-    return lost
+        return sum(not reads_back(client, f"{ha.lb}{path}", path) for path in files)
 
 
 def upgrade(ha: HA, tag: str, handover: bool) -> tuple[dict[str, float | str], dict[str, probe.Gaps]]:

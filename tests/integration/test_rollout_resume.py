@@ -14,7 +14,6 @@ read every 100 ms; every file written is read back afterwards.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ import pytest
 from components.model.aegis.layout import volume_path
 from components.model.topology import Role, Topology
 from components.rollout.driver import Rollout, RolloutResult
+from tests.support.checked_files import body, reads_back
 from tests.support.cluster import LocalCluster, health_target, running_prod
 from tests.support.loopback_rollout import loopback_rollout
 from tests.support.rollout_local import (
@@ -46,10 +46,6 @@ WRITE_EVERY = 0.02
 WRITE_TIMEOUT = 10.0
 WRITE_LIMIT = 15_000  # the writer stops there or when the re-run ends, whichever is first
 POLL_EVERY = 0.1
-
-
-def body(path: str) -> bytes:
-    return (hashlib.sha256(path.encode()).digest() * 128)[:4096]
 
 
 @dataclass
@@ -94,15 +90,7 @@ class Writer(threading.Thread):
     def lost(self) -> list[str]:
         """Files written that do not read back with their bytes."""
         with httpx.Client(timeout=30) as client:
-            return [p for p in self.files if not _reads_back(client, f"{self.lb}{p}", body(p))]
-
-
-def _reads_back(client: httpx.Client, url: str, expected: bytes) -> bool:
-    try:
-        got = client.get(url)
-    except httpx.HTTPError:
-        return False
-    return got.status_code == 200 and got.content == expected
+            return [p for p in self.files if not reads_back(client, f"{self.lb}{p}", p)]
 
 
 class LeaderLog(threading.Thread):
