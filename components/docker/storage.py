@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 import pulumi_docker as docker
@@ -22,6 +24,7 @@ from components.model.topology import (
     Topology,
     build_topology,
 )
+from components.model.usage import UsageService, usage_service
 from components.model.version import (
     HAPROXY_IMAGE,
     HAPROXY_USER,
@@ -37,6 +40,22 @@ HOST_ADDRESS = "127.0.0.1"  # published ports never leave the developer's machin
 # front of the filer. The filer itself, volume servers and every gRPC port stay on the private network (the
 # filer streams file contents itself), so nothing reaches the filer around the HTTP tier's rules.
 PUBLISHED_ROLES = (Role.MASTER, Role.S3)
+
+# The usage service's image (usage.Dockerfile): this Python, the stack's weed, and components/usage.
+USAGE_PYTHON_IMAGE = "python:3.12-alpine"
+USAGE_CODE_DIR = "/opt/aegis"
+USAGE_USER = "usage"
+COMPONENTS = Path(__file__).resolve().parents[1]
+USAGE_DOCKERFILE = Path(__file__).with_name("usage.Dockerfile")
+
+
+def usage_image_tag(seaweedfs: str) -> str:
+    """`aegis-usage:<digest>` of what goes into the image: a changed service or weed gets a new tag, so its
+    containers are replaced (a rebuilt image under the same tag would leave them running the old one)."""
+    digest = hashlib.sha256(f"{USAGE_PYTHON_IMAGE}\n{seaweedfs}\n".encode())
+    for path in (USAGE_DOCKERFILE, COMPONENTS / "__init__.py", *sorted((COMPONENTS / "usage").glob("*.py"))):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return f"aegis-usage:{digest.hexdigest()[:16]}"
 
 
 class DockerPlacement:
@@ -113,6 +132,7 @@ class DevStorage(pulumi.ComponentResource):
         filers = [self.containers[s.name] for s in args.topology.of(Role.FILER)]
         for lb in args.topology.load_balancers:
             self.containers[lb.name] = self._load_balancer_container(name, prefix, lb, filers)
+        self._usage(name, prefix, filers)
         for job in args.topology.jobs:
             self.containers[job.name] = self._job_container(name, prefix, job)
 
@@ -203,6 +223,53 @@ class DevStorage(pulumi.ComponentResource):
             healthcheck=_http_healthcheck(lb.health, start_period="5s"),
             restart="unless-stopped",
             opts=pulumi.ResourceOptions(parent=self, depends_on=filers, delete_before_replace=True),
+        )
+
+    def _usage(self, name: str, prefix: str, filers: list[docker.Container]) -> None:
+        """The usage service beside each HAProxy, in the HAProxy container's network namespace: haproxy.cfg
+        sends AEGIS's usage and quota calls to 127.0.0.1:8890 as on a tier node, and nothing else on the
+        network reaches the service. Its own container (not a second process in HAProxy's) keeps HAProxy's
+        image stock and gives the service its own restart policy, health check and data volume."""
+        seaweedfs = seaweedfs_image(self._args.cfg.seaweedfs_version)
+        self.usage_image = docker.Image(
+            f"{name}-usage-image",
+            image_name=usage_image_tag(seaweedfs),
+            build=docker.DockerBuildArgs(
+                context=str(COMPONENTS),
+                dockerfile=str(USAGE_DOCKERFILE),
+                args={"SEAWEEDFS_IMAGE": seaweedfs, "PYTHON_IMAGE": USAGE_PYTHON_IMAGE},
+            ),
+            skip_push=True,  # the local engine runs it; no registry
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        placement = DockerPlacement()
+        for lb in self._args.topology.load_balancers:
+            usage = usage_service(
+                self._args.topology, lb, placement, python="python3", weed=WEED_IN_IMAGE, code_dir=USAGE_CODE_DIR
+            )
+            self.containers[usage.name] = self._usage_container(name, prefix, usage, self.containers[lb.name], filers)
+
+    def _usage_container(
+        self, name: str, prefix: str, usage: UsageService, lb: docker.Container, filers: list[docker.Container]
+    ) -> docker.Container:
+        volume = docker.Volume(
+            f"{name}-{usage.name}-data", name=f"{prefix}-{usage.name}-data", opts=pulumi.ResourceOptions(parent=self)
+        )
+        return docker.Container(
+            f"{name}-{usage.name}",
+            name=f"{prefix}-seaweedfs-{usage.name}",
+            image=self.usage_image.image_name,
+            entrypoints=list(usage.argv[:1]),
+            command=list(usage.argv[1:]),
+            user=USAGE_USER,
+            envs=[f"{key}={value}" for key, value in usage.env],
+            uploads=self._uploads(usage.files),
+            volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=usage.data_dir)],
+            # By id: a replaced HAProxy container takes its network namespace with it, so this one is replaced too.
+            network_mode=lb.id.apply(lambda lb_id: f"container:{lb_id}"),
+            healthcheck=_http_healthcheck(usage.health, start_period="10s"),
+            restart="unless-stopped",
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[lb, *filers], delete_before_replace=True),
         )
 
     def _job_container(self, name: str, prefix: str, job: Job) -> docker.Container:

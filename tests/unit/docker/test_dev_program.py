@@ -1,12 +1,15 @@
 """The dev stack's real __main__.py under Pulumi mocks: what the engine would be asked to create."""
 
+from pathlib import Path
+
 import pulumi
 import pytest
 
-from components.docker.storage import HOST_ADDRESS, dev_topology
+from components.docker.storage import HOST_ADDRESS, DockerPlacement, dev_topology, usage_image_tag
 from components.model import job_script
 from components.model.config import parse
 from components.model.refs import Ref, refs_in, substitute
+from components.model.usage import usage_service
 from components.model.version import IMAGE_TOOLS, IMAGE_USER
 from tests.support.pulumi_harness import run_program
 
@@ -81,7 +84,7 @@ def test_without_s3_only_master_and_filer_are_published():
 def test_weed_never_runs_as_root_and_every_command_uses_a_tool_the_image_has(run, topology):
     # The image has no USER line: without `user` a container runs as root.
     for container in long_running_and_jobs(run):
-        if container.name == "seaweedfs-lb-0":
+        if container.name in ("seaweedfs-lb-0", "seaweedfs-usage-lb-0"):
             continue
         assert container.inputs["user"] == IMAGE_USER == "seaweed", container.name
         assert container.inputs["entrypoints"][0] in ("/usr/bin/weed", "/bin/sh"), container.name
@@ -116,6 +119,8 @@ def test_two_pinned_images_each_pulled_once(run):
     images = {image.inputs["name"] for image in run.of_type("docker:index/remoteImage:RemoteImage")}
     assert images == {"chrislusf/seaweedfs:4.48", "haproxy:2.6.12-alpine"}
     for container in run.of_type(CONTAINER):
+        if container.name == "seaweedfs-usage-lb-0":
+            continue  # built (test_the_usage_service_runs_beside_the_haproxy_in_its_network)
         expected = "haproxy:2.6.12-alpine" if container.name == "seaweedfs-lb-0" else "chrislusf/seaweedfs:4.48"
         assert container.inputs["image"] == f"sha256:mock-{expected}", container.name
 
@@ -156,6 +161,8 @@ def test_containers_are_deleted_before_their_replacement_is_created(run):
 def test_containers_share_one_private_network(run):
     [network] = run.of_type("docker:index/network:Network")
     for container in long_running_and_jobs(run):
+        if container.name == "seaweedfs-usage-lb-0":
+            continue  # in the HAProxy's network namespace
         assert [n["name"] for n in container.inputs["networksAdvanced"]] == [network.inputs["name"]]
 
 
@@ -234,3 +241,31 @@ def test_invalid_config_registers_no_resource(monkeypatch):
     with pytest.raises(pulumi.RunError):
         run_program("dev", {"platform": "docker", "ephemeralTtl": "24h"})
     assert seen == []
+
+
+def test_the_usage_service_runs_beside_the_haproxy_in_its_network(run, topology):
+    [lb] = topology.load_balancers
+    placement = DockerPlacement()
+    usage = usage_service(topology, lb, placement, python="python3", weed="/usr/bin/weed", code_dir="/opt/aegis")
+    container = run.named("seaweedfs-usage-lb-0")
+    assert [*container.inputs["entrypoints"], *container.inputs["command"]] == list(usage.argv)
+    assert container.inputs["envs"] == [f"{k}={v}" for k, v in usage.env]
+    assert container.inputs["uploads"] == [{"file": f.path, "content": f.content} for f in usage.files]
+    # HAProxy sends the calls to 127.0.0.1:8890: the same network namespace, no network or ports of its own.
+    assert usage.host == "127.0.0.1" and "server usage 127.0.0.1:8890" in lb.config.content
+    assert container.inputs["networkMode"] == "container:seaweedfs-lb-0-id"
+    assert "networksAdvanced" not in container.inputs and "ports" not in container.inputs
+    assert run.named("seaweedfs-lb-0").urn in container.dependencies
+    assert container.inputs["user"] == "usage" and container.inputs["restart"] == "unless-stopped"
+    assert container.inputs["volumes"] == [{"volumeName": "aegis-dev-usage-lb-0-data", "containerPath": "/data"}]
+    assert container.inputs["healthcheck"]["tests"][-1] == "http://127.0.0.1:8890/healthz"
+    # Python and the stack's weed in one image, built from the repository's Dockerfile, never pushed.
+    [image] = run.of_type("docker:index/image:Image")
+    assert container.inputs["image"] == image.inputs["imageName"] == usage_image_tag("chrislusf/seaweedfs:4.48")
+    assert image.inputs["build"]["args"] == {
+        "SEAWEEDFS_IMAGE": "chrislusf/seaweedfs:4.48",
+        "PYTHON_IMAGE": "python:3.12-alpine",
+    }
+    assert image.inputs["skipPush"] is True
+    dockerfile = Path(image.inputs["build"]["dockerfile"]).read_text()
+    assert "COPY --from=seaweedfs /usr/bin/weed /usr/bin/weed" in dockerfile and "USER usage" in dockerfile
