@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pulumi
 
-from components.aws.node import ClusterNode, NodeSpec, RoleArgs, place
+from components.aws.node import ClusterNode, RoleArgs, place
 from components.model.metadata_backup import metadata_backup
 from components.model.refs import Ref
 from components.model.topology import Role
@@ -25,12 +25,7 @@ class FilerPool(pulumi.ComponentResource):
     def __init__(self, name: str, args: RoleArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("aegis:storage:FilerPool", name, None, opts)
         filers = args.topology.of(Role.FILER)
-        spec = NodeSpec(
-            instance_type=args.instances.filer_instance_type,
-            security_group_id=args.security_group_id,
-            instance_profile=args.instance_profile,
-            root_disk_gib=args.instances.filer_disk_gib,
-        )
+        spec = args.node_spec(args.instances.filer_instance_type, root_disk_gib=args.instances.filer_disk_gib)
         backups = (metadata_backup(args.topology),) if Ref.METADATA_BACKUP_URL in args.context.values else ()
         self.nodes = place(
             self,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pulumi
 
-from components.aws.node import ClusterNode, DataDiskSpec, NodeSpec, RoleArgs, place
+from components.aws.node import ClusterNode, DataDiskSpec, RoleArgs, place
 from components.model.topology import Role
 
 
@@ -24,10 +24,8 @@ class MasterQuorum(pulumi.ComponentResource):
     def __init__(self, name: str, args: RoleArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("aegis:storage:MasterQuorum", name, None, opts)
         masters = args.topology.of(Role.MASTER)
-        spec = NodeSpec(
-            instance_type=args.instances.master_instance_type,
-            security_group_id=args.security_group_id,
-            instance_profile=args.instance_profile,
+        spec = args.node_spec(
+            args.instances.master_instance_type,
             data_disk=DataDiskSpec(size_gib=args.instances.master_disk_gib, type="gp3"),
             protect_interface=True,
         )

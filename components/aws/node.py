@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -293,6 +294,11 @@ class RoleArgs:
     # What the role's first instance waits for besides the context's boot_after (the S3 gateway: every filer's
     # NodeReady, as `weed s3` opens its port only once a filer answers).
     after: tuple[pulumi.Resource, ...] = ()
+
+    def node_spec(self, instance_type: str, **disks: Any) -> NodeSpec:
+        """The role's nodes: `instance_type` in the role's security group with its instance profile; `disks` are
+        NodeSpec's other fields (root_disk_gib, data_disk, protect_interface)."""
+        return NodeSpec(instance_type, self.security_group_id, self.instance_profile, **disks)
 
 
 def place(
