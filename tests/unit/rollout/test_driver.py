@@ -192,19 +192,23 @@ def test_a_node_that_cannot_be_reached_is_reported_as_found_down():
     assert result.reason == "found down before it was touched (unreachable: ssm command timed out)"
 
 
-def test_a_node_at_its_target_whose_probe_fails_is_reported_not_restarted():
+def unregistered_at_target() -> FakeCluster:
+    """volume-0 already runs its target release, and its probe fails: not registered with the master."""
     cluster = FakeCluster()
     cluster.runs["volume-0"] = "new"
     cluster.failing["volume-0"] = "not registered with the master"
+    return cluster
+
+
+def test_a_node_at_its_target_whose_probe_fails_is_reported_not_restarted():
+    cluster = unregistered_at_target()
     result = driver(cluster).run(nodes())
     assert result.failed == "volume-0" and touched(cluster) == []
     assert result.reason == "at its target, not restarted: not healthy after 0.05 s: not registered with the master"
 
 
 def test_a_node_at_its_target_whose_probe_fails_for_a_while_is_waited_for_and_skipped():
-    cluster = FakeCluster()
-    cluster.runs["volume-0"] = "new"
-    cluster.failing["volume-0"] = "not registered with the master"
+    cluster = unregistered_at_target()
     probes = []
 
     def problem(node: RolloutNode) -> str | None:
