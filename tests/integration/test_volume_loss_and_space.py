@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,20 +21,17 @@ import pytest
 from components.healthcheck import run_checks
 from components.healthcheck.ledger import volumes_of
 from components.healthcheck.volume_record import FileRecord, with_volume_record
-from components.model.refs import Ref
 from components.model.topology import Role, Topology
 from tests.support.cluster import (
     LocalCluster,
-    fresh_values,
     health_target,
-    loopback_topology,
     running,
-    running_prod,
     wait_http,
-    weed_binary,
 )
-from tests.support.postgres import LocalPostgres
+from tests.support.drill import unstarted_cluster
 from tests.support.stack_configs import prod
+from tests.support.tiers import running_tier
+from tests.support.weed_shell import run as weed_shell_run
 
 pytestmark = pytest.mark.integration
 
@@ -49,14 +45,7 @@ def vol_status(master: str) -> dict:
 
 
 def weed_shell(master: str, commands: str) -> str:
-    run = subprocess.run(
-        [weed_binary(), "shell", f"-master={master}"],
-        input=f"lock\n{commands}\nunlock\n",
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    return run.stdout + run.stderr
+    return weed_shell_run(master, f"lock\n{commands}\nunlock\n", timeout=60)
 
 
 def destroy_every_copy(cluster: LocalCluster, vid: int, holders: tuple[str, ...]) -> None:
@@ -85,7 +74,7 @@ def wait_for_volumes(master: str, wanted: set[int], timeout: float = 60.0) -> se
 
 @pytest.fixture(scope="module")
 def prod_cluster(tmp_path_factory) -> Iterator[LocalCluster]:
-    with running_prod(prod(), tmp_path_factory.mktemp("loss"), LOSS_SUBNET) as (started, _):
+    with running_tier("ha", tmp_path_factory.mktemp("loss"), LOSS_SUBNET) as started:
         yield started
 
 
@@ -137,16 +126,11 @@ def tiny_slots(topology: Topology) -> Topology:
 
 @pytest.fixture(scope="module")
 def full_cluster(tmp_path_factory) -> Iterator[LocalCluster]:
-    cfg = prod(volumeSizeLimitMB=1)
-    assert cfg.aws is not None
     root = tmp_path_factory.mktemp("full")
-    topology, _ = loopback_topology(cfg, root, FULL_SUBNET)
-    values = fresh_values(f"{FULL_SUBNET}.60")
-    db = cfg.aws.database
-    postgres = LocalPostgres(f"{FULL_SUBNET}.60", db.port, db.name, db.user, values[Ref.DB_PASSWORD])
+    unstarted, postgres = unstarted_cluster(prod(volumeSizeLimitMB=1), root, FULL_SUBNET)
     try:
         postgres.init()
-        with running(tiny_slots(topology), values, root) as cluster:
+        with running(tiny_slots(unstarted.topology), unstarted.values, root) as cluster:
             yield cluster
     finally:
         postgres.remove()

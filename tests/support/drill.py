@@ -167,7 +167,7 @@ def signed_volume_delete(volume_address: str, file_id: str, signing_key: str) ->
     )
 
 
-def drill_cluster(
+def unstarted_cluster(
     cfg: StackConfig, root: Path, subnet: str, volumes: Path | None = None
 ) -> tuple[LocalCluster, LocalPostgres]:
     """The topology of `cfg` under `root` on `subnet` with fresh secrets, and its PostgreSQL at `<subnet>.60`;
@@ -203,7 +203,7 @@ class Rebuilt:
 def run_drill(cfg: StackConfig, workdir: Path, files: int, subnet: str, seed: int = 7) -> Rebuilt:
     """Steps 1-5 of the module docstring; the rebuilt cluster is returned running."""
     live_root, backup_root, rebuilt_root = workdir / "live", workdir / "backup", workdir / "rebuilt"
-    cluster, postgres = drill_cluster(cfg, live_root, subnet)
+    cluster, postgres = unstarted_cluster(cfg, live_root, subnet)
     topology = cluster.topology
     try:
         postgres.init()
@@ -224,7 +224,7 @@ def run_drill(cfg: StackConfig, workdir: Path, files: int, subnet: str, seed: in
     shutil.rmtree(live_root)
 
     started = time.monotonic()
-    rebuilt, new_postgres = drill_cluster(cfg, rebuilt_root, subnet, volumes=backup_root)
+    rebuilt, new_postgres = unstarted_cluster(cfg, rebuilt_root, subnet, volumes=backup_root)
     rebuilt_topology = rebuilt.topology
     try:
         new_postgres.init()

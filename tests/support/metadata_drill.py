@@ -29,7 +29,7 @@ from components.model.metadata_backup import loadable, metadata_backup
 from components.model.refs import Ref
 from components.model.topology import Role, Topology
 from tests.support.cluster import LocalCluster, health_target, weed_binary
-from tests.support.drill import drill_cluster, fsck_missing, verify_files, write_files
+from tests.support.drill import fsck_missing, unstarted_cluster, verify_files, write_files
 from tests.support.weed_shell import run as weed_shell
 
 ORPHAN = re.compile(r"(\d+) orphan entries|orphan:(\d+)|(\d+) orphan", re.IGNORECASE)
@@ -98,7 +98,7 @@ def run_metadata_drill(cfg: StackConfig, workdir: Path, before: int, after: int,
     live_root, rebuilt_root = workdir / "live", workdir / "rebuilt"
     bucket, snapshot = workdir / "bucket", workdir / "snapshot"
     bucket.mkdir(parents=True)
-    cluster, postgres = drill_cluster(cfg, live_root, subnet)
+    cluster, postgres = unstarted_cluster(cfg, live_root, subnet)
     topology = cluster.topology
     try:
         postgres.init()
@@ -126,7 +126,7 @@ def run_metadata_drill(cfg: StackConfig, workdir: Path, before: int, after: int,
         backup_output=backup_output,
     )
 
-    rebuilt, new_postgres = drill_cluster(cfg, rebuilt_root, subnet, volumes=snapshot)
+    rebuilt, new_postgres = unstarted_cluster(cfg, rebuilt_root, subnet, volumes=snapshot)
     rebuilt_topology = rebuilt.topology
     try:
         new_postgres.init()  # an empty database: the filers create their table in it
