@@ -40,6 +40,7 @@ from components.healthcheck.probing import (
     check_result,
     from_first_master,
     json_object,
+    no_master_answered,
     since,
     sweep_stale,
 )
@@ -219,8 +220,7 @@ def _volume_servers(http: Http, master_urls: tuple[str, ...], expected: tuple[st
     topology = _topology(http, master_urls)
     latency = since(start)
     if isinstance(topology, str):
-        tried = ", ".join(address(url) for url in master_urls)
-        return [check_result("volume", tried, "registered", latency, topology)]
+        return no_master_answered("volume", "registered", master_urls, latency, topology)
 
     where, nodes = topology
     registered = {name.lower() for node in nodes for name in node.names}
@@ -257,8 +257,7 @@ def _replicas(http: Http, master_urls: tuple[str, ...]) -> list[CheckResult]:
     found = from_first_master(http, master_urls, "/vol/status", replica_counts)
     latency = since(start)
     if isinstance(found, str):
-        tried = ", ".join(address(url) for url in master_urls)
-        return [check_result("replicas", tried, "copies", latency, found)]
+        return no_master_answered("replicas", "copies", master_urls, latency, found)
     where, counts = found
     short = sorted((vid, have, want) for vid, (have, want) in counts.items() if have < want)
     if not short:
@@ -275,8 +274,7 @@ def _slots(http: Http, master_urls: tuple[str, ...], minimum: int) -> list[Check
     found = _topology(http, master_urls)
     latency = since(start)
     if isinstance(found, str):
-        tried = ", ".join(address(url) for url in master_urls)
-        return [check_result("volume", tried, "free slots", latency, found)]
+        return no_master_answered("volume", "free slots", master_urls, latency, found)
     results = []
     for node in found[1]:
         free = node.free_slots

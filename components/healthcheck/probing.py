@@ -123,6 +123,14 @@ def from_first_master(
     return f"no master answered {path} ({'; '.join(errors)})"
 
 
+def no_master_answered(
+    component: str, check: str, master_urls: Sequence[str], latency_ms: float, problem: str
+) -> list[CheckResult]:
+    """The one result of a check no master answered for (`from_first_master`'s reason): where is every master tried."""
+    tried = ", ".join(address(url) for url in master_urls)
+    return [check_result(component, tried, check, latency_ms, problem)]
+
+
 def sweep_stale(http: Http, base: str, directory: str, name_prefix: str = "", recursive: bool = False) -> int:
     """Delete the entries of `directory` (with `/`) named `name_prefix…` that are older than STALE_PROBE_AGE:
     probes that a write landing after a timed-out run's cleanup left behind. Best effort: any surprise sweeps

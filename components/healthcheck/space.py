@@ -28,6 +28,7 @@ from components.healthcheck.probing import (
     check_result,
     from_first_master,
     json_object,
+    no_master_answered,
     since,
 )
 from components.healthcheck.wire import DataNode, dir_status
@@ -117,8 +118,7 @@ def check_space(http: Http, master_urls: Sequence[str], volume_urls: Sequence[st
     start = time.perf_counter()
     found = from_first_master(http, master_urls, "/dir/status", _readable)
     if isinstance(found, str):
-        tried = ", ".join(address(url) for url in master_urls)
-        return [check_result("volume", tried, CHECK, since(start), found)]
+        return no_master_answered("volume", CHECK, master_urls, since(start), found)
     where, (nodes, replications) = found
     if not nodes:
         return []  # the registered check already names every missing volume server

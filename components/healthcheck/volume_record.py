@@ -23,7 +23,14 @@ import httpx
 
 from components.healthcheck.checks import Report
 from components.healthcheck.ledger import MAX_RECORD_BYTES, Comparison, Record, VolumeSeen, compare, volumes_of
-from components.healthcheck.probing import CheckResult, Http, address, check_result, from_first_master, since
+from components.healthcheck.probing import (
+    CheckResult,
+    Http,
+    check_result,
+    from_first_master,
+    no_master_answered,
+    since,
+)
 
 CHECK = "every volume present"
 MAX_NAMED = 20  # a lost server pair can take hundreds of volumes; the first ones tell the story
@@ -128,8 +135,7 @@ def check_volume_record(http: Http, master_urls: Sequence[str], store: RecordSto
     start = time.perf_counter()
     found = _live_volumes(http, master_urls)
     if isinstance(found, str):
-        tried = ", ".join(address(url) for url in master_urls)
-        return [check_result("volumes", tried, CHECK, since(start), f"{found}; the record is kept")]
+        return no_master_answered("volumes", CHECK, master_urls, since(start), f"{found}; the record is kept")
     where, volumes = found
     return [_judged(store, lambda previous: compare(previous, volumes), where, start)]
 
