@@ -13,6 +13,7 @@ import pytest
 from pulumi.runtime import proto, rpc
 
 from components.model.config import parse
+from components.model.haproxy import ADMIN_PORT, admin_url
 from components.model.refs import Ref
 from components.model.topology import Role
 from tests.support.cluster import fresh_values, loopback_topology, running
@@ -62,6 +63,7 @@ def _loopback_inputs(gate_inputs: dict[str, Any], cluster: Any, values: Mapping[
     [lb] = topology.load_balancers
     replacements = {
         "http://127.0.0.1:8888": f"http://{lb.host}:{lb.port}",
+        admin_url("127.0.0.1"): admin_url(lb.host),
         "http://127.0.0.1:9333": f"http://{master.http_address}",
         "http://127.0.0.1:8333": f"http://{s3.http_address}",
         "seaweedfs-volume:8080": volume.http_address,
@@ -93,4 +95,5 @@ def test_gate_passes_a_healthy_cluster_and_names_a_stopped_filer(recorded_gate, 
     message = failed.value.details()
     assert "SeaweedFS is unhealthy after 10 s" in message
     [lb] = cluster.topology.load_balancers
-    assert f"filer {lb.host}:{lb.port}: no filer is up behind the load balancer (503)" in message
+    # The filer probe reads the filers' health through the tier's admin frontend.
+    assert f"filer {lb.host}:{ADMIN_PORT}: no filer is up behind the load balancer (503)" in message

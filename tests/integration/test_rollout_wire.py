@@ -13,6 +13,8 @@ from tests.support.prod_program import execute
 pytestmark = pytest.mark.integration
 
 URN = "urn:pulumi:prod::aegis-storage::pulumi-python:dynamic:Resource::stack-rollout"
+# Prod pulls only by digest, so a release without one pinned in version.py names its digest in config.
+OLDER = {"seaweedfsVersion": "4.47", "seaweedfsImageDigest": "sha256:" + "47" * 32}
 
 
 def recorded(**overrides) -> dict:
@@ -24,12 +26,12 @@ def recorded(**overrides) -> dict:
 
 
 def test_the_unpickled_provider_refuses_a_downgrade_and_sees_a_flag_change():
-    running, older, flag = recorded(), recorded(seaweedfsVersion="4.47"), recorded(electionTimeout="5s")
+    running, older, flag = recorded(), recorded(**OLDER), recorded(electionTimeout="5s")
     with DynamicProviderServer() as server:
         refused = server.stub.Check(proto.CheckRequest(urn=URN, olds=to_struct(running), news=to_struct(older)))
         (failure,) = refused.failures
         assert failure.property == "version" and '"4.47" is below 4.48' in failure.reason
-        allowed = recorded(seaweedfsVersion="4.47", allowDowngrade=True)
+        allowed = recorded(**OLDER, allowDowngrade=True)
         check = server.stub.Check(proto.CheckRequest(urn=URN, olds=to_struct(running), news=to_struct(allowed)))
         assert list(check.failures) == []
         changed = server.diff(URN, "stack-rollout", to_struct(running), to_struct(flag))
