@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import sys
 import zipfile
 from collections.abc import Iterable, Iterator
 from importlib import metadata
@@ -26,8 +25,12 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[2]
 # The vendored files are the ones installed for the interpreter running the stack, and the tests run the
-# artifact with it: the function gets that same Python version (3.11 in CI; every 3.11+ has a Lambda runtime).
-LAMBDA_RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
+# artifact with it. The function's runtime is the stack's `healthFunctionRuntime`, not this interpreter's
+# version: the zip is pure Python (vendored_files refuses a compiled module), so the same bytes run on every
+# runtime the config accepts (3.11 and newer, which the check itself needs). One coupling is left: the
+# requirements' markers are read for this interpreter, so a deployer newer than the runtime could leave out a
+# backport the runtime needs. Today none differs: anyio takes typing_extensions below 3.15 and exceptiongroup
+# below 3.11, so every deployer and runtime from 3.11 to 3.14 vendors the same files.
 HANDLER = "components.healthcheck.lambda_handler.handler"
 # The check's one third-party import; what it needs in turn is read from the installed metadata.
 HTTP_CLIENT = "httpx"

@@ -14,7 +14,15 @@ nothing reaches it), packaged from the project's own code (`health_artifact.buil
   An `up` that changes nothing does not run it: the drift check (`preview --expect-no-changes`) needs
   a stable input, and the schedule below watches the cluster between deployments.
 - **Watch.** An EventBridge rule invokes the same function every `healthScheduleMinutes`; it publishes the
-  AEGIS/Storage metrics that `alarms.py` watches.
+  AEGIS/Storage metrics that `alarms.py` watches, and keeps the volume record (the ids of the volumes
+  holding data, so a volume that lost every copy is named) in one SSM parameter.
+
+The record's parameter is not a resource of the stack: the watch's first PutParameter (Overwrite, Advanced
+tier) creates it. The function rewrites its value every run, so a stack-owned parameter would show drift at
+every refresh and a `pulumi up` would put back the stack's stale value, i.e. forget the volumes seen since;
+and no value the stack could give it is better than none, which the check reads as a first run. It outlives
+`pulumi destroy` (delete it by hand with the stack, `aws ssm delete-parameter --name` the watch event's
+`volume_record_parameter`).
 
 No secret is in any event: the S3 keys stay in their SSM SecureString parameters, which only this
 function's role (besides the S3 gateway's) may read and decrypt.
@@ -32,8 +40,9 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws.cloud_init import parameter_name
-from components.aws.health_artifact import HANDLER, LAMBDA_RUNTIME, ROOT, build_artifact, write_artifact
+from components.aws.health_artifact import HANDLER, ROOT, build_artifact, write_artifact
 from components.aws.iam import assume_role_policy
+from components.healthcheck.volume_record import record_policy_statement, ssm_parameter_name
 from components.healthcheck.watch import NAMESPACE
 from components.model.refs import Ref
 from components.model.topology import LB_STATS_PORT
@@ -87,21 +96,27 @@ def watch_event(
     target: Mapping[str, Any], stack: str, stats: Sequence[str], keys: Mapping[str, str] | None
 ) -> dict[str, Any]:
     """The scheduled run's event. EventBridge caps a target's input at 8,192 characters, so the rendered
-    storage-class rules (as long as the tenant list) stay out: the gate compares them at every deployment."""
+    storage-class rules (as long as the tenant list) stay out: the gate compares them at every deployment.
+    Only the watch keeps the volume record: the gate retries until healthy, and a record rewritten on each
+    retry would belong to no one run."""
     event: dict[str, Any] = {
         "mode": "watch",
         "target": {key: value for key, value in target.items() if key != "filer_rules"},
         "stack": stack,
         "namespace": NAMESPACE,
         "load_balancer_stats": list(stats),
+        "volume_record_parameter": ssm_parameter_name(stack),
     }
     if keys:
         event["s3_key_parameters"] = dict(keys)
     return event
 
 
-def function_policy(log_group_arn: str, parameter_arns: Sequence[str], kms_key_arn: str, region: str) -> dict[str, Any]:
-    """What the function may do: write its log, attach to the VPC, read the S3 keys, publish its metrics."""
+def function_policy(
+    log_group_arn: str, parameter_arns: Sequence[str], kms_key_arn: str, region: str, record_arn: str
+) -> dict[str, Any]:
+    """What the function may do: write its log, attach to the VPC, read the S3 keys, publish its metrics,
+    read and write its volume record (a plain String parameter: no KMS)."""
     statements: list[dict[str, Any]] = [
         {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": f"{log_group_arn}:*"},
         # A function in a VPC creates and removes its own network interfaces; these actions take no resource ARN.
@@ -122,6 +137,7 @@ def function_policy(log_group_arn: str, parameter_arns: Sequence[str], kms_key_a
             "Resource": "*",
             "Condition": {"StringEquals": {"cloudwatch:namespace": NAMESPACE}},
         },
+        record_policy_statement(record_arn),
     ]
     if parameter_arns:
         statements += [
@@ -140,6 +156,8 @@ def function_policy(log_group_arn: str, parameter_arns: Sequence[str], kms_key_a
 class HealthFunctionArgs:
     stack: str
     region: str
+    # The Lambda runtime (WatchSettings, `healthFunctionRuntime`): set in config, not the deployer's Python.
+    runtime: str
     # The watch runs every `schedule_minutes` (WatchSettings).
     schedule_minutes: int
     # How long the gate waits for the cluster to become healthy.
@@ -183,7 +201,7 @@ class HealthFunction(pulumi.ComponentResource):
             name,
             name=function_name,
             description=f"aegis-storage {args.stack}: SeaweedFS health gate and watch (components/healthcheck)",
-            runtime=LAMBDA_RUNTIME,
+            runtime=args.runtime,
             handler=HANDLER,
             role=role.arn,
             # Relative to the project directory, where Pulumi runs the program: the state then names the
@@ -219,12 +237,13 @@ class HealthFunction(pulumi.ComponentResource):
             pulumi.Output.format("arn:{0}:ssm:{1}:{2}:parameter{3}", *account, parameter)
             for parameter in (self._keys or {}).values()
         ]
+        record_arn = pulumi.Output.format("arn:{0}:ssm:{1}:{2}:parameter{3}", *account, ssm_parameter_name(args.stack))
         # SecureStrings use the AWS-managed aws/ssm key; decrypting is allowed only through SSM.
         any_key = pulumi.Output.format("arn:{0}:kms:{1}:{2}:key/*", *account)
         log_group_arn = pulumi.Output.format("arn:{0}:logs:{1}:{2}:log-group:{3}", *account, log_group)
-        document = pulumi.Output.all(log_group_arn, any_key, *parameter_arns).apply(
+        document = pulumi.Output.all(log_group_arn, any_key, record_arn, *parameter_arns).apply(
             lambda arns: function_policy(
-                log_group_arn=arns[0], kms_key_arn=arns[1], parameter_arns=arns[2:], region=region
+                log_group_arn=arns[0], kms_key_arn=arns[1], record_arn=arns[2], parameter_arns=arns[3:], region=region
             )
         )
         policy = aws.iam.RolePolicy(

@@ -10,6 +10,7 @@ import pulumi_aws as aws
 
 from components.aws.node import ClusterNode, NodeContext, NodeSpec, place
 from components.model import sizing
+from components.model.haproxy import ADMIN_PORT
 from components.model.topology import HealthProbe, LoadBalancer, Role, Topology
 
 
@@ -61,7 +62,13 @@ class FilerLoadBalancer(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.dns_name = self._nlb.dns_name
-        self._forward("filer", LoadBalancer.port, LoadBalancer.health, [n.private_ip for n in self.nodes.values()])
+        haproxies = [n.private_ip for n in self.nodes.values()]
+        filer_group = self._forward("filer", LoadBalancer.port, LoadBalancer.health, haproxies)
+        # The dimensions of the NLB's CloudWatch metrics (components/aws/dashboard.py).
+        self.arn_suffix = self._nlb.arn_suffix
+        self.filer_target_group_arn_suffix = filer_group.arn_suffix
+        # The admin frontend (the filer's native API); the NLB's security group decides who reaches it.
+        self._forward("admin", ADMIN_PORT, LoadBalancer.health, haproxies)
         self.filer_url = self.dns_name.apply(LoadBalancer.filer_url)
         self.s3_endpoint = None
         if args.s3_target_ip is not None:
@@ -70,7 +77,9 @@ class FilerLoadBalancer(pulumi.ComponentResource):
             self.s3_endpoint = pulumi.Output.format("http://{0}:{1}", self.dns_name, Role.S3.http_port)
         self.register_outputs({"dns_name": self.dns_name, "filer_url": self.filer_url, "s3_endpoint": self.s3_endpoint})
 
-    def _forward(self, label: str, port: int, probe: HealthProbe, targets: Sequence[pulumi.Input[str]]) -> None:
+    def _forward(
+        self, label: str, port: int, probe: HealthProbe, targets: Sequence[pulumi.Input[str]]
+    ) -> aws.lb.TargetGroup:
         """A TCP listener on `port` forwarding to `targets` on the same port, checked with `probe`."""
         child = pulumi.ResourceOptions(parent=self)
         group = aws.lb.TargetGroup(
@@ -101,3 +110,4 @@ class FilerLoadBalancer(pulumi.ComponentResource):
             default_actions=[aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=group.arn)],
             opts=child,
         )
+        return group

@@ -11,11 +11,13 @@ import pulumi_aws as aws
 from components.aws.alarms import StorageAlarms, StorageAlarmsArgs
 from components.aws.backups import VolumeBackups, VolumeBackupsArgs
 from components.aws.cloud_init import SecretSource
+from components.aws.dashboard import stack_dashboard
 from components.aws.database import MetadataDatabase, MetadataDatabaseArgs
 from components.aws.filers import FilerPool
 from components.aws.health_function import HealthFunction, HealthFunctionArgs
 from components.aws.load_balancer import FilerLoadBalancer, FilerLoadBalancerArgs
 from components.aws.masters import MasterQuorum
+from components.aws.metadata_backup import MetadataBackupBucket, MetadataBackupBucketArgs
 from components.aws.network import Network, NetworkArgs
 from components.aws.node import Ami, ClusterNode, NodeContext, RoleArgs
 from components.aws.placement import prod_topology
@@ -108,7 +110,12 @@ def _node_context(
 def deploy_aws(cfg: AwsStackConfig) -> dict[str, Any]:
     aws_cfg = cfg.aws
     topology = prod_topology(cfg)
-    guard = Release("seaweedfs-release", cfg.seaweedfs_version, cfg.allow_downgrade).guard
+    guard = Release(
+        "seaweedfs-release",
+        cfg.seaweedfs_version,
+        cfg.allow_downgrade,
+        raft=(cfg.raft_engine, cfg.raft_engine_migration),
+    ).guard
     rds = aws_cfg.database.mode is DatabaseMode.RDS
     secrets = ClusterSecrets("seaweedfs", ClusterSecretsArgs(s3_enabled=cfg.s3_enabled, database_password=rds))
     network = Network("network", NetworkArgs(stack=cfg.stack, network=aws_cfg.network))
@@ -117,7 +124,9 @@ def deploy_aws(cfg: AwsStackConfig) -> dict[str, Any]:
     )
     registry = ImageRegistry("image", ImageRegistryArgs(stack=cfg.stack, digest=cfg.seaweedfs_image_digest))
     database, access = _metadata_and_secrets(cfg, topology, network, groups, secrets, registry)
-    context = _node_context(cfg, topology, network, database, access, registry, guard)
+    context, backup = _with_metadata_backup(
+        cfg, access, _node_context(cfg, topology, network, database, access, registry, guard)
+    )
 
     def role_args(tier: Tier) -> RoleArgs:
         return RoleArgs(aws_cfg.instances, topology, context, groups.ids[tier], access.profiles.get(tier))
@@ -156,7 +165,24 @@ def deploy_aws(cfg: AwsStackConfig) -> dict[str, Any]:
         values=secrets.values,
     )
     outputs.update(_watched(cfg, network, groups, outputs["health_target"], nodes, balancer, rollout))
+    outputs["metadata_backup_url"] = backup.url
     return outputs
+
+
+def _with_metadata_backup(
+    cfg: AwsStackConfig, access: SecretAccess, context: NodeContext
+) -> tuple[NodeContext, MetadataBackupBucket]:
+    """The bucket the filer metadata backup goes to, apart from RDS, and the context that tells the first filer's
+    node where it is (components/aws/filers.py)."""
+    bucket = MetadataBackupBucket(
+        "metadata-backup",
+        MetadataBackupBucketArgs(
+            stack=cfg.stack,
+            retention_days=cfg.aws.metadata_backup_retention_days,
+            writer_role=access.roles[Tier.FILER],
+        ),
+    )
+    return replace(context, values={**context.values, Ref.METADATA_BACKUP_URL: bucket.url}), bucket
 
 
 def _rollout(cfg: AwsStackConfig, topology: Topology, nodes: dict[str, ClusterNode]) -> StackRollout:
@@ -183,13 +209,15 @@ def _watched(
     balancer: FilerLoadBalancer,
     rollout: StackRollout,
 ) -> dict[str, Any]:
-    """The in-VPC health gate after every node and the rollout, its scheduled watch, the alarms and per-node
-    recovery. A change rolled out in place (a node's fingerprint) runs the gate again, as a replacement does."""
+    """The in-VPC health gate after every node and the rollout, its scheduled watch, the alarms, the dashboard
+    and per-node recovery. A change rolled out in place (a node's fingerprint) runs the gate again, as a
+    replacement does."""
     function = HealthFunction(
         "health",
         HealthFunctionArgs(
             stack=cfg.stack,
             region=cfg.aws.network.region,
+            runtime=cfg.aws.watch.runtime,
             schedule_minutes=cfg.aws.watch.schedule_minutes,
             health_timeout_seconds=cfg.health_timeout_seconds,
             s3_enabled=cfg.s3_enabled,
@@ -213,4 +241,5 @@ def _watched(
             instance_ids=instance_ids,
         ),
     )
+    stack_dashboard(cfg, balancer.arn_suffix, balancer.filer_target_group_arn_suffix)
     return {"health_function": function.function_name, "alarm_topic_arn": alarms.topic_arn}

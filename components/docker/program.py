@@ -16,7 +16,12 @@ from components.stack.secrets import ClusterSecrets, ClusterSecretsArgs
 
 def deploy_dev(cfg: StackConfig) -> dict[str, Any]:
     topology = dev_topology(cfg)
-    guard = Release("seaweedfs-release", cfg.seaweedfs_version, cfg.allow_downgrade).guard
+    guard = Release(
+        "seaweedfs-release",
+        cfg.seaweedfs_version,
+        cfg.allow_downgrade,
+        raft=(cfg.raft_engine, cfg.raft_engine_migration),
+    ).guard
     secrets = ClusterSecrets("seaweedfs", ClusterSecretsArgs(s3_enabled=cfg.s3_enabled, database_password=False))
     storage = DevStorage(
         "seaweedfs",

@@ -13,30 +13,39 @@ Seen on weed 4.48 (3 masters, 3 volume servers with rack = zone, replication 010
   SIGKILLed back to 2 copies in the next run. `-apply` is the documented switch; `-force` is an alias.
   It takes about 15 s even with nothing to fix; every command of the script ran without an error, and
   `volume.vacuum` compacted the volumes whose files had been deleted.
+- Every filer appends each metadata change to its log under /topics/.system/log/<YYYY-MM-DD>/ and never
+  removes it. `fs.log.purge -daysAgo=N` deletes the day folders whose modification time (set when the
+  folder was created, the day's first write) is more than N days old; -daysAgo=0 would take today's too.
 """
 
 from __future__ import annotations
+
+from components.model.config.upkeep import Upkeep
 
 EMPTY_VOLUME_QUIET_FOR = "24h"  # a volume grown for a new bucket is empty at first: leave it a day
 STALE_UPLOAD_AGE = "24h"  # unfinished S3 multipart uploads older than this are removed
 VACUUM_GARBAGE_THRESHOLD = 0.3  # compact a volume once 30 % of it is deleted data (weed's default)
 
-# lock/unlock: one admin at a time, so a `weed shell` an operator holds makes the run wait.
-# Replicas come first: a lost copy is the risk, the rest only frees or evens out space.
-MAINTENANCE_COMMANDS = (
-    "lock",
-    "volume.fix.replication -apply",
-    f"volume.deleteEmpty -quietFor={EMPTY_VOLUME_QUIET_FOR} -apply",
-    "volume.balance -apply",
-    f"volume.vacuum -garbageThreshold={VACUUM_GARBAGE_THRESHOLD}",
-    f"s3.clean.uploads -timeAgo={STALE_UPLOAD_AGE}",
-    "unlock",
-)
 
-
-def maintenance_env(interval_minutes: int) -> tuple[tuple[str, str], ...]:
-    """The master environment that makes the leader run the maintenance script every `interval_minutes`."""
+def maintenance_commands(log_retention_days: int) -> tuple[str, ...]:
+    """The script, one command each. lock/unlock: one admin at a time, so a `weed shell` an operator holds
+    makes the run wait. Replicas come first: a lost copy is the risk, the rest only frees space or evens it
+    out. volume.deleteEmpty stays: docs/decisions/2026-12-07-volume-delete-empty.md has the evidence."""
     return (
-        ("WEED_MASTER_MAINTENANCE_SCRIPTS", "; ".join(MAINTENANCE_COMMANDS)),
-        ("WEED_MASTER_MAINTENANCE_SLEEP_MINUTES", str(interval_minutes)),
+        "lock",
+        "volume.fix.replication -apply",
+        f"volume.deleteEmpty -quietFor={EMPTY_VOLUME_QUIET_FOR} -apply",
+        "volume.balance -apply",
+        f"volume.vacuum -garbageThreshold={VACUUM_GARBAGE_THRESHOLD}",
+        f"s3.clean.uploads -timeAgo={STALE_UPLOAD_AGE}",
+        f"fs.log.purge -daysAgo={log_retention_days}",
+        "unlock",
+    )
+
+
+def maintenance_env(upkeep: Upkeep) -> tuple[tuple[str, str], ...]:
+    """The master environment that makes the leader run the maintenance script every interval."""
+    return (
+        ("WEED_MASTER_MAINTENANCE_SCRIPTS", "; ".join(maintenance_commands(upkeep.metadata_log_retention_days))),
+        ("WEED_MASTER_MAINTENANCE_SLEEP_MINUTES", str(upkeep.maintenance_interval_minutes)),
     )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from components.model import sizing
+from components.model import raft, sizing
 from components.model.aegis import layout as aegis_layout
 from components.model.config import DatabaseSettings, StackConfig
 from components.model.haproxy import render_haproxy_cfg
@@ -272,6 +272,8 @@ def filer_store_env(cfg: StackConfig, data_dir: str) -> tuple[tuple[str, str], .
         ("WEED_POSTGRES2_USERNAME", db.user),
         ("WEED_POSTGRES2_PASSWORD", Ref.DB_PASSWORD.placeholder),
         ("WEED_POSTGRES2_SSLMODE", "require"),
+        # Explicit pools, budgeted against the database at preview (database_pool.py).
+        *db.pool.env(),
     )
 
 
@@ -325,11 +327,10 @@ def _master(node: Node, cfg: StackConfig, placement: Placement, peers: _Peers) -
         f"-defaultReplication={cfg.default_replication}",
         f"-volumeSizeLimitMB={cfg.volume_size_limit_mb}",
         f"-electionTimeout={cfg.election_timeout}",
+        raft.master_flag(cfg.raft_hashicorp),
         "-telemetry=false",
     ]
-    if cfg.raft_hashicorp:
-        args.append("-raftHashicorp")
-    env = (JWT_ENV, *maintenance_env(cfg.upkeep.maintenance_interval_minutes))
+    env = (JWT_ENV, *maintenance_env(cfg.upkeep))
     return _service(node, placement, args, env, (), HealthProbe("/cluster/healthz", node.role.http_port))
 
 
@@ -367,7 +368,8 @@ def _filer(node: Node, cfg: StackConfig, placement: Placement, peers: _Peers) ->
         # The default socket path is shared by every filer on a host.
         f"-localSocket={data}/filer.sock",
     ]
-    # The buckets folder /aegis makes all AEGIS data the one S3 bucket (and collection) `volumes`.
+    # The buckets folder /aegis/volumes makes each AEGIS tenant an S3 bucket; the filer rule keeps them in one
+    # collection (components/model/aegis/layout.py).
     env = (JWT_ENV, *filer_store_env(cfg, data), aegis_layout.BUCKETS_FOLDER_ENV)
     return _service(node, placement, args, env, (), HealthProbe("/healthz", node.role.http_port))
 
@@ -382,7 +384,7 @@ def _s3(node: Node, cfg: StackConfig, placement: Placement, peers: _Peers) -> Se
         # Without these the gateway also opens Iceberg (8181) and Lance (9101) listeners.
         "-port.iceberg=0",
         "-port.lance=0",
-        # The one bucket `volumes` holds all AEGIS data: no S3 call may delete it with its contents.
+        # A tenant's bucket holds its volumes: no S3 call may delete it with its contents.
         "-allowDeleteBucketNotEmpty=false",
     ]
     return _service(node, placement, args, (), (s3_config,), HealthProbe("/healthz", node.role.http_port))

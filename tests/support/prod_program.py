@@ -32,6 +32,8 @@ CALLS = {
 SECRET_MARK = "generated-"  # every mocked RandomPassword result starts with it
 NLB_DNS = "internal-filer-lb-0123.elb.us-east-1.amazonaws.com"
 DB_ADDRESS = "aegis-storage-prod.c0ffee.us-east-1.rds.amazonaws.com"
+# As long as a real one: bucket_prefix plus the provider's 26-digit suffix (the filer-0 document must fit 4 KB).
+BUCKET = "aegis-storage-prod-metadata-20261207034353123400000001"
 
 INSTANCE = "aws:ec2/instance:Instance"
 ENI = "aws:ec2/networkInterface:NetworkInterface"
@@ -82,9 +84,17 @@ def computed_outputs(type_: str, name: str, addresses: dict[str, str]) -> dict[s
         return {"privateIp": addresses.setdefault(name, f"10.40.{len(addresses)}.10")}
     return {
         "aws:route53/zone:Zone": {"zoneId": "Z0PRIVATEZONE"},
-        "aws:lb/loadBalancer:LoadBalancer": {"dnsName": NLB_DNS, "arn": f"arn:nlb/{name}"},
-        "aws:lb/targetGroup:TargetGroup": {"arn": f"arn:targetgroup/{name}"},
+        "aws:lb/loadBalancer:LoadBalancer": {
+            "dnsName": NLB_DNS,
+            "arn": f"arn:nlb/{name}",
+            "arnSuffix": f"net/{name}/50dc6c495c0c9188",
+        },
+        "aws:lb/targetGroup:TargetGroup": {
+            "arn": f"arn:targetgroup/{name}",
+            "arnSuffix": f"targetgroup/{name}/6d0ecf831eec9f09",
+        },
         "aws:rds/instance:Instance": {"address": DB_ADDRESS},
+        "aws:s3/bucket:Bucket": {"bucket": BUCKET, "arn": f"arn:aws:s3:::{BUCKET}"},
         "aws:ecr/repository:Repository": {
             "repositoryUrl": REPOSITORY_URL,
             "arn": f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/aegis-storage/prod/seaweedfs",

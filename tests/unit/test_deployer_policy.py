@@ -20,6 +20,7 @@ SERVICE = {
     "cloudwatch/eventRule": "events",
     "cloudwatch/eventTarget": "events",
     "cloudwatch/logGroup": "logs",
+    "cloudwatch/dashboard": "cloudwatch",
     "cloudwatch/metricAlarm": "cloudwatch",
     "dlm": "dlm",
     "ebs": "ec2",
@@ -34,6 +35,7 @@ SERVICE = {
     "lb": "elasticloadbalancing",
     "rds": "rds",
     "route53": "route53",
+    "s3": "s3",
     "sns": "sns",
     "ssm": "ssm",
 }

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from components.model import sizing
+from components.model import raft, sizing
 from components.model.aegis.schema import RUST_UNSIGNED_MAX
 from components.model.config.aws import (
     REPLICATION_KEYS,
@@ -92,6 +92,12 @@ class StackConfig:
     allow_downgrade: bool = False
     # The release's image index digest (aws: always set, prod pulls by it; docker pulls the public tag).
     seaweedfs_image_digest: str = ""
+    # "restart-all-masters" acknowledges an engine change on a running stack (components/model/raft.py).
+    raft_engine_migration: str = ""
+
+    @property
+    def raft_engine(self) -> str:
+        return raft.engine(self.raft_hashicorp)
 
     @property
     def platform(self) -> Platform:
@@ -260,6 +266,11 @@ def _masters(r: Reader) -> dict[str, Any]:
             "pulumi config set electionTimeout 10s",
         ),
         "raft_hashicorp": r.value("raftHashicorp"),
+        "raft_engine_migration": r.checked(
+            "raftEngineMigration",
+            lambda v: None if v in raft.MIGRATIONS else f"must be unset or {raft.RESTART_ALL_MASTERS}",
+            f"pulumi config set raftEngineMigration {raft.RESTART_ALL_MASTERS} (or pulumi config rm it)",
+        ),
     }
 
 

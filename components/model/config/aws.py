@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from components.model import sizing
 from components.model.config.checks import cidr_list_problem, placement_problem, replication_problem
+from components.model.config.database_pool import FilerPool, check_connection_budget, parse_filer_pool
 from components.model.config.disks import DiskPerformance, parse_volume_disk
 from components.model.config.reader import PROJECT, Reader, at_least
 
@@ -68,6 +69,8 @@ class DatabaseSettings:
     engine_version: str
     backup_retention_days: int
     restore_snapshot_id: str
+    # Each filer's connection pool; on rds the preview checks all of them fit the instance class.
+    pool: FilerPool = field(default_factory=FilerPool)
 
 
 @dataclass(frozen=True)
@@ -87,11 +90,26 @@ class AwsSettings:
     instances: InstanceSettings
     database: DatabaseSettings
     watch: WatchSettings
+    # Days S3 keeps each filer metadata backup (components/aws/metadata_backup.py).
+    metadata_backup_retention_days: int = 30
 
 
 def parse_aws(r: Reader, region: str) -> AwsSettings:
-    settings = AwsSettings(network=_network(r, region), instances=_instances(r), database=_database(r), watch=_watch(r))
+    settings = AwsSettings(
+        network=_network(r, region),
+        instances=_instances(r),
+        database=_database(r),
+        watch=_watch(r),
+        metadata_backup_retention_days=r.checked(
+            "metadataBackupRetentionDays",
+            at_least(1, "day (S3 expires objects after whole days)"),
+            "pulumi config set metadataBackupRetentionDays 30",
+        ),
+    )
     _check_placement(r, settings.network.availability_zones, r.value("volumeServerCount"))
+    if settings.database.mode is DatabaseMode.RDS:
+        # An external server's max_connections is not known here; its operator budgets it.
+        check_connection_budget(r, settings.database.instance_class, r.value("filerCount"), settings.database.pool)
     return settings
 
 
@@ -264,6 +282,7 @@ def _database(r: Reader) -> DatabaseSettings:
             "pulumi config set databaseBackupRetentionDays 14",
         ),
         restore_snapshot_id=r.value("databaseRestoreSnapshotId"),
+        pool=parse_filer_pool(r),
     )
 
 

@@ -1,5 +1,5 @@
-"""Settings that keep a running cluster whole: the masters' maintenance interval and the capacity levels
-below which the health check calls the cluster degraded."""
+"""Settings that keep a running cluster whole: the masters' maintenance interval, how long the filers'
+metadata log is kept, and the capacity levels below which the health check calls the cluster degraded."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from components.model.config.reader import Reader
 
 MAX_MAINTENANCE_INTERVAL_MINUTES = 24 * 60
+# The log is purged by whole days of folder age; below one day the purge would remove today's folder too.
+MIN_METADATA_LOG_RETENTION_DAYS = 1
 
 
 @dataclass(frozen=True)
@@ -15,6 +17,7 @@ class Upkeep:
     maintenance_interval_minutes: int
     min_free_volume_slots: int
     min_free_disk_percent: int
+    metadata_log_retention_days: int = 7
 
 
 def parse_upkeep(r: Reader) -> Upkeep:
@@ -38,5 +41,14 @@ def parse_upkeep(r: Reader) -> Upkeep:
             "minFreeDiskPercent",
             lambda v: None if 0 <= v < 100 else "must be a percentage from 0 (not checked) to 99",
             "pulumi config set minFreeDiskPercent 10",
+        ),
+        metadata_log_retention_days=r.checked(
+            "metadataLogRetentionDays",
+            lambda v: (
+                None
+                if v >= MIN_METADATA_LOG_RETENTION_DAYS
+                else f"must be at least {MIN_METADATA_LOG_RETENTION_DAYS} day (0 would purge the log being written)"
+            ),
+            "pulumi config set metadataLogRetentionDays 7",
         ),
     )

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from components.aws import health_function
-from components.aws.health_artifact import HANDLER, LAMBDA_RUNTIME, build_artifact
+from components.aws.health_artifact import HANDLER, build_artifact
 from components.model.topology import LB_STATS_PORT, METRICS_PORTS
 from tests.support import prod_program
 from tests.support.prod_ingress import MONITORING, OPERATORS, ORCHESTRATORS
@@ -92,7 +92,8 @@ def test_the_gate_runs_again_when_a_node_or_the_code_changes() -> None:
 def test_the_function_runs_the_packaged_handler_in_the_private_subnets(prod: Run) -> None:
     [function] = prod.run.of_type(FUNCTION)
     assert function.inputs["handler"] == HANDLER
-    assert function.inputs["runtime"] == LAMBDA_RUNTIME
+    # The stack's healthFunctionRuntime, not the deployer's interpreter.
+    assert function.inputs["runtime"] == "python3.11"
     assert function.inputs["timeout"] == 360  # healthTimeoutSeconds 300 + a minute
     vpc = function.inputs["vpcConfig"]
     assert vpc["securityGroupIds"] == ["sg-health-id"]
@@ -109,6 +110,7 @@ def test_nothing_can_reach_the_function_and_it_reaches_only_http_ports(prod: Run
     }
     assert from_function == {
         ("sg-nlb-id", 8888),
+        ("sg-nlb-id", 8889),
         ("sg-nlb-id", 8333),
         ("sg-lb-id", LB_STATS_PORT),
         ("sg-filer-id", 8888),
@@ -167,6 +169,24 @@ def test_the_watch_runs_on_the_configured_schedule_without_the_rules_text(prod: 
     assert one_minute.one("aws:cloudwatch/eventRule:EventRule", "health-schedule").inputs["scheduleExpression"] == (
         "rate(1 minute)"
     )
+
+
+def test_the_watch_keeps_its_volume_record_in_the_one_parameter_it_may_read_and_write(prod: Run) -> None:
+    target = prod.one("aws:cloudwatch/eventTarget:EventTarget", "health-schedule")
+    name = "/aegis-storage/prod/health/volume-record"
+    assert json.loads(target.inputs["input"])["volume_record_parameter"] == name
+    assert "volume_record_parameter" not in gate_input(prod)  # the gate retries; one record per watch run
+    policy = json.loads(prod.one("aws:iam/rolePolicy:RolePolicy", "health-policy").inputs["policy"])
+    record = [s for s in policy["Statement"] if "ssm:PutParameter" in s["Action"]]
+    assert record == [
+        {
+            "Effect": "Allow",
+            "Action": ["ssm:GetParameter", "ssm:PutParameter"],
+            "Resource": f"arn:aws:ssm:us-east-1:123456789012:parameter{name}",
+        }
+    ]
+    # The function creates the parameter with its first PutParameter: the stack does not own its value.
+    assert not [p for p in prod.run.of_type("aws:ssm/parameter:Parameter") if "volume-record" in p.name]
 
 
 def alarms(run: Run) -> dict[str, dict[str, Any]]:

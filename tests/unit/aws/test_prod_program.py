@@ -273,7 +273,7 @@ def test_secrets_live_in_secure_string_parameters_read_by_their_tier_only(prod: 
         assert node.inputs.get("iamInstanceProfile") == f"aegis-storage-prod-{tier}"
 
 
-def test_nlb_is_internal_and_forwards_the_filer_and_s3_ports(prod: Run) -> None:
+def test_nlb_is_internal_and_forwards_the_filer_admin_and_s3_ports(prod: Run) -> None:
     (nlb,) = prod.run.of_type("aws:lb/loadBalancer:LoadBalancer")
     assert nlb.inputs["internal"] is True
     assert nlb.inputs["loadBalancerType"] == "network"
@@ -281,9 +281,11 @@ def test_nlb_is_internal_and_forwards_the_filer_and_s3_ports(prod: Run) -> None:
     assert nlb.inputs["securityGroups"] == ["sg-nlb-id"]
     assert len(nlb.inputs["subnets"]) == 3
     listeners = {x.inputs["port"]: x for x in prod.run.of_type("aws:lb/listener:Listener")}
-    assert sorted(listeners) == [8333, 8888]
+    assert sorted(listeners) == [8333, 8888, 8889]
     groups = {g.inputs["port"]: g for g in prod.run.of_type("aws:lb/targetGroup:TargetGroup")}
-    for port, probe in [(8888, ("HTTP", "/healthz", "8404")), (8333, ("HTTP", "/healthz", "8333"))]:
+    haproxy_check, s3_check = ("HTTP", "/healthz", "8404"), ("HTTP", "/healthz", "8333")
+    checks = [(8888, haproxy_check), (8889, haproxy_check), (8333, s3_check)]
+    for port, probe in checks:
         check = groups[port].inputs["healthCheck"]
         assert (check["protocol"], check["path"], check["port"]) == probe
         assert (groups[port].inputs["protocol"], groups[port].inputs["targetType"]) == ("TCP", "ip")
@@ -293,10 +295,15 @@ def test_nlb_is_internal_and_forwards_the_filer_and_s3_ports(prod: Run) -> None:
     targets = {(a.inputs["targetGroupArn"], a.inputs["port"], a.inputs["targetId"]) for a in attachments}
     assert targets == {
         *(("arn:targetgroup/filer-lb-filer", 8888, prod.addresses[f"{lb.name}-eni"]) for lb in lbs),
+        *(("arn:targetgroup/filer-lb-admin", 8889, prod.addresses[f"{lb.name}-eni"]) for lb in lbs),
         ("arn:targetgroup/filer-lb-s3", 8333, prod.addresses["s3-0-eni"]),
     }
     forwards = {port: x.inputs["defaultActions"][0]["targetGroupArn"] for port, x in listeners.items()}
-    assert forwards == {8888: "arn:targetgroup/filer-lb-filer", 8333: "arn:targetgroup/filer-lb-s3"}
+    assert forwards == {
+        8888: "arn:targetgroup/filer-lb-filer",
+        8889: "arn:targetgroup/filer-lb-admin",
+        8333: "arn:targetgroup/filer-lb-s3",
+    }
     assert {x.inputs["loadBalancerArn"] for x in listeners.values()} == {"arn:nlb/filer-lb-nlb"}
     outputs = prod.run.outputs
     assert outputs["filer_url"] == f"http://{NLB_DNS}:8888"
@@ -394,7 +401,7 @@ def test_an_external_database_gets_no_rds_and_its_password_stays_secret() -> Non
 def test_without_s3_there_is_no_gateway_listener_or_key() -> None:
     run = execute(s3Enabled=False, operatorCidrs=[])
     assert not run.instances("s3-")
-    assert [x.inputs["port"] for x in run.run.of_type("aws:lb/listener:Listener")] == [8888]
+    assert [x.inputs["port"] for x in run.run.of_type("aws:lb/listener:Listener")] == [8888, 8889]
     assert not [p for p in run.run.of_type(SSM) if "s3" in p.inputs["name"]]
     assert "s3_endpoint" not in run.run.outputs and not run.run.secret_outputs
 

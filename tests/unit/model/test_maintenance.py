@@ -7,7 +7,7 @@ import pytest
 from components.aws.placement import prod_topology
 from components.docker.storage import dev_topology
 from components.model.config import parse
-from components.model.maintenance import MAINTENANCE_COMMANDS
+from components.model.maintenance import maintenance_commands
 from components.model.topology import Role
 from tests.support.cluster import loopback_topology
 from tests.support.stack_configs import problems, prod
@@ -23,11 +23,12 @@ def test_every_master_gets_the_maintenance_script_and_the_default_interval(topol
         env = dict(master.env)
         assert env["WEED_MASTER_MAINTENANCE_SLEEP_MINUTES"] == "15"
         commands = env["WEED_MASTER_MAINTENANCE_SCRIPTS"].split("; ")
-        assert commands == list(MAINTENANCE_COMMANDS)
+        assert commands == list(maintenance_commands(7))
 
 
 def test_the_script_repairs_first_and_holds_the_cluster_lock_throughout():
-    names = [command.split()[0] for command in MAINTENANCE_COMMANDS]
+    commands = maintenance_commands(7)
+    names = [command.split()[0] for command in commands]
     assert names == [
         "lock",
         "volume.fix.replication",
@@ -35,11 +36,12 @@ def test_the_script_repairs_first_and_holds_the_cluster_lock_throughout():
         "volume.balance",
         "volume.vacuum",
         "s3.clean.uploads",
+        "fs.log.purge",
         "unlock",
     ]
     # Without -apply these commands only print what they would do.
     applied = ("volume.fix.replication", "volume.deleteEmpty", "volume.balance")
-    assert all("-apply" in command.split() for command in MAINTENANCE_COMMANDS if command.split()[0] in applied)
+    assert all("-apply" in command.split() for command in commands if command.split()[0] in applied)
 
 
 def test_the_script_is_one_line_because_docker_env_files_end_a_value_at_a_newline():
@@ -81,3 +83,15 @@ def test_only_loopback_volume_servers_accept_loopback_copy_sources(tmp_path: Pat
     assert all(flag in s.args for s in loopback.of(Role.VOLUME))
     for topology in (prod_topology(prod()), dev_topology(parse({}, stack="dev"))):
         assert not any(flag in s.args for s in topology.services)
+
+
+def test_the_metadata_log_is_purged_past_the_configured_retention():
+    assert "fs.log.purge -daysAgo=7" in master_env(prod_topology(prod()))["WEED_MASTER_MAINTENANCE_SCRIPTS"]
+    script = master_env(prod_topology(prod(metadataLogRetentionDays=30)))["WEED_MASTER_MAINTENANCE_SCRIPTS"]
+    assert "fs.log.purge -daysAgo=30" in script.split("; ")
+
+
+@pytest.mark.parametrize("days", [0, -1])
+def test_a_retention_that_would_purge_todays_log_is_refused(days):
+    (message,) = problems(metadataLogRetentionDays=days)
+    assert "metadataLogRetentionDays" in message and f"= {days}" in message and "pulumi config set" in message
