@@ -31,7 +31,7 @@ from components.healthcheck.probing import (
     no_master_answered,
     since,
 )
-from components.healthcheck.wire import DataNode, dir_status
+from components.healthcheck.wire import DataNode, dir_status, disks
 
 CHECK = "room for a new volume"
 GIB = 1024**3
@@ -101,15 +101,15 @@ def _needs(replication: str) -> str:
 def disk_left(status: Mapping[str, Any]) -> str:
     """'/data 12.5% free (1.2 GiB of 9.8 GiB)' for each disk of a volume server's /status body; "unreadable"
     for a body of another shape (this runs inside the gates' probes, which must not raise)."""
-    parts = []
-    try:
-        for disk in status.get("DiskStatuses") or []:
-            text = f"{disk.get('dir', '?')} {float(disk.get('percent_free', 0)):.1f}% free"
-            if isinstance(disk.get("free"), int) and isinstance(disk.get("all"), int):
-                text += f" ({disk['free'] / GIB:.1f} GiB of {disk['all'] / GIB:.1f} GiB)"
-            parts.append(text)
-    except (AttributeError, TypeError, ValueError):
+    found = disks(status)
+    if found is None or any(disk.percent_free is None for disk in found):
         return "unreadable"
+    parts = []
+    for disk in found:
+        text = f"{'?' if disk.dir is None else disk.dir} {disk.percent_free:.1f}% free"
+        if isinstance(disk.free, int) and isinstance(disk.total, int):
+            text += f" ({disk.free / GIB:.1f} GiB of {disk.total / GIB:.1f} GiB)"
+        parts.append(text)
     return ", ".join(parts)
 
 

@@ -16,6 +16,9 @@ What they rely on was seen on a running weed 4.48 cluster:
   volume names its ReplicaPlacement as {"dc": x, "rack": y, "node": z}, zero digits left out, so it wants
   1 + x + y + z copies, its sizes (`Size` of the .dat, `DeletedByteCount`, `FileCount`, `DeleteCount`) and
   its `Ttl` ({"Count": 0, "Unit": 0} without one).
+- volume server `/status`: `DiskStatuses`, one entry per data directory naming its `dir`, its bytes (`all`,
+  `used`, `free`) and `percent_free` (a float, e.g. 30.629843) beside `percent_used`; then `Version` and
+  `Volumes` (null while it holds none).
 - HAProxy's stats CSV (`show stat` on the admin socket, or the stats page's `;csv`): a header line starting
   with "# ", then one row per proxy and server, FRONTEND and BACKEND being the proxy's own rows.
 
@@ -27,8 +30,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -274,6 +278,64 @@ def replica_counts(body: Mapping[str, Any] | None) -> dict[int, tuple[int, int]]
         # The last copy listed names the copies wanted (they agree unless a replication change is under way).
         counts[copy.id] = (counts.get(copy.id, (0, 0))[0] + 1, copy.copies_wanted)
     return counts
+
+
+@dataclass(frozen=True)
+class Disk:
+    """One data directory's disk as a volume server's `/status` lists it in `DiskStatuses`; each figure is None
+    when the body leaves it out or it is not a number (a string is no figure, nor is true/false)."""
+
+    dir: str | None
+    percent_free: float | None
+    total: int | float | None  # bytes, `all`
+    used: int | float | None  # bytes
+    free: int | float | None  # bytes; all - used when `free` is left out and both are numbers
+
+    @property
+    def used_and_free(self) -> tuple[int, int] | None:
+        """(used, free) bytes; None when either is unreadable."""
+        if self.used is None or self.free is None:
+            return None
+        return int(self.used), int(self.free)
+
+
+def disks(body: Mapping[str, Any] | None) -> tuple[Disk, ...] | None:
+    """The disks of a volume server's `/status` body, in the body's order; None if it is not one.
+
+    A body without `DiskStatuses`, with one that is not a list, or with an entry that is not an object is
+    refused; weed 4.48 always writes the key.
+    """
+    if not isinstance(body, dict) or "DiskStatuses" not in body:
+        return None
+    entries = body["DiskStatuses"]
+    if not isinstance(entries, list | None) or not all(isinstance(entry, dict) for entry in entries or []):
+        return None
+    return tuple(_disk(entry) for entry in entries or [])
+
+
+def lowest_percent_free(found: Sequence[Disk]) -> float | None:
+    """The fullest disk's `percent_free`; None when there is no disk or one's is unreadable."""
+    percents = [disk.percent_free for disk in found if disk.percent_free is not None]
+    return min(percents) if percents and len(percents) == len(found) else None
+
+
+def _disk(entry: Mapping[str, Any]) -> Disk:
+    total, used = _number(entry.get("all")), _number(entry.get("used"))
+    left = total - used if total is not None and used is not None else None
+    percent = _number(entry.get("percent_free"))
+    return Disk(
+        dir=entry.get("dir") if isinstance(entry.get("dir"), str) else None,
+        percent_free=None if percent is None else float(percent),
+        total=total,
+        used=used,
+        free=_number(entry["free"]) if "free" in entry else left,
+    )
+
+
+def _number(value: Any) -> int | float | None:
+    # Python's json reads NaN and Infinity too; neither is a figure.
+    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    return value if is_number and math.isfinite(value) else None
 
 
 def backend_servers(stats_csv: str, backend: str) -> dict[str, dict[str, str]]:

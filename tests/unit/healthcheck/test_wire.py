@@ -8,12 +8,15 @@ import pytest
 
 from components.healthcheck.wire import (
     ClusterStatus,
+    Disk,
     VolumeCopy,
     backend_servers,
     cluster_status,
     data_nodes,
     dir_status,
+    disks,
     json_object,
+    lowest_percent_free,
     replica_counts,
     volume_copies,
 )
@@ -148,6 +151,53 @@ def test_volume_copies_mark_unreadable_sizes_and_ttl_instead_of_guessing() -> No
 def test_volume_copies_refuse_what_is_not_vol_status(body: Any) -> None:
     # No DataCenters key is no answer, not "no volume": weed always writes it, null when there is none.
     assert volume_copies(body) is None and replica_counts(body) is None
+
+
+# A volume server's /status as weed 4.48 sends it (copied from a loopback volume server holding no volume).
+VOLUME_SERVER_STATUS = {
+    "DiskStatuses": [
+        {
+            "dir": "/data",
+            "all": 270553174016,
+            "used": 187683160064,
+            "free": 82870013952,
+            "percent_free": 30.629843,
+            "percent_used": 69.370155,
+        }
+    ],
+    "Version": "8000GB 4.48 pypi",
+    "Volumes": None,
+}
+
+
+def test_disks_carry_their_dir_bytes_and_percent_free() -> None:
+    assert disks(VOLUME_SERVER_STATUS) == (Disk("/data", 30.629843, 270553174016, 187683160064, 82870013952),)
+    (disk,) = disks(VOLUME_SERVER_STATUS) or ()
+    assert disk.used_and_free == (187683160064, 82870013952)
+
+
+def test_disks_mark_unreadable_figures_and_derive_free_bytes_left_out() -> None:
+    (odd, derived) = (
+        disks({"DiskStatuses": [{"dir": 3, "percent_free": "30", "used": True}, {"all": 10, "used": 4}]}) or ()
+    )
+    assert odd == Disk(None, None, None, None, None) and odd.used_and_free is None
+    assert derived == Disk(None, None, 10, 4, 6) and derived.used_and_free == (4, 6)
+    assert disks({"DiskStatuses": None}) == ()
+    (infinite,) = disks(json_object('{"DiskStatuses": [{"percent_free": NaN, "used": Infinity, "free": 1}]}')) or ()
+    assert (infinite.percent_free, infinite.used, infinite.used_and_free) == (None, None, None)
+
+
+def test_lowest_percent_free_is_the_fullest_disk_and_only_when_every_disk_is_readable() -> None:
+    half, full, odd = Disk("/a", 50.0, 2, 1, 1), Disk("/b", 1.5, 2, 2, 0), Disk("/c", None, None, None, None)
+    assert lowest_percent_free([half, full]) == 1.5
+    assert lowest_percent_free([half, odd]) is None and lowest_percent_free([]) is None
+
+
+@pytest.mark.parametrize(
+    "body", [None, [], {}, {"Version": "8000GB 4.48 pypi"}, {"DiskStatuses": {}}, {"DiskStatuses": ["/data"]}]
+)
+def test_disks_refuse_what_is_not_a_volume_server_status(body: Any) -> None:
+    assert disks(body) is None
 
 
 def test_backend_servers_leave_out_other_proxies_and_the_summary_rows() -> None:
