@@ -4,7 +4,9 @@ Every alarm notifies one SNS topic, `alarmTopicArn` or one created here (stack o
 ALARM and back on OK. The custom metrics (namespace AEGIS/Storage, dimension Stack) arrive once per
 schedule period, so a period without a data point means the function did not run or could not read the
 value: missing data is breaching, never "fine". Each alarm needs two periods in a row (degraded copies:
-30 minutes, the time the masters' maintenance takes to copy them back).
+30 minutes, the time the masters' maintenance takes to copy them back). The metadata log alarm fires at the
+age past which the health check calls the cluster degraded: its oldest day folder more than
+`metadataLogRetentionDays` + 1 days old (the masters' purge is not running).
 
 Each node also gets a `StatusCheckFailed_System` alarm whose action is EC2's own recover action: the
 instance comes back on other hardware with the same ENI, EBS volumes and instance id.
@@ -87,6 +89,15 @@ def metric_alarms(watch: WatchSettings, upkeep: Upkeep) -> list[MetricAlarmSpec]
             lower,
             MIN_HEALTHY_FILERS,
             f"an HAProxy sees fewer than {MIN_HEALTHY_FILERS} healthy filers",
+        ),
+        MetricAlarmSpec(
+            "metadata-log-purge",
+            "MetadataLogOldestDays",
+            "Maximum",
+            "GreaterThanThreshold",
+            upkeep.metadata_log_retention_days + 1,
+            f"the filers' metadata log keeps days past its retention of {upkeep.metadata_log_retention_days} "
+            "day(s) + 1: the masters' purge is not running",
         ),
     ]
     return [spec for spec in specs if spec.threshold > 0 or spec.comparison != lower]

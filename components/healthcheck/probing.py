@@ -59,6 +59,15 @@ class Http:
         self._client = client
         self._timeout = timeout
 
+    @property
+    def client(self) -> httpx.Client:
+        """The shared client itself, for a reader that pages through answers (it raises: catch httpx.HTTPError)."""
+        return self._client
+
+    def describe(self, exc: httpx.HTTPError) -> str:
+        """A failed request's short reason, as `send` gives it."""
+        return f"timed out after {self._timeout}s" if isinstance(exc, httpx.TimeoutException) else _describe(exc)
+
     def send(self, method: str, url: str, **kwargs: Any) -> Answer:
         start = time.perf_counter()
         try:

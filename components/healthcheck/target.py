@@ -41,6 +41,9 @@ class Target:
     min_free_volume_slots: int = 0
     min_free_disk_percent: int = 0
     volume_server_urls: tuple[str, ...] = ()  # where each volume server's /status (disk use) can be read
+    # The filers' metadata log is purged past this many days (metadataLogRetentionDays); its oldest day folder
+    # past it + 1 makes the cluster "degraded". 0 (outputs written before it) leaves the check out.
+    metadata_log_retention_days: int = 0
 
     def __post_init__(self) -> None:
         if not self.master_urls:
@@ -51,6 +54,8 @@ class Target:
             raise ValueError(f"minimum free volume slots must be 0 or more, got {self.min_free_volume_slots}")
         if not 0 <= self.min_free_disk_percent < 100:
             raise ValueError(f"minimum free disk must be 0-99 percent, got {self.min_free_disk_percent}")
+        if self.metadata_log_retention_days < 0:
+            raise ValueError(f"metadata log retention must be 0 or more days, got {self.metadata_log_retention_days}")
         optional = tuple(url for url in (self.admin_url, self.s3_endpoint) if url is not None)
         for url in (self.filer_url, *self.master_urls, *self.filer_addresses, *self.volume_server_urls, *optional):
             parts = urlsplit(url)

@@ -53,6 +53,8 @@ def stack_outputs(
             filer_rules=topology.filer_rules,
             min_free_volume_slots=cfg.upkeep.min_free_volume_slots,
             min_free_disk_percent=cfg.upkeep.min_free_disk_percent,
+            # The health check's metadata log probe is degraded past this + 1 days.
+            metadata_log_retention_days=cfg.upkeep.metadata_log_retention_days,
             # Disk use is read from each volume server; the dev stack publishes no volume server port on the host.
             volume_server_urls=[f"http://{s.http_address}" for s in topology.of(Role.VOLUME)] if cfg.aws else [],
         ),

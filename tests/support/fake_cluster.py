@@ -15,11 +15,13 @@ from typing import Any
 import httpx
 
 from components.healthcheck import CheckResult, Report, Target
+from components.healthcheck.metadata_log import LOG_DIR
 
 FILER = "127.0.9.3:8888"
 MASTER = "127.0.9.1:9333"
 VOLUME = "127.0.9.2:8080"
 S3 = "127.0.9.4:8333"
+ADMIN = "127.0.9.3:8889"  # the tier's admin frontend: the filer's native API, /topics included
 ACCESS_KEY = "AKIDHEALTH"
 NOW_DATE = "Tue, 24 Nov 2026 21:30:00 GMT"  # the filer's clock, as its Date header reports it
 NOW_CRTIME = "2026-11-24T21:30:00Z"
@@ -46,6 +48,9 @@ class FakeCluster:
     # False: a filer without the HTTP tier's rewrite, which answers AEGIS's delete with 204 and deletes nothing.
     aegis_delete_rewritten: bool = True
     files: dict[str, bytes] = field(default_factory=dict)
+    # The filers' metadata log: day folder ("2026-11-24") -> file ("21-30.69dad7f4") -> bytes. AEGIS's filer
+    # URL (FILER) refuses /topics as the tier does; the admin frontend (ADMIN) lists it.
+    metadata_log: dict[str, dict[str, int]] = field(default_factory=dict)
     created: dict[str, str] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
 
@@ -107,6 +112,8 @@ class FakeCluster:
         path = request.url.path
         if path == "/healthz":
             return httpx.Response(self.filer_health)
+        if path.startswith("/topics/"):
+            return self._log_listing(path) if request.url.netloc.decode() == ADMIN else httpx.Response(403)
         if request.method == "PUT":
             if self.put_status < 300:
                 self.files[path] = request.content
@@ -131,6 +138,20 @@ class FakeCluster:
         if not entries and path != "/.aegis-healthcheck/":
             return httpx.Response(404)
         return httpx.Response(200, json={"Path": path[:-1], "Entries": entries or None}, headers={"Date": NOW_DATE})
+
+    def _log_listing(self, path: str) -> httpx.Response:
+        """A folder of the metadata log as the filer lists it: the day folders, or one day's files (one page)."""
+        folder = path.rstrip("/")
+        if folder == LOG_DIR and self.metadata_log:
+            entries = [{"FullPath": f"{LOG_DIR}/{day}", "FileSize": 0, "Mode": 2147484141} for day in self.metadata_log]
+        elif folder.startswith(f"{LOG_DIR}/") and (day := folder.removeprefix(f"{LOG_DIR}/")) in self.metadata_log:
+            files = self.metadata_log[day].items()
+            entries = [{"FullPath": f"{folder}/{name}", "FileSize": size, "Mode": 420} for name, size in files]
+        else:
+            return httpx.Response(404)
+        last = entries[-1]["FullPath"].rsplit("/", 1)[-1] if entries else ""
+        body = {"Path": folder, "Entries": entries or None, "LastFileName": last, "ShouldDisplayLoadMore": False}
+        return httpx.Response(200, json=body)
 
     def _read(self, request: httpx.Request, body: bytes) -> httpx.Response:
         if self.corrupt_reads:

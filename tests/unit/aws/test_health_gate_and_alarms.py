@@ -219,6 +219,8 @@ def test_the_health_alarms_watch_each_failure_and_treat_missing_data_as_breachin
         "alarms-disk-space": ("FreeDiskPercent", "LessThanThreshold", 10),
         "alarms-haproxy-filers": ("HealthyFilersBehindLB", "LessThanThreshold", 2),
         "alarms-unhealthy": ("Healthy", "LessThanThreshold", 1),
+        # The purge keeps 7 days (metadataLogRetentionDays' default); a day more of slack, as the health check.
+        "alarms-metadata-log-purge": ("MetadataLogOldestDays", "GreaterThanThreshold", 8),
     }
     for name, (metric, comparison, threshold) in expected.items():
         inputs = found[name]
@@ -275,3 +277,11 @@ def test_capacity_alarms_follow_the_health_checks_minimums_and_zero_turns_them_o
     off = alarms(run_prod(minFreeVolumeSlots=0, minFreeDiskPercent=0))
     assert "alarms-volume-slots" not in off and "alarms-disk-space" not in off
     assert "alarms-degraded-volumes" in off
+
+
+def test_the_metadata_log_alarm_follows_the_retention_and_the_health_target_carries_it() -> None:
+    run = run_prod(metadataLogRetentionDays=30)
+    alarm = alarms(run)["alarms-metadata-log-purge"]
+    assert (alarm["metricName"], alarm["statistic"], alarm["threshold"]) == ("MetadataLogOldestDays", "Maximum", 31)
+    assert "purge is not running" in alarm["alarmDescription"]
+    assert gate_input(run)["target"]["metadata_log_retention_days"] == 30

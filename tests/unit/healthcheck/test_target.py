@@ -19,6 +19,7 @@ WRITTEN = {
     "min_free_volume_slots": 2,
     "min_free_disk_percent": 5,
     "volume_server_urls": [],
+    "metadata_log_retention_days": 7,
 }
 
 
@@ -36,6 +37,7 @@ def test_what_the_stacks_write_reads_back() -> None:
         filer_rules="rules",
         min_free_volume_slots=2,
         min_free_disk_percent=5,
+        metadata_log_retention_days=7,
     )
 
 
