@@ -93,6 +93,12 @@ def _fids(filer_url: str, path: str, client: httpx.Client) -> tuple[tuple[int, i
     return tuple((c["fid"]["volume_id"], c["fid"]["file_key"]) for c in chunks)
 
 
+def native_url(cluster: LocalCluster) -> str:
+    """The filer's native API through the tier's admin frontend: AEGIS's filer URL refuses `?metadata=true`."""
+    target = health_target(cluster.topology, cluster.values)
+    return target.admin_url or target.filer_url
+
+
 def write_files(filer_url: str, count: int, seed: int, prefix: str = "") -> list[StoredFile]:
     rng = random.Random(seed)
     jobs = []
@@ -208,8 +214,7 @@ def run_drill(cfg: StackConfig, workdir: Path, files: int, subnet: str, seed: in
     try:
         postgres.init()
         cluster.start()
-        filer_url = health_target(topology, cluster.values).filer_url
-        stored = write_files(filer_url, files, seed)
+        stored = write_files(native_url(cluster), files, seed)
 
         started = time.monotonic()
         backup_root.mkdir(parents=True)
@@ -243,7 +248,7 @@ def run_drill(cfg: StackConfig, workdir: Path, files: int, subnet: str, seed: in
         result.files_lost, result.checksum_mismatches = verify_files(target.filer_url, stored)
         restored_fids = {fid for f in stored for fid in f.fids}
         try:
-            new_files = write_files(target.filer_url, 100, seed + 1, prefix="after-")
+            new_files = write_files(native_url(rebuilt), 100, seed + 1, prefix="after-")
         except RuntimeError:
             result.new_writes_failed = 100
             new_files = []

@@ -29,7 +29,7 @@ from components.model.metadata_backup import loadable, metadata_backup
 from components.model.refs import Ref
 from components.model.topology import Role, Topology
 from tests.support.cluster import LocalCluster, health_target, weed_binary
-from tests.support.drill import fsck_missing, unstarted_cluster, verify_files, write_files
+from tests.support.drill import fsck_missing, native_url, unstarted_cluster, verify_files, write_files
 from tests.support.weed_shell import run as weed_shell
 
 ORPHAN = re.compile(r"(\d+) orphan entries|orphan:(\d+)|(\d+) orphan", re.IGNORECASE)
@@ -82,11 +82,6 @@ def fsck_orphans(topology: Topology) -> tuple[int, str]:
     return (max(counts) if counts else 0), output
 
 
-def _admin(cluster: LocalCluster) -> str:
-    target = health_target(cluster.topology, cluster.values)
-    return target.admin_url or target.filer_url
-
-
 def _restart_filers(cluster: LocalCluster) -> None:
     for filer in cluster.topology.of(Role.FILER):
         cluster.restart(filer.name)
@@ -104,7 +99,7 @@ def run_metadata_drill(cfg: StackConfig, workdir: Path, before: int, after: int,
         postgres.init()
         cluster.start()
         # The admin frontend: the filer's native API (AEGIS's filer URL refuses the metadata reads).
-        filer_url = _admin(cluster)
+        filer_url = native_url(cluster)
         stored = write_files(filer_url, before, seed=11)
         started = time.monotonic()
         backup_output = run_backup_job(topology, bucket)
