@@ -51,13 +51,13 @@ def cluster(tmp_path_factory) -> Iterator[LocalCluster]:
 def test_a_lost_volume_server_is_repaired_within_the_maintenance_interval(cluster: LocalCluster):
     topology = cluster.topology
     target = health_target(topology, cluster.values, upkeep=prod().upkeep)
-    lb = target.filer_url
     volume = volume_path("zaru-consumer", "00000000-0000-4000-8000-0000000e9a1c")
 
-    # Files in an AEGIS volume and outside /aegis: two collections, each grows its own 010 volumes.
+    # Files in an AEGIS volume (AEGIS's filer URL) and outside /aegis (the admin frontend, since AEGIS's URL
+    # refuses such paths): two collections, each grows its own 010 volumes.
     for i in range(40):
-        for path in (f"{volume}/f{i}", f"/repair/f{i}"):
-            assert httpx.put(f"{lb}{path}", content=os.urandom(8192), timeout=60).status_code == 201
+        for url in (f"{target.filer_url}{volume}/f{i}", f"{target.admin_url}/repair/f{i}"):
+            assert httpx.put(url, content=os.urandom(8192), timeout=60).status_code == 201
     master = topology.of(Role.MASTER)[0].http_address
     assert not under_replicated(master)
     before = wait_for_report(target, healthy=True, timeout=60)
