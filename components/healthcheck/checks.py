@@ -33,6 +33,7 @@ import httpx
 
 from components.healthcheck.aegis_probe import aegis_probe
 from components.healthcheck.filer_rules import RULES_PATH, rules_problem
+from components.healthcheck.metadata_log import check_metadata_log
 from components.healthcheck.probing import (
     CheckResult,
     Http,
@@ -48,7 +49,7 @@ from components.healthcheck.s3_view import PROBE_BUCKET, S3ViewProbe, listed_key
 from components.healthcheck.sigv4 import sign_get
 from components.healthcheck.space import check_space
 from components.healthcheck.target import Target
-from components.healthcheck.wire import DataNode, cluster_status, data_nodes, replica_counts
+from components.healthcheck.wire import DataNode, cluster_status, data_nodes, disks, replica_counts
 
 HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
 ROUNDTRIP_DIR = "/.aegis-healthcheck"
@@ -123,6 +124,9 @@ def run_checks(target: Target, probe_timeout: float = 3.0, *, transport: httpx.B
     if target.s3_endpoint is not None:
         probes.append(partial(_s3, endpoint=target.s3_endpoint, target=target))
     probes.append(partial(_roundtrip, filer_url=target.native_url))
+    if target.metadata_log_retention_days:
+        retention = target.metadata_log_retention_days
+        probes.append(partial(check_metadata_log, filer_url=target.native_url, retention_days=retention))
     # Imported here: the AEGIS probe is built on this module's Http and results.
 
     probes.append(partial(aegis_probe, filer_url=target.filer_url, admin_url=target.native_url))
@@ -297,11 +301,9 @@ def _disk(http: Http, url: str, minimum: int) -> list[CheckResult]:
         problem = f"/status answered HTTP {answer.response.status_code}"
     if answer.response is None or problem:
         return [check_result("volume", where, "free disk", answer.latency_ms, f"cannot read disk use: {problem}")]
-    disks = (json_object(answer.response) or {}).get("DiskStatuses")
-    try:
-        free = {str(d["dir"]): float(d["percent_free"]) for d in (disks if isinstance(disks, list) else [])}
-    except (KeyError, TypeError, ValueError):
-        free = {}
+    found = disks(json_object(answer.response)) or ()
+    readable = [(d.dir, d.percent_free) for d in found if d.dir is not None and d.percent_free is not None]
+    free = dict(readable) if len(readable) == len(found) else {}
     if not free:
         return [check_result("volume", where, "free disk", answer.latency_ms, "unexpected /status answer")]
     low = {d: p for d, p in free.items() if p < minimum}

@@ -9,6 +9,8 @@ Beside the health check's own report, it reads what the alarms need and the repo
 - each volume server's `/status`: `DiskStatuses[].percent_free`, the lowest of which is reported;
 - each HAProxy's stats CSV (`/stats;csv`): servers of the `filers` backend whose status starts with UP, and
   the backend's `rtime` (average response time of its last 1024 requests, ms), the slowest HAProxy's reported.
+- the filers' metadata log (/topics/.system/log, listed through the tier's admin URL): its bytes and the age in
+  days of its oldest day folder, which the purge keeps within `metadataLogRetentionDays` + 1.
 
 For the dashboard (components/aws/dashboard.py) it also publishes the missing copies, the masters naming a
 leader, the volume servers' disk bytes in total (the days until full follow from them), and per volume server
@@ -22,12 +24,14 @@ so an unreadable cluster alarms instead of looking fine.
 from __future__ import annotations
 
 import contextlib
+import datetime
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
 
 from components.healthcheck.checks import UNHEALTHY, Report
+from components.healthcheck.metadata_log import read_metadata_log, utc_today
 from components.healthcheck.target import Target
 from components.healthcheck.wire import (
     FILER_BACKEND,
@@ -35,8 +39,10 @@ from components.healthcheck.wire import (
     backend_servers,
     data_nodes,
     json_object,
+    lowest_percent_free,
     replica_counts,
 )
+from components.healthcheck.wire import disks as read_disks
 
 NAMESPACE = "AEGIS/Storage"
 # The dimension of the per-volume-server metrics, beside Stack.
@@ -106,10 +112,9 @@ def server_metrics(
         if node.free_slots is not None:
             found.setdefault(node.name, {})["FreeVolumeSlots"] = float(node.free_slots)
     for server, body in disks.items():
-        with contextlib.suppress(AttributeError, KeyError, TypeError, ValueError):
-            free = [float(d["percent_free"]) for d in (body or {}).get("DiskStatuses") or []]
-            if free:
-                found.setdefault(server, {})["FreeDiskPercent"] = min(free)
+        lowest = lowest_percent_free(read_disks(body) or ())
+        if lowest is not None:
+            found.setdefault(server, {})["FreeDiskPercent"] = lowest
     return found
 
 
@@ -150,7 +155,8 @@ def cluster_readings(
     transport: httpx.BaseTransport | None = None,
 ) -> tuple[dict[str, float], ServerMetrics]:
     """(FreeVolumeSlots, DegradedVolumes, MissingCopies, FreeDiskPercent, UsedDiskBytes, FreeDiskBytes,
-    HealthyFilersBehindLB, FilerResponseTimeMs; the per-server metrics), each only when readable."""
+    HealthyFilersBehindLB, FilerResponseTimeMs, MetadataLogBytes, MetadataLogOldestDays; the per-server
+    metrics), each only when readable."""
     metrics: dict[str, float] = {}
     with httpx.Client(transport=transport, timeout=probe_timeout) as client:
         topology = _first_json(client, [f"{url.rstrip('/')}/dir/status" for url in target.master_urls])
@@ -172,25 +178,35 @@ def cluster_readings(
             times = [filer_response_ms(text or "") for text in counts]
             if all(t is not None for t in times):
                 metrics["FilerResponseTimeMs"] = max(t or 0.0 for t in times)
+        metrics.update(metadata_log_metrics(client, target.native_url))
     return metrics, server_metrics(topology, disks)
+
+
+def metadata_log_metrics(client: httpx.Client, filer_url: str, today: datetime.date | None = None) -> dict[str, float]:
+    """MetadataLogBytes and MetadataLogOldestDays (0 for an empty log), read through the filer's native API;
+    none when the log cannot be listed."""
+    try:
+        log = read_metadata_log(filer_url, client=client)
+    except (httpx.HTTPError, AttributeError, KeyError, TypeError, ValueError):
+        return {}
+    return {"MetadataLogBytes": float(log.bytes), "MetadataLogOldestDays": float(log.age_days(today or utc_today()))}
 
 
 def _disk_metrics(bodies: Sequence[dict[str, Any] | None]) -> dict[str, float]:
     """FreeDiskPercent (the fullest disk), UsedDiskBytes and FreeDiskBytes (every disk): only when every volume
     server answered, since a total without one server would read as space freed."""
-    if not bodies or any(body is None for body in bodies):
+    per_server = [read_disks(body) for body in bodies]
+    if not per_server or any(found is None for found in per_server):
         return {}
-    disks = [d for body in bodies for d in (body or {}).get("DiskStatuses") or []]
+    every = [disk for found in per_server for disk in found or ()]
     metrics: dict[str, float] = {}
-    with contextlib.suppress(KeyError, TypeError, ValueError):
-        free = [float(d["percent_free"]) for d in disks]
-        if free:
-            metrics["FreeDiskPercent"] = min(free)
-    with contextlib.suppress(AttributeError, TypeError, ValueError):
-        sizes = [disk_bytes(d) for d in disks]
-        if sizes:
-            metrics["UsedDiskBytes"] = float(sum(used for used, _ in sizes))
-            metrics["FreeDiskBytes"] = float(sum(free for _, free in sizes))
+    lowest = lowest_percent_free(every)
+    if lowest is not None:
+        metrics["FreeDiskPercent"] = lowest
+    sizes = [size for disk in every if (size := disk.used_and_free) is not None]
+    if sizes and len(sizes) == len(every):
+        metrics["UsedDiskBytes"] = float(sum(used for used, _ in sizes))
+        metrics["FreeDiskBytes"] = float(sum(free for _, free in sizes))
     return metrics
 
 

@@ -130,6 +130,8 @@ def target_output(target: Target) -> dict[str, object]:
         "s3_endpoint": target.s3_endpoint,
         "s3_region": target.s3_region,
         "filer_rules": target.filer_rules,
+        "admin_url": target.admin_url,
+        "metadata_log_retention_days": 7,
     }
 
 
@@ -176,6 +178,8 @@ def test_the_watch_measures_a_healthy_cluster(cluster: LocalCluster, function: F
     }
     assert metrics["FreeVolumeSlots"] > 0
     assert 0 < metrics["FreeDiskPercent"] <= 100
+    # Read through the admin URL: the filers have logged the cluster's own writes today.
+    assert metrics["MetadataLogBytes"] > 0 and metrics["MetadataLogOldestDays"] <= 1, metrics
     # The first run found no parameter and created it with the record of the volumes holding data.
     put = json.loads((function.work / "parameters.json").read_text())[RECORD_PARAMETER]
     assert (put["Type"], put["Tier"], put["Overwrite"]) == ("String", "Advanced", True)
