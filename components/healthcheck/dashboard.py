@@ -30,8 +30,16 @@ from typing import Any
 import httpx
 
 from components.healthcheck.target import Target
-from components.healthcheck.watch import degraded_volumes, disk_bytes, healthy_filers, missing_copies, ok_text
-from components.healthcheck.wire import FILER_BACKEND, backend_servers, cluster_status, data_nodes, json_object
+from components.healthcheck.watch import degraded_volumes, healthy_filers, missing_copies, ok_text
+from components.healthcheck.wire import (
+    FILER_BACKEND,
+    backend_servers,
+    cluster_status,
+    data_nodes,
+    json_object,
+    lowest_percent_free,
+)
+from components.healthcheck.wire import disks as disks_of
 
 SAMPLE_EVERY_SECONDS = 3600
 SAMPLE_KEEP_SECONDS = 8 * 86400
@@ -129,12 +137,13 @@ def _servers(
     for node in data_nodes(topology) or ():
         server = Server(node.name, node.rack, node.free_slots, node.max_volumes)
         status = next((by_address[name] for name in node.names if by_address.get(name) is not None), None)
-        try:
-            entries = (status or {}).get("DiskStatuses") or []
-            sizes = [disk_bytes(d) for d in entries]
-            percent = min(float(d["percent_free"]) for d in entries) if entries else None
-        except (AttributeError, KeyError, TypeError, ValueError):
+        found = disks_of(status) if status is not None else ()
+        pairs = [disk.used_and_free for disk in found or ()]
+        if found is None or None in pairs:
             sizes, percent, readable = [], None, False
+        else:
+            sizes = [pair for pair in pairs if pair is not None]
+            percent = lowest_percent_free(found) if found else None
         if status is not None and sizes:
             node_used, node_free = sum(u for u, _ in sizes), sum(f for _, f in sizes)
             used, free = used + node_used, free + node_free

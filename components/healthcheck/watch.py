@@ -79,20 +79,6 @@ def missing_copies(vol_status: Mapping[str, Any]) -> int:
     return sum(max(0, wanted - have) for have, wanted in counts.values())
 
 
-def disk_bytes(disk: Mapping[str, Any]) -> tuple[int, int]:
-    """(used, free) bytes of one entry of a volume server's /status `DiskStatuses`; weed 4.48 sends `all`, `used`
-    and `free`. ValueError when they are not byte counts."""
-    total, used = disk.get("all"), disk.get("used")
-
-    def number(value: Any) -> bool:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-
-    free = disk.get("free", total - used if number(total) and number(used) else None)
-    if not (number(used) and number(free)):
-        raise ValueError("a disk's used and free bytes are unreadable")
-    return int(used), int(free)
-
-
 def filer_response_ms(stats_csv: str) -> float | None:
     """The filers backend's average response time over its last 1024 requests (HAProxy's `rtime`, ms)."""
     row = backend_row(stats_csv, FILER_BACKEND)
