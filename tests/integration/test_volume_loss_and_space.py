@@ -84,6 +84,10 @@ def test_a_volume_that_lost_every_copy_is_named_and_delete_empty_is_not(prod_clu
     master = topology.master_addresses[0]
     for i in range(30):
         assert httpx.put(f"{target.native_url}/ledger/f{i}", content=os.urandom(8192), timeout=60).status_code == 201
+    # The master learns volume sizes from the volume servers' heartbeats: wait until it counts the data.
+    deadline = time.monotonic() + 30
+    while not any(v.holds_data for v in volumes_of(vol_status(master))) and time.monotonic() < deadline:
+        time.sleep(0.5)
     record = FileRecord(tmp_path / "volume-record.json")
     first = with_volume_record(run_checks(target), target.master_urls, record)
     assert first.outcome == "healthy", first.table()
