@@ -401,7 +401,8 @@ def test_an_external_database_gets_no_rds_and_its_password_stays_secret() -> Non
 def test_without_s3_there_is_no_gateway_listener_or_key() -> None:
     run = execute(s3Enabled=False, operatorCidrs=[])
     assert not run.instances("s3-")
-    assert [x.inputs["port"] for x in run.run.of_type("aws:lb/listener:Listener")] == [8888, 8889]
+    # Registration order follows when each listener's inputs resolve, so compare the set of ports.
+    assert sorted(x.inputs["port"] for x in run.run.of_type("aws:lb/listener:Listener")) == [8888, 8889]
     assert not [p for p in run.run.of_type(SSM) if "s3" in p.inputs["name"]]
     assert "s3_endpoint" not in run.run.outputs and not run.run.secret_outputs
 
