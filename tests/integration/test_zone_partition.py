@@ -487,9 +487,10 @@ def test_a_zone_cut_off_for_a_minute_loses_no_acknowledged_write(cluster: ZonedC
         verdict.lost += part.lost
         verdict.bad_replicas += part.bad_replicas
         verdict.volumes.update(part.volumes)
-    # A replica the leader lists may still be catching up: a volume the maintenance run is moving is listed on
-    # its new server before the copy has taken the volume's last writes. Re-read those files until every replica
-    # has them, bounded by one more maintenance run; the time it took is reported.
+    # Seen once: right after the copies were exact, a replica the leader listed on the returning zone answered 404
+    # for files written late in the cut, while the other copy served them. Likely a copy the maintenance run was
+    # still moving or repairing. Re-read those files until every replica has them, bounded by one more
+    # maintenance run; how many needed it is reported.
     stale = {entry.split(": ", 1)[0] for entry in verdict.bad_replicas}
     replicas_settled = wait_for(
         lambda: not verify(cluster, masters, [(path, body) for path, body in files if path in stale]).bad_replicas,
