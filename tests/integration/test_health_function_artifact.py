@@ -19,11 +19,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from components.aws.health_artifact import build_artifact
 from components.healthcheck import Target
-from components.healthcheck.ledger import Record
+from components.healthcheck.ledger import Record, volumes_of
 from components.model.refs import Ref
 from components.model.topology import Role
 from tests.support.cluster import (
@@ -168,7 +169,21 @@ def test_a_healthy_cluster_passes_the_gate(cluster: LocalCluster, function: Func
     assert json.loads(done.stdout)["outcome"] == "healthy"
 
 
+def hold_data(cluster: LocalCluster) -> None:
+    """A file that stays, and the master counting it: the probes delete what they write, and the master learns
+    volume sizes from the volume servers' heartbeats, so a young cluster may have no volume holding data yet."""
+    assert httpx.put(f"{target(cluster).native_url}/watch-record/kept", content=b"x" * 4096, timeout=30).is_success
+    master = cluster.topology.of(Role.MASTER)[0].http_address
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if any(v.holds_data for v in volumes_of(httpx.get(f"http://{master}/vol/status", timeout=10).json())):
+            return
+        time.sleep(0.5)
+    raise AssertionError("the master never counted the kept file")
+
+
 def test_the_watch_measures_a_healthy_cluster(cluster: LocalCluster, function: Function) -> None:
+    hold_data(cluster)
     metrics = function.watch(cluster)
     assert {k: metrics[k] for k in ("Healthy", "RaftLeader", "DegradedVolumes", "HealthyFilersBehindLB")} == {
         "Healthy": 1.0,
