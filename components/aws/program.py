@@ -30,7 +30,7 @@ from components.model.refs import Ref
 from components.model.topology import Role, Topology
 from components.rollout.stack_rollout import RolloutTarget, StackRollout, StackRolloutArgs
 from components.stack.outputs import stack_outputs
-from components.stack.release import Release
+from components.stack.release import stack_release_guard
 from components.stack.secrets import ClusterSecrets, ClusterSecretsArgs
 
 
@@ -110,12 +110,7 @@ def _node_context(
 def deploy_aws(cfg: AwsStackConfig) -> dict[str, Any]:
     aws_cfg = cfg.aws
     topology = prod_topology(cfg)
-    guard = Release(
-        "seaweedfs-release",
-        cfg.seaweedfs_version,
-        cfg.allow_downgrade,
-        raft=(cfg.raft_engine, cfg.raft_engine_migration),
-    ).guard
+    guard = stack_release_guard(cfg)
     rds = aws_cfg.database.mode is DatabaseMode.RDS
     secrets = ClusterSecrets("seaweedfs", ClusterSecretsArgs(s3_enabled=cfg.s3_enabled, database_password=rds))
     network = Network("network", NetworkArgs(stack=cfg.stack, network=aws_cfg.network))

@@ -10,18 +10,13 @@ from components.docker.health_gate import HealthGate
 from components.docker.storage import DevStorage, DevStorageArgs, dev_topology
 from components.model.config import StackConfig
 from components.stack.outputs import stack_outputs
-from components.stack.release import Release
+from components.stack.release import stack_release_guard
 from components.stack.secrets import ClusterSecrets, ClusterSecretsArgs
 
 
 def deploy_dev(cfg: StackConfig) -> dict[str, Any]:
     topology = dev_topology(cfg)
-    guard = Release(
-        "seaweedfs-release",
-        cfg.seaweedfs_version,
-        cfg.allow_downgrade,
-        raft=(cfg.raft_engine, cfg.raft_engine_migration),
-    ).guard
+    guard = stack_release_guard(cfg)
     secrets = ClusterSecrets("seaweedfs", ClusterSecretsArgs(s3_enabled=cfg.s3_enabled, database_password=False))
     storage = DevStorage(
         "seaweedfs",

@@ -14,6 +14,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ResourceProvider, UpdateResult
 
+from components.model.config import StackConfig
 from components.model.raft import raft_engine_problem
 from components.model.rollout import release_problem
 
@@ -78,3 +79,9 @@ class Release(pulumi.ComponentResource):
         if raft is not None:
             outputs["raft_engine"] = raft[0]
         self.register_outputs(outputs)
+
+
+def stack_release_guard(cfg: StackConfig) -> ReleaseGuard:
+    """The guard of the stack's one release, registered the same way by both stacks."""
+    raft = (cfg.raft_engine, cfg.raft_engine_migration)
+    return Release("seaweedfs-release", cfg.seaweedfs_version, cfg.allow_downgrade, raft=raft).guard
