@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import pulumi
 import pulumi_docker as docker
 
+from components.docker.usage_image import USAGE_USER, usage_build, usage_image_tag, usage_in_image
 from components.model.config import StackConfig
 from components.model.haproxy import ADMIN_PORT
 from components.model.refs import Ref
@@ -24,7 +23,7 @@ from components.model.topology import (
     Topology,
     build_topology,
 )
-from components.model.usage import UsageService, usage_service
+from components.model.usage import UsageService
 from components.model.version import (
     HAPROXY_IMAGE,
     HAPROXY_USER,
@@ -40,22 +39,6 @@ HOST_ADDRESS = "127.0.0.1"  # published ports never leave the developer's machin
 # front of the filer. The filer itself, volume servers and every gRPC port stay on the private network (the
 # filer streams file contents itself), so nothing reaches the filer around the HTTP tier's rules.
 PUBLISHED_ROLES = (Role.MASTER, Role.S3)
-
-# The usage service's image (usage.Dockerfile): this Python, the stack's weed, and components/usage.
-USAGE_PYTHON_IMAGE = "python:3.12-alpine"
-USAGE_CODE_DIR = "/opt/aegis"
-USAGE_USER = "usage"
-COMPONENTS = Path(__file__).resolve().parents[1]
-USAGE_DOCKERFILE = Path(__file__).with_name("usage.Dockerfile")
-
-
-def usage_image_tag(seaweedfs: str) -> str:
-    """`aegis-usage:<digest>` of what goes into the image: a changed service or weed gets a new tag, so its
-    containers are replaced (a rebuilt image under the same tag would leave them running the old one)."""
-    digest = hashlib.sha256(f"{USAGE_PYTHON_IMAGE}\n{seaweedfs}\n".encode())
-    for path in (USAGE_DOCKERFILE, COMPONENTS / "__init__.py", *sorted((COMPONENTS / "usage").glob("*.py"))):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return f"aegis-usage:{digest.hexdigest()[:16]}"
 
 
 class DockerPlacement:
@@ -234,19 +217,13 @@ class DevStorage(pulumi.ComponentResource):
         self.usage_image = docker.Image(
             f"{name}-usage-image",
             image_name=usage_image_tag(seaweedfs),
-            build=docker.DockerBuildArgs(
-                context=str(COMPONENTS),
-                dockerfile=str(USAGE_DOCKERFILE),
-                args={"SEAWEEDFS_IMAGE": seaweedfs, "PYTHON_IMAGE": USAGE_PYTHON_IMAGE},
-            ),
+            build=usage_build(seaweedfs),
             skip_push=True,  # the local engine runs it; no registry
             opts=pulumi.ResourceOptions(parent=self),
         )
         placement = DockerPlacement()
         for lb in self._args.topology.load_balancers:
-            usage = usage_service(
-                self._args.topology, lb, placement, python="python3", weed=WEED_IN_IMAGE, code_dir=USAGE_CODE_DIR
-            )
+            usage = usage_in_image(self._args.topology, lb, placement)
             self.containers[usage.name] = self._usage_container(name, prefix, usage, self.containers[lb.name], filers)
 
     def _usage_container(

@@ -265,7 +265,23 @@ def test_the_usage_service_runs_beside_the_haproxy_in_its_network(run, topology)
     assert image.inputs["build"]["args"] == {
         "SEAWEEDFS_IMAGE": "chrislusf/seaweedfs:4.48",
         "PYTHON_IMAGE": "python:3.12-alpine",
+        "CODE_DIR": "/opt/aegis",
+        "WEED": "/usr/bin/weed",
     }
     assert image.inputs["skipPush"] is True
     dockerfile = Path(image.inputs["build"]["dockerfile"]).read_text()
-    assert "COPY --from=seaweedfs /usr/bin/weed /usr/bin/weed" in dockerfile and "USER usage" in dockerfile
+    assert "COPY --from=seaweedfs ${WEED} ${WEED}" in dockerfile and "USER usage" in dockerfile
+    assert "COPY usage ${CODE_DIR}/components/usage" in dockerfile
+
+
+def test_the_usage_image_context_holds_only_what_the_dockerfile_copies(run):
+    """The provider rebuilds on any change in the context, and a rebuild is a new image: only the package root
+    and components/usage are in it, so an edit elsewhere leaves the image (and the tier nodes) as they are."""
+    [image] = run.of_type("docker:index/image:Image")
+    context = Path(image.inputs["build"]["context"])
+    files = sorted(str(p.relative_to(context)) for p in context.rglob("*") if p.is_file())
+    components = Path(__file__).resolve().parents[3] / "components"
+    assert files == ["__init__.py", *sorted(f"usage/{p.name}" for p in (components / "usage").glob("*.py"))]
+    assert context.name == "usage-image-" + usage_image_tag("chrislusf/seaweedfs:4.48").split(":")[1]
+    for name in files:
+        assert (context / name).read_bytes() == (components / name).read_bytes()
