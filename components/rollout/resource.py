@@ -52,6 +52,8 @@ class PlanNode:
     # A master first in -peers: its Raft state is never moved aside (components/rollout/driver.py).
     mints_cluster: bool = False
     raft_state: str = ""  # a master's Raft state directory (-mdir's m<port>); "" for the others
+    # host:port of the usage service beside an HAProxy, probed on the node once HAProxy answers; "" for the others.
+    usage: str = ""
 
 
 @dataclass(frozen=True)
@@ -78,10 +80,11 @@ class RolloutPlan:
         return {n.name: (n.target, n.instance_id) for n in self.nodes}
 
 
-def plan_node(model: Service | LoadBalancer, target: str, instance_id: str) -> PlanNode:
-    """The node as the rollout resources see it; HAProxy is probed on its stats port."""
+def plan_node(model: Service | LoadBalancer, target: str, instance_id: str, usage: str = "") -> PlanNode:
+    """The node as the rollout resources see it; HAProxy is probed on its stats port, then the usage service
+    beside it (`usage`, host:port) on its own."""
     if isinstance(model, LoadBalancer):
-        return PlanNode(model.name, LB_ROLE, f"{model.host}:{model.stats_port}", target, instance_id)
+        return PlanNode(model.name, LB_ROLE, f"{model.host}:{model.stats_port}", target, instance_id, usage=usage)
     raft = raft_state_dir(model) if model.role is Role.MASTER else ""
     return PlanNode(model.name, model.role.value, model.http_address, target, instance_id, mints_cluster(model), raft)
 
@@ -143,8 +146,9 @@ def _roll(props: dict[str, Any]) -> dict[str, Any]:
 
 
 def _roll_load_balancers(plan: RolloutPlan, shell: Any) -> list[str]:
-    """The HAProxy nodes last, one at a time, each back on its health port before the next (the NLB
-    routes around the one restarting)."""
+    """The HAProxy nodes last, one at a time, each back on its health port (and its usage service ready) before
+    the next (the NLB routes around the one restarting). Every unit of the node's document is stopped, so the
+    start restarts the usage service with HAProxy (a start alone leaves a running unit as it is)."""
     from components.rollout.ssm import SsmOperator
 
     lbs = [n for n in plan.nodes if n.role == LB_ROLE]
@@ -154,7 +158,7 @@ def _roll_load_balancers(plan: RolloutPlan, shell: Any) -> list[str]:
         try:
             if operator.running(node.name) == node.target:
                 continue
-            for step in (operator.stop, operator.apply, operator.start):
+            for step in (operator.stop_all, operator.apply, operator.start):
                 step(node.name)
             _wait_lb(plan, node, shell)
         except Exception as err:  # one line naming the node, never the transport's traceback
@@ -246,16 +250,21 @@ def _wait_ready(props: dict[str, Any]) -> dict[str, Any]:
 
 
 def _wait_lb(plan: RolloutPlan, node: PlanNode, shell: Any) -> None:
+    """Until HAProxy answers 200 on its health port, then the usage service beside it 200 on its `/healthz` (it
+    answers 503 while it catches up with the filers' metadata stream), both probed on the node, within the
+    plan's gate timeout. A new stack's HAProxy nodes start after its filers, so a fresh service catches up
+    within it too."""
     from components.rollout.ssm import ssm_fetch
 
     fetch = ssm_fetch(shell, node.instance_id)
     deadline = time.monotonic() + plan.gate_timeout
-    last = (0, "")
-    while (last := fetch(f"http://{node.address}/healthz"))[0] != 200:
-        if time.monotonic() > deadline:
-            answer = f"HTTP {last[0]}" if last[0] else "no answer"
-            raise Exception(f"{node.name}: HAProxy not healthy after {plan.gate_timeout:g} s; last answer: {answer}")
-        time.sleep(2.0)
+    probes = [("HAProxy", node.address)] + ([("usage service", node.usage)] if node.usage else [])
+    for what, address in probes:
+        while (last := fetch(f"http://{address}/healthz"))[0] != 200:
+            if time.monotonic() > deadline:
+                answer = f"HTTP {last[0]} {last[1].strip()[:200]}".rstrip() if last[0] else "no answer"
+                raise Exception(f"{node.name}: {what} not ready after {plan.gate_timeout:g} s; last answer: {answer}")
+            time.sleep(2.0)
 
 
 class _NodeReadyProvider(ResourceProvider):

@@ -30,6 +30,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError, WaiterError
 
+from components.aws.bootstrap import APPLIED_DOCUMENT
 from components.model.rollout import NODE_APPLY_SCRIPT, NODE_FINGERPRINT_FILE, NODE_ROLLOUT_MARK
 from components.rollout.aws_identity import CLIENT_CONFIG, AwsIdentity, session_for
 from components.rollout.driver import Observed
@@ -181,6 +182,10 @@ class SsmOperator:
         mark = shlex.quote(NODE_ROLLOUT_MARK)
         self._run(node, f"mkdir -p $(dirname {mark}) && touch {mark} && systemctl stop {shlex.quote(unit_of(node))}")
 
+    def stop_all(self, node: str) -> None:
+        """Stop every unit of the document the node runs (an HAProxy node: HAProxy and the usage service)."""
+        self._run(node, stop_units_script())
+
     def settled(self, node: str) -> None:
         self._run(node, f"rm -f {shlex.quote(NODE_ROLLOUT_MARK)}")
 
@@ -200,6 +205,18 @@ class SsmOperator:
 
 def unit_of(node: str) -> str:
     return f"seaweedfs-{node}.service"
+
+
+# The units of the document `aegis-apply` applied last, read with the AMI's python3 (the bootstrap writes that
+# document; `aegis-apply start` starts the same list).
+_DOCUMENT_UNITS = "import json,sys;print(' '.join(json.load(open(sys.argv[1]))['units']))"
+
+
+def stop_units_script(document: str = APPLIED_DOCUMENT) -> str:
+    """One command: the rollout's mark (as `stop` leaves it), then `systemctl stop` of every unit of `document`."""
+    mark = shlex.quote(NODE_ROLLOUT_MARK)
+    units = f"$(python3 -c {shlex.quote(_DOCUMENT_UNITS)} {shlex.quote(document)})"
+    return f"mkdir -p $(dirname {mark}) && touch {mark} && systemctl stop {units}"
 
 
 def observe_script(unit: str) -> str:

@@ -19,6 +19,8 @@ class RolloutTarget:
     model: Service | LoadBalancer
     fingerprint: pulumi.Input[str]
     instance_id: pulumi.Input[str]
+    # host:port of the usage service beside an HAProxy node, ready before the next node is rolled; "" for the others.
+    usage_address: str = ""
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ def rollout_run(args: StackRolloutArgs, parent: pulumi.Resource) -> RolloutRun:
         found = dict(zip(names, zip(resolved[::2], resolved[1::2], strict=True), strict=True))
         return RolloutPlan(
             region=args.region,
-            nodes=tuple(plan_node(models[name], *found[name]) for name in names),
+            nodes=tuple(plan_node(models[name], *found[name], args.targets[name].usage_address) for name in names),
             load_balancers=tuple((found[name][1], admin_socket) for name, admin_socket in lbs),
             gate_timeout=args.gate_timeout_seconds,
         ).to_json()

@@ -203,8 +203,40 @@ def test_node_ready_probes_a_volume_server_from_its_own_instance_through_registr
             _NodeReadyProvider().create(props)
 
 
+def test_the_stop_script_stops_every_unit_of_the_applied_document(tmp_path):
+    import subprocess
+
+    from components.rollout.ssm import stop_units_script
+
+    document = tmp_path / "node.json"
+    document.write_text(json.dumps({"units": ["seaweedfs-lb-0.service", "seaweedfs-usage-lb-0.service"]}))
+    script = stop_units_script(str(document)).split(" && ", 2)[2].replace("systemctl stop", "echo", 1)
+    out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["seaweedfs-lb-0.service", "seaweedfs-usage-lb-0.service"]
+
+
+def test_an_haproxy_node_is_ready_only_once_the_usage_service_beside_it_has_caught_up():
+    from components.rollout.resource import PlanNode, RolloutPlan, _RolloutRunProvider
+
+    usage = "http://127.0.0.1:8890/healthz"
+    standin = SsmStandIn(
+        outputs={FINGERPRINT: ("Success", "old\n")},
+        pages={"http://lb-0.z:8404/healthz": (200, ""), usage: (503, "usage catching up")},
+        not_yet=1,
+    )
+    node = PlanNode("lb-0", "lb", "lb-0.z:8404", "new", "i-lb0", usage="127.0.0.1:8890")
+    plan = RolloutPlan("us-east-1", (node,), (), 1.0)
+    news = engine_delivers({"plan_json": plan.to_json(), "version": "4.48", "allow_downgrade": False, "rolled": None})
+    with installed(standin):
+        with pytest.raises(Exception, match=r"lb-0: usage service not ready after 1 s; last answer: HTTP 503 usage"):
+            _RolloutRunProvider().update("stack-rollout", news, news)
+        standin.pages[usage] = (200, "ok")
+        assert _RolloutRunProvider().update("stack-rollout", news, news).outs["rolled"] == ["lb-0"]
+
+
 def test_stack_rollout_rolls_a_changed_haproxy_node_after_the_services_as_the_engine_delivers_it():
     from components.rollout.resource import PlanNode, RolloutPlan, _RolloutRunProvider
+    from components.rollout.ssm import stop_units_script
 
     standin = SsmStandIn(
         outputs={FINGERPRINT: ("Success", "old\n")}, pages={"http://lb-0.z:8404/healthz": (200, "")}, not_yet=3
@@ -215,9 +247,9 @@ def test_stack_rollout_rolls_a_changed_haproxy_node_after_the_services_as_the_en
         outs = _RolloutRunProvider().update("stack-rollout", news, news).outs
         assert outs["rolled"] == ["lb-0"]
         scripts = [script for _, script in standin.sent]
+        # Every unit of the document it ran (HAProxy and the usage service beside it), so the start restarts both.
         assert scripts[1:4] == [
-            "mkdir -p $(dirname /etc/aegis/stopped-by-rollout) && touch /etc/aegis/stopped-by-rollout"
-            " && systemctl stop seaweedfs-lb-0.service",
+            stop_units_script(),
             "/usr/local/sbin/aegis-apply files",
             "/usr/local/sbin/aegis-apply start",
         ]
