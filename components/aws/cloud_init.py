@@ -28,6 +28,7 @@ from components.model.config import PROJECT
 from components.model.metadata_backup import MetadataBackup
 from components.model.refs import Ref, refs_in, substitute
 from components.model.topology import ConfigFile, Job, LoadBalancer, Service
+from components.model.usage import UsageService
 from components.model.version import SEAWEEDFS_IMAGE, WEED_IN_IMAGE
 
 RENDER = "/usr/local/sbin/aegis-render"
@@ -147,12 +148,16 @@ def secret_refs(texts: Sequence[str]) -> tuple[Ref, ...]:
 
 
 def node_texts(
-    node: Service | LoadBalancer, jobs: Sequence[Job] = (), scheduled: Sequence[MetadataBackup] = ()
+    node: Service | LoadBalancer,
+    jobs: Sequence[Job] = (),
+    scheduled: Sequence[MetadataBackup] = (),
+    usage: UsageService | None = None,
 ) -> tuple[str, ...]:
-    """Every model text a node renders: env values and config files of its process and jobs, and where its
-    scheduled jobs copy to."""
+    """Every model text a node renders: env values and config files of its process and jobs, where its
+    scheduled jobs copy to, and the usage service's beside an HAProxy."""
     if isinstance(node, LoadBalancer):
-        return (node.config.content,)
+        beside = (*(value for _, value in usage.env), *(f.content for f in usage.files)) if usage else ()
+        return (node.config.content, *beside)
     return (
         *(value for _, value in node.env),
         *(f.content for f in node.files),
@@ -177,8 +182,10 @@ def node_document(
     jobs: Sequence[Job] = (),
     image: str = SEAWEEDFS_IMAGE,
     scheduled: Sequence[MetadataBackup] = (),
+    usage: UsageService | None = None,
 ) -> dict[str, Any]:
-    """What a node runs: the files to write, the commands of its first boot and its systemd units."""
+    """What a node runs: the files to write, the commands of its first boot and its systemd units. `image` is
+    the weed image of a weed node, and the usage service's image of an HAProxy node that runs `usage`."""
     plain = dict(values or {})
     leaked = sorted(ref.value for ref in plain if ref.secret)
     if leaked:
@@ -186,28 +193,36 @@ def node_document(
     writer = _Writer(secrets, plain)
     writer.file(RENDER, RENDER_SCRIPT, "0700")
     if isinstance(node, LoadBalancer):
-        units = [_load_balancer_unit(writer, node)]
-        install = "haproxy"
+        # HAProxy from the distribution; the usage service beside it is a container, so the node gets docker too.
+        usage_units = [_usage_unit(writer, usage, image)] if usage else []
+        units = [_load_balancer_unit(writer, node, wants=usage_units), *usage_units]
+        install = "haproxy" + (" " + _docker_packages(writer, image) if usage else "")
     else:
         timers = [_scheduled_unit(writer, s, node) for s in scheduled]
         units = [_service_unit(writer, node, data_disk, image, wants=timers)]
         units += [_job_unit(writer, job, node, image) for job in jobs]
         units += timers
-        install = "docker"
-        registry = ecr_registry(image)
-        if registry:
-            writer.file(f"{DOCKER_CONFIG}/config.json", json.dumps({"credHelpers": {registry: "ecr-login"}}), "0644")
-            install = f"docker {ECR_HELPER_PACKAGE}"
+        install = _docker_packages(writer, image)
     runcmd: list[list[str]] = []
     if data_disk is not None:
         writer.file(PREPARE_DATA_DISK, _prepare_data_disk_script(data_disk), "0700")
         runcmd.append([PREPARE_DATA_DISK])
     runcmd += [["dnf", "install", "-y", *install.split()]]
-    if isinstance(node, Service):
+    if "docker" in install.split():
         runcmd.append(["systemctl", "enable", "--now", "docker.service"])
     # --no-block: a job waits for the cluster, and cloud-init must not wait for the job.
     runcmd += [["systemctl", "daemon-reload"], ["systemctl", "enable", "--now", "--no-block", *units]]
     return {"write_files": writer.files, "runcmd": runcmd, "units": units}
+
+
+def _docker_packages(writer: _Writer, image: str) -> str:
+    """The packages a node that runs `image` installs: docker, and the ECR credential helper with its config when
+    the image is in ECR."""
+    registry = ecr_registry(image)
+    if not registry:
+        return "docker"
+    writer.file(f"{DOCKER_CONFIG}/config.json", json.dumps({"credHelpers": {registry: "ecr-login"}}), "0644")
+    return f"docker {ECR_HELPER_PACKAGE}"
 
 
 class _Writer:
@@ -421,9 +436,12 @@ WantedBy=timers.target
     return f"{unit}.timer"
 
 
-def _load_balancer_unit(writer: _Writer, lb: LoadBalancer) -> str:
-    """HAProxy from the distribution, started with the model's own command line."""
+def _load_balancer_unit(writer: _Writer, lb: LoadBalancer, wants: Sequence[str] = ()) -> str:
+    """HAProxy from the distribution, started with the model's own command line. Its start starts `wants` (the
+    usage service) without waiting for it or failing with it: a unit a rollout added is started at every boot,
+    though only the first boot enables units, and HAProxy answers AEGIS's usage calls itself while it is down."""
     unit = unit_name(lb.name)
+    wanted = "".join(f"Wants={w}\n" for w in wants)
     # Rendered at start, after the package is installed, so the package's default config never wins.
     config = lb.config
     manifest = writer.manifest(unit, [_Template(config.path.lstrip("/"), config.content, config.path)])
@@ -435,7 +453,7 @@ def _load_balancer_unit(writer: _Writer, lb: LoadBalancer) -> str:
 Description=HAProxy {lb.name} in front of the SeaweedFS filers
 After=network-online.target
 Wants=network-online.target
-StartLimitIntervalSec=0
+{wanted}StartLimitIntervalSec=0
 
 [Service]
 ExecStartPre={RENDER} {manifest}
@@ -449,6 +467,51 @@ WantedBy=multi-user.target
         "0644",
     )
     return f"{unit}.service"
+
+
+def _usage_unit(writer: _Writer, usage: UsageService, image: str) -> str:
+    """The usage service beside HAProxy: the model's command in its image, its rules file rendered under /run,
+    its checkpoint in its data directory on the root disk."""
+    unit = unit_name(usage.name)
+    templates, mounts = _container_files(unit, usage.files)
+    manifest = writer.manifest(unit, templates)
+    env = [arg for key, value in usage.env for arg in ("--env", f"{key}={value}")]
+    options = [*env, "--volume", f"{usage.data_dir}:{usage.data_dir}", *mounts]
+    run = f"{ETC}/{unit}/run"
+    command = _docker_run(unit, options, usage.argv, image)
+    writer.file(run, _run_script(command, prelude=_docker_prelude(image)), "0700")
+    # No Requires= on docker: a node that got this unit in a rollout has no docker until the run script installs it.
+    writer.file(
+        f"/etc/systemd/system/{unit}.service",
+        f"""[Unit]
+Description=Usage service {usage.name} beside HAProxy (optional: HAProxy answers for it while it is down)
+After=docker.service network-online.target
+Wants=network-online.target
+StartLimitIntervalSec=0
+
+[Service]
+ExecStartPre={RENDER} {manifest}
+ExecStartPre=-{DOCKER} rm --force {unit}
+ExecStart={run}
+ExecStop=-{DOCKER} stop {unit}
+Restart=always
+RestartSec=5
+TimeoutStartSec=900
+
+[Install]
+WantedBy=multi-user.target
+""",
+        "0644",
+    )
+    return f"{unit}.service"
+
+
+def _docker_prelude(image: str) -> str:
+    """docker and the ECR credential helper before the first pull. First boot installs both, but a rollout
+    applies only the files of a changed document: an HAProxy node that got the usage service in a rollout has
+    neither until here."""
+    docker = "command -v docker >/dev/null || dnf install -y docker\nsystemctl start docker.service\n"
+    return docker + _credential_helper(image)
 
 
 def _prepare_data_disk_script(disk: DataDisk) -> str:

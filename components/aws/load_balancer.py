@@ -9,9 +9,12 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws.node import ClusterNode, NodeContext, NodeSpec, place
+from components.aws.placement import AwsPlacement
+from components.docker.usage_image import usage_in_image
 from components.model import sizing
 from components.model.haproxy import ADMIN_PORT
 from components.model.topology import HealthProbe, LoadBalancer, Role, Topology
+from components.model.usage import UsageService
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,11 @@ class FilerLoadBalancerArgs:
     haproxy_instance_profile: pulumi.Input[str] | None
     # The S3 gateway's address when S3 is enabled: the NLB also forwards the S3 port to it.
     s3_target_ip: pulumi.Input[str] | None
+    # Where the usage service beside each HAProxy finds its files (the stack's placement).
+    placement: AwsPlacement
+    # What the first HAProxy instance waits for: every filer's NodeReady, since the usage service beside it is
+    # ready only once it has read the filers' metadata stream (in a new stack the filers come up later).
+    after: tuple[pulumi.Resource, ...] = ()
 
 
 class FilerLoadBalancer(pulumi.ComponentResource):
@@ -36,6 +44,7 @@ class FilerLoadBalancer(pulumi.ComponentResource):
     """
 
     nodes: dict[str, ClusterNode]
+    usage: dict[str, UsageService]
     dns_name: pulumi.Output[str]
     filer_url: pulumi.Output[str]
     s3_endpoint: pulumi.Output[str] | None
@@ -50,7 +59,8 @@ class FilerLoadBalancer(pulumi.ComponentResource):
             root_disk_gib=sizing.LOAD_BALANCER.disk_gib,
         )
         lbs = args.topology.load_balancers
-        self.nodes = place(self, lbs, [spec] * len(lbs), args.context)
+        self.usage = {lb.name: usage_in_image(args.topology, lb, args.placement) for lb in lbs}
+        self.nodes = place(self, lbs, [spec] * len(lbs), args.context, after=args.after, usage=self.usage)
         self._nlb = aws.lb.LoadBalancer(
             f"{name}-nlb",
             internal=True,

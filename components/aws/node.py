@@ -29,11 +29,15 @@ from components.model.config import InstanceSettings
 from components.model.metadata_backup import MetadataBackup
 from components.model.refs import Ref, refs_in
 from components.model.topology import Job, LoadBalancer, Service, Topology
+from components.model.usage import UsageService
 from components.model.version import SEAWEEDFS_IMAGE
 from components.rollout.resource import NodeReady, RolloutPlan, plan_node
 
 DATA_DEVICE = "/dev/sdf"  # only the attachment's name: the node finds the disk by volume id
 DNS_TTL_SECONDS = 60
+# An HAProxy node's document holds the usage service's unit beside HAProxy's and no longer fits a standard
+# parameter's 4 KB; an advanced one holds 8 KB (docs/decisions/2026-12-07-usage-on-tier-nodes.md).
+PARAMETER_LIMITS = {"Standard": 4096, "Advanced": 8192}
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,8 @@ class NodeContext:
     boot_after: Sequence[pulumi.Resource]
     # The weed image (prod: the registry's reference by digest, known once the lookup found it there).
     image: pulumi.Input[str] = SEAWEEDFS_IMAGE
+    # The usage service's image beside each HAProxy (prod: pushed to the stack's registry, by digest).
+    usage_image: pulumi.Input[str] = ""
     # node name -> host:port of every master, for the masters' and volume servers' health gates
     masters: Mapping[str, str] = field(default_factory=dict)
     # A NodeReady covers the instance's boot: packages, the image pull, the first start.
@@ -103,6 +109,8 @@ class ClusterNodeArgs:
     after: tuple[pulumi.Resource, ...] = ()
     # Timers this node runs (the metadata backup, on one filer).
     scheduled: tuple[MetadataBackup, ...] = ()
+    # The usage service beside an HAProxy node.
+    usage: UsageService | None = None
 
 
 def zone_index(model: Service | LoadBalancer, zones: Sequence[str]) -> int:
@@ -178,7 +186,7 @@ class ClusterNode(pulumi.ComponentResource):
         """Ready once this instance passes the node's health gate: the next node's instance waits for it."""
         return NodeReady(
             f"{name}-ready",
-            plan_json=self.instance.id.apply(lambda instance_id: _ready_plan(args.model, args.context, instance_id)),
+            plan_json=self.instance.id.apply(lambda instance_id: _ready_plan(args, instance_id)),
             masters_json=json.dumps(dict(args.context.masters), sort_keys=True),
             opts=pulumi.ResourceOptions(parent=self, depends_on=after),
         )
@@ -192,6 +200,7 @@ class ClusterNode(pulumi.ComponentResource):
             name=node_parameter_name(args.context.stack, args.model.name),
             type="String",
             value=document,
+            tier=parameter_tier(args),
             description=f"aegis-storage {args.context.stack}: what {args.model.name} runs (no secret in it)",
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.context.documents_after)),
         )
@@ -255,7 +264,7 @@ class ClusterNode(pulumi.ComponentResource):
     def _document(args: ClusterNodeArgs, volume: aws.ebs.Volume | None) -> pulumi.Output[str]:
         model, ctx = args.model, args.context
         # Only the values this node uses, so a node never waits for (or is replaced by) another's value.
-        used = {ref for text in node_texts(model, args.jobs, args.scheduled) for ref in refs_in(text)}
+        used = {ref for text in node_texts(model, args.jobs, args.scheduled, args.usage) for ref in refs_in(text)}
         refs = tuple(ref for ref in ctx.values if ref in used)
         volume_id = volume.id if volume is not None else ""
         data_dir = model.data_dir if isinstance(model, Service) else ""
@@ -269,17 +278,30 @@ class ClusterNode(pulumi.ComponentResource):
                 jobs=args.jobs,
                 image=resolved[1],
                 scheduled=args.scheduled,
+                usage=args.usage,
             )
             return encode_document(document)
 
-        # HAProxy nodes run the distribution's package: only weed nodes wait for the image.
-        image = ctx.image if isinstance(model, Service) else ""
+        # HAProxy runs the distribution's package: an HAProxy node waits only for the usage service's image.
+        image = ctx.image if isinstance(model, Service) else ctx.usage_image if args.usage else ""
         return pulumi.Output.all(volume_id, image, *(ctx.values[ref] for ref in refs)).apply(render)
 
 
-def _ready_plan(model: Service | LoadBalancer, ctx: NodeContext, instance_id: str) -> str:
-    node = plan_node(model, "", instance_id)
+def _ready_plan(args: ClusterNodeArgs, instance_id: str) -> str:
+    node = plan_node(args.model, "", instance_id, usage_address(args.usage))
+    ctx = args.context
     return RolloutPlan(ctx.secrets.region, (node,), (), ctx.gate_timeout_seconds).to_json()
+
+
+def parameter_tier(args: ClusterNodeArgs) -> str | None:
+    """The tier of the node's document parameter: Advanced beside a usage service; otherwise the provider's
+    default (Standard), so the weed nodes' parameters stay as they are."""
+    return "Advanced" if args.usage else None
+
+
+def usage_address(usage: UsageService | None) -> str:
+    """host:port of the usage service beside an HAProxy, as its node reaches it; "" for a node without one."""
+    return f"{usage.host}:{usage.port}" if usage else ""
 
 
 @dataclass(frozen=True)
@@ -309,16 +331,18 @@ def place(
     jobs: tuple[Job, ...] = (),
     after: tuple[pulumi.Resource, ...] = (),
     scheduled: Sequence[MetadataBackup] = (),
+    usage: Mapping[str, UsageService] | None = None,
 ) -> dict[str, ClusterNode]:
     """One ClusterNode per service, children of `parent`, named after the model's node names; the first
     instance waits for `after`, each later one for the one before it to be ready (see the module docstring).
-    Each of `scheduled` goes to the node it names."""
+    Each of `scheduled` goes to the node it names, each of `usage` to the HAProxy node it is keyed by."""
     nodes: dict[str, ClusterNode] = {}
     for service, spec in zip(services, specs, strict=True):
         timers = tuple(s for s in scheduled if s.node == service.name)
+        beside = (usage or {}).get(service.name)
         node = ClusterNode(
             service.name,
-            ClusterNodeArgs(model=service, spec=spec, context=context, jobs=jobs, after=after, scheduled=timers),
+            ClusterNodeArgs(service, spec, context, jobs=jobs, after=after, scheduled=timers, usage=beside),
             opts=pulumi.ResourceOptions(parent=parent),
         )
         nodes[service.name] = node

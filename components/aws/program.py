@@ -19,11 +19,12 @@ from components.aws.load_balancer import FilerLoadBalancer, FilerLoadBalancerArg
 from components.aws.masters import MasterQuorum
 from components.aws.metadata_backup import MetadataBackupBucket, MetadataBackupBucketArgs
 from components.aws.network import Network, NetworkArgs
-from components.aws.node import Ami, ClusterNode, NodeContext, RoleArgs
-from components.aws.placement import prod_topology
+from components.aws.node import Ami, ClusterNode, NodeContext, RoleArgs, usage_address
+from components.aws.placement import AwsPlacement, prod_topology
 from components.aws.registry import ImageRegistry, ImageRegistryArgs
 from components.aws.s3_gateway import S3Gateway
 from components.aws.security import SecretAccess, SecretAccessArgs, SecurityGroups, SecurityGroupsArgs, Tier
+from components.aws.usage_image import UsageImage, UsageImageArgs
 from components.aws.volumes import VolumeServers
 from components.model.config import AwsStackConfig, DatabaseMode
 from components.model.refs import Ref
@@ -56,9 +57,10 @@ def _metadata_and_secrets(
     groups: SecurityGroups,
     secrets: ClusterSecrets,
     registry: ImageRegistry,
+    usage: UsageImage,
 ) -> tuple[MetadataDatabase, SecretAccess]:
     """The filers' PostgreSQL, and every secret (its password included) in SSM for the nodes to read, with
-    the nodes' roles (which also pull the weed image from the stack's registry)."""
+    the nodes' roles (which also pull the weed image, or on HAProxy nodes the usage image, from the registry)."""
     database = MetadataDatabase(
         "metadata-db",
         MetadataDatabaseArgs(
@@ -77,6 +79,7 @@ def _metadata_and_secrets(
             topology=topology,
             values={**secrets.values, Ref.DB_PASSWORD: database.password},
             image_repository_arn=registry.repository_arn,
+            usage_repository_arn=usage.repository_arn,
         ),
     )
     return database, access
@@ -89,6 +92,7 @@ def _node_context(
     database: MetadataDatabase,
     access: SecretAccess,
     registry: ImageRegistry,
+    usage: UsageImage,
     guard: pulumi.Resource,
 ) -> NodeContext:
     return NodeContext(
@@ -102,6 +106,7 @@ def _node_context(
         # A node boots only once its zone's NAT route exists: SSM, ECR and dnf are all behind it.
         boot_after=[access, *network.egress],
         image=registry.image,
+        usage_image=usage.image,
         masters={m.name: m.http_address for m in topology.of(Role.MASTER)},
         documents_after=[guard],
     )
@@ -118,9 +123,10 @@ def deploy_aws(cfg: AwsStackConfig) -> dict[str, Any]:
         "sg", SecurityGroupsArgs(cfg.stack, aws_cfg.network, aws_cfg.database, topology, vpc_id=network.vpc_id)
     )
     registry = ImageRegistry("image", ImageRegistryArgs(stack=cfg.stack, digest=cfg.seaweedfs_image_digest))
-    database, access = _metadata_and_secrets(cfg, topology, network, groups, secrets, registry)
+    usage = UsageImage("usage-image", UsageImageArgs(stack=cfg.stack, seaweedfs_image=registry.image))
+    database, access = _metadata_and_secrets(cfg, topology, network, groups, secrets, registry, usage)
     context, backup = _with_metadata_backup(
-        cfg, access, _node_context(cfg, topology, network, database, access, registry, guard)
+        cfg, access, _node_context(cfg, topology, network, database, access, registry, usage, guard)
     )
 
     def role_args(tier: Tier) -> RoleArgs:
@@ -146,10 +152,12 @@ def deploy_aws(cfg: AwsStackConfig) -> dict[str, Any]:
             haproxy_security_group_id=groups.ids[Tier.LB],
             haproxy_instance_profile=access.profiles.get(Tier.LB),
             s3_target_ip=gateway.private_ip if gateway else None,
+            placement=AwsPlacement(aws_cfg.network.dns_zone_name),
+            after=filers_ready,
         ),
     )
     nodes = {**masters.nodes, **volumes.nodes, **filers.nodes, **(gateway.nodes if gateway else {}), **balancer.nodes}
-    rollout = _rollout(cfg, topology, nodes)
+    rollout = _rollout(cfg, topology, nodes, balancer)
     outputs = stack_outputs(
         cfg,
         topology,
@@ -180,10 +188,16 @@ def _with_metadata_backup(
     return replace(context, values={**context.values, Ref.METADATA_BACKUP_URL: bucket.url}), bucket
 
 
-def _rollout(cfg: AwsStackConfig, topology: Topology, nodes: dict[str, ClusterNode]) -> StackRollout:
-    """Each node's document digest and instance, for the rollout that starts once every node exists."""
+def _rollout(
+    cfg: AwsStackConfig, topology: Topology, nodes: dict[str, ClusterNode], balancer: FilerLoadBalancer
+) -> StackRollout:
+    """Each node's document digest and instance, for the rollout that starts once every node exists; an HAProxy
+    node is ready once the usage service beside it is too."""
     models = {m.name: m for m in (*topology.services, *topology.load_balancers)}
-    targets = {name: RolloutTarget(models[name], node.fingerprint, node.instance.id) for name, node in nodes.items()}
+    targets = {
+        name: RolloutTarget(models[name], node.fingerprint, node.instance.id, usage_address(balancer.usage.get(name)))
+        for name, node in nodes.items()
+    }
     args = StackRolloutArgs(
         region=cfg.aws.network.region,
         version=cfg.seaweedfs_version,

@@ -6,7 +6,8 @@ else gets in. Tiers are `nlb` (the internal Network Load Balancer), `lb` (HAProx
 
 - AEGIS orchestrators (their security group and/or CIDRs) reach the NLB on the filer LB port, only.
 - The NLB reaches HAProxy on the LB port and on its health port (the NLB target check); HAProxy
-  reaches the filers' HTTP port.
+  reaches the filers' HTTP port, and the usage service beside it their gRPC port too (`weed filer.meta.tail`
+  reads the metadata stream over gRPC).
 - Filers reach masters (HTTP+gRPC), volume servers (HTTP+gRPC: chunk reads and writes), the database,
   and each other's gRPC (metadata subscription).
 - Volume servers reach masters (HTTP+gRPC: heartbeats) and each other (HTTP+gRPC: replication).
@@ -112,6 +113,7 @@ def ingress_matrix(network: NetworkSettings, database: DatabaseSettings, topolog
         allow(Tier.NLB, [lb_port], SourceKind.CIDR, cidr, "AEGIS orchestrators to the filer load balancer")
     between(Tier.LB, [lb_port, lb_health], Tier.NLB, "NLB to HAProxy (traffic and target health check)")
     between(Tier.FILER, [Role.FILER.http_port], Tier.LB, "HAProxy to the filers")
+    between(Tier.FILER, [Role.FILER.grpc_port], Tier.LB, "usage service to the filers' metadata stream")
     _admin_frontend_rules(between, allow, network.operator_cidrs)
 
     between(Tier.MASTER, both(Role.MASTER), Tier.FILER, "filers to masters")
@@ -254,6 +256,8 @@ class SecretAccessArgs:
     values: Mapping[Ref, pulumi.Input[str]]
     # The weed image's ECR repository (components/aws/registry.py): every tier but HAProxy pulls from it.
     image_repository_arn: pulumi.Input[str] | None = None
+    # The usage image's (components/aws/usage_image.py): the HAProxy nodes pull from it.
+    usage_repository_arn: pulumi.Input[str] | None = None
 
 
 class SecretAccess(pulumi.ComponentResource):
@@ -320,11 +324,12 @@ class SecretAccess(pulumi.ComponentResource):
         )
         self.roles[tier] = role.name
         self._node_document_access(name, args, tier, role)
-        if args.image_repository_arn is not None and tier is not Tier.LB:
+        repository = args.usage_repository_arn if tier is Tier.LB else args.image_repository_arn
+        if repository is not None:
             aws.iam.RolePolicy(
                 f"{name}-{tier.value}-pull-image",
                 role=role.id,
-                policy=pulumi.Output.json_dumps(pulumi.Output.from_input(args.image_repository_arn).apply(pull_policy)),
+                policy=pulumi.Output.json_dumps(pulumi.Output.from_input(repository).apply(pull_policy)),
                 opts=child,
             )
         if not parameter_arns:

@@ -47,12 +47,18 @@ def build_args(seaweedfs: pulumi.Input[str]) -> dict[str, pulumi.Input[str]]:
     }
 
 
-def usage_content_tag(seaweedfs: str) -> str:
-    """A digest of everything that goes into the image: a changed service, weed or Dockerfile gets a new tag."""
-    digest = hashlib.sha256(f"{USAGE_PYTHON_IMAGE}\n{seaweedfs}\n{USAGE_CODE_DIR}\n{USAGE_WEED}\n".encode())
+def _files_digest() -> str:
+    """A digest of the Dockerfile and the files it copies."""
+    digest = hashlib.sha256()
     for name, path in [("Dockerfile", USAGE_DOCKERFILE), *_sources()]:
         digest.update(name.encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:16]
+    return digest.hexdigest()
+
+
+def usage_content_tag(seaweedfs: str) -> str:
+    """A digest of everything that goes into the image: a changed service, weed or Dockerfile gets a new tag."""
+    inputs = f"{USAGE_PYTHON_IMAGE}\n{seaweedfs}\n{USAGE_CODE_DIR}\n{USAGE_WEED}\n{_files_digest()}\n"
+    return hashlib.sha256(inputs.encode()).hexdigest()[:16]
 
 
 def usage_image_tag(seaweedfs: str) -> str:
@@ -61,10 +67,10 @@ def usage_image_tag(seaweedfs: str) -> str:
     return f"aegis-usage:{usage_content_tag(seaweedfs)}"
 
 
-def build_context(seaweedfs: str, root: Path = BUILD_DIR) -> Path:
-    """The build context: a copy of the files the Dockerfile copies, in a directory named after the content tag
+def build_context(root: Path = BUILD_DIR) -> Path:
+    """The build context: a copy of the files the Dockerfile copies, in a directory named after their digest
     (so a path always means the same files), with fixed modes (the provider's context digest reads them)."""
-    directory = root / f"usage-image-{usage_content_tag(seaweedfs)}"
+    directory = root / f"usage-image-{_files_digest()[:16]}"
     for name, source in _sources():
         target = directory / name
         content = source.read_bytes()
@@ -75,10 +81,10 @@ def build_context(seaweedfs: str, root: Path = BUILD_DIR) -> Path:
     return directory
 
 
-def usage_build(seaweedfs: str, *, platform: str | None = None) -> docker.DockerBuildArgs:
+def usage_build(seaweedfs: pulumi.Input[str], *, platform: str | None = None) -> docker.DockerBuildArgs:
     """How to build the image for a stack whose SeaweedFS image is `seaweedfs`."""
     return docker.DockerBuildArgs(
-        context=str(build_context(seaweedfs)),
+        context=str(build_context()),
         dockerfile=str(USAGE_DOCKERFILE),
         args=build_args(seaweedfs),
         platform=platform,

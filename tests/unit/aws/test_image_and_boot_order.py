@@ -36,24 +36,27 @@ def test_every_weed_node_runs_the_registry_image_by_digest_and_never_docker_hub(
 def test_the_image_reference_waits_for_the_registry_lookup_of_the_pinned_digest(prod: Run):
     (lookup,) = [args for token, args in prod.run.invokes if token == "aws:ecr/getImage:getImage"]
     assert lookup["imageDigest"] == IMAGE.split("@")[1]
-    (repository,) = prod.run.of_type("aws:ecr/repository:Repository")
+    (repository,) = [r for r in prod.run.of_type("aws:ecr/repository:Repository") if r.name == "image"]
     assert repository.inputs["imageTagMutability"] == "IMMUTABLE"
 
 
-def test_weed_nodes_may_pull_from_the_repository_and_haproxy_nodes_need_not(prod: Run):
+def test_weed_nodes_may_pull_from_the_repository_and_haproxy_nodes_from_the_usage_one(prod: Run):
     policies = {r.name: json.loads(r.inputs["policy"]) for r in prod.run.of_type("aws:iam/rolePolicy:RolePolicy")}
     pulls = {name.removeprefix("secrets-").removesuffix("-pull-image") for name in policies if "pull-image" in name}
-    assert pulls == {"master", "volume", "filer", "s3"}
+    assert pulls == {"master", "volume", "filer", "s3", "lb"}
+    lb = policies["secrets-lb-pull-image"]["Statement"]
+    assert lb[1]["Resource"].endswith(":repository/aegis-storage/prod/usage")
     statements = policies["secrets-volume-pull-image"]["Statement"]
     assert statements[0] == {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"}
     assert set(statements[1]["Action"]) >= {"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}
     assert statements[1]["Resource"].endswith(":repository/aegis-storage/prod/seaweedfs")
 
 
-def test_haproxy_nodes_install_the_distributions_package_and_pull_no_image(prod: Run):
+def test_haproxy_nodes_install_the_distributions_package_and_pull_only_the_usage_image(prod: Run):
     for node in ("lb-0", "lb-1"):
-        assert ["dnf", "install", "-y", "haproxy"] in prod.document(node)["runcmd"]
-        assert "dkr.ecr" not in json.dumps(prod.document(node))
+        assert ["dnf", "install", "-y", "haproxy", "docker", ECR_HELPER_PACKAGE] in prod.document(node)["runcmd"]
+        text = json.dumps(prod.document(node))
+        assert "aegis-storage/prod/seaweedfs" not in text and "aegis-storage/prod/usage@sha256:" in text
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from components.aws.placement import prod_topology
+from components.aws.security import SourceKind
 from components.model import sizing
 from tests.support import stack_configs
 from tests.support.prod_ingress import PROD_MATRIX
@@ -30,6 +31,9 @@ from tests.support.prod_program import (
 )
 from tests.support.pulumi_harness import RecordingMonitor, Registration, run_program
 from tests.support.stack_configs import PROD, REGION
+
+# The design plus the usage service beside each HAProxy, which reads the filers' metadata stream over gRPC.
+DESIGNED = PROD_MATRIX | {("filer", 18888, SourceKind.TIER, "lb")}
 
 ZONES = {"us-east-1a", "us-east-1b", "us-east-1c"}
 
@@ -139,7 +143,7 @@ def _ingress(run: Run) -> set[tuple[str, int, Any, str]]:
 
 
 def test_security_group_ingress_is_exactly_the_matrix(prod: Run) -> None:
-    assert _ingress(prod) == {(tier, port, kind.value, source) for tier, port, kind, source in PROD_MATRIX}
+    assert _ingress(prod) == {(tier, port, kind.value, source) for tier, port, kind, source in DESIGNED}
     for rule in prod.run.of_type(INGRESS):
         assert rule.inputs.get("cidrIpv4") != "0.0.0.0/0"
         assert rule.inputs.get("cidrIpv6") != "::/0"

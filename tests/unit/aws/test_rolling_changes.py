@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from components.aws.bootstrap import decode_document, node_parameter_name
+from components.aws.node import PARAMETER_LIMITS
 from components.model.rollout import NODE_APPLY_SCRIPT
 from components.model.version import SEAWEEDFS_VERSION, registry_image
 from components.rollout.resource import RolloutPlan, _NodeReadyProvider, _RolloutRunProvider
@@ -18,6 +19,8 @@ from tests.support.prod_program import INSTANCE, REPOSITORY_URL, SSM, Run, execu
 DYNAMIC = "pulumi-python:dynamic:Resource"
 MASTERS = {"master-0", "master-1", "master-2"}
 WEED_NODES = MASTERS | {"volume-0", "volume-1", "volume-2", "filer-0", "filer-1", "filer-2", "s3-0"}
+# The usage image beside each HAProxy carries the release's weed: a release change rebuilds it.
+TIER_NODES = {"lb-0", "lb-1"}
 NEXT_DIGEST = "sha256:" + "49" * 32  # a release not pinned in version.py comes with its digest
 
 
@@ -57,7 +60,7 @@ def test_a_flag_or_release_change_leaves_every_instance_as_it_is(runs: dict[str,
         assert changed[name] == inputs, name
 
 
-@pytest.mark.parametrize(("change", "nodes"), [("flag", MASTERS), ("version", WEED_NODES)])
+@pytest.mark.parametrize(("change", "nodes"), [("flag", MASTERS), ("version", WEED_NODES | TIER_NODES)])
 def test_it_changes_the_node_documents_and_the_rollout_plan_instead(runs: dict[str, Run], change: str, nodes: set):
     base, changed = documents(runs["base"]), documents(runs[change])
     assert {name for name in base if base[name] != changed[name]} == nodes
@@ -84,18 +87,23 @@ def test_user_data_is_the_bootstrap_that_reads_the_nodes_own_parameter(runs: dic
         user_data = inputs["userData"]
         assert NODE_APPLY_SCRIPT in user_data and json.dumps(node_parameter_name("prod", name)) in user_data
         assert "weed" not in user_data and "haproxy" not in user_data, name
-    for value in documents(runs["base"]).values():
-        assert len(value) <= 4096  # a standard SSM parameter
+    for parameter in (p for p in runs["base"].run.of_type(SSM) if p.name.endswith("-config")):
+        # Each document fits the tier its parameter gets (no tier: the provider's default, Standard).
+        tier = parameter.inputs.get("tier", "Standard")
+        assert len(parameter.inputs["value"]) <= PARAMETER_LIMITS[tier], parameter.name
+        assert tier == ("Advanced" if parameter.name.startswith("lb-") else "Standard"), parameter.name
 
 
 def test_instances_of_a_tier_are_replaced_one_at_a_time(runs: dict[str, Run]):
     run = runs["base"]
     ready = {r.urn: r.name.removesuffix("-ready") for r in run.run.of_type(DYNAMIC) if r.name.endswith("-ready")}
+    # The first HAProxy waits for every filer: the usage service beside it is ready once it read their stream.
+    first = {"lb": ["filer-0", "filer-1", "filer-2"]}
     for tier in ("master", "volume", "filer", "lb"):
         chain = run.instances(f"{tier}-")
         for before, instance in zip([None, *chain], chain, strict=False):
-            waits_for = [ready[urn] for urn in instance.dependencies if urn in ready]
-            assert waits_for == ([before.name] if before else []), instance.name
+            waits_for = sorted(ready[urn] for urn in instance.dependencies if urn in ready)
+            assert waits_for == ([before.name] if before else first.get(tier, [])), instance.name
 
 
 def test_a_release_below_the_running_one_is_refused_at_check_unless_downgrades_are_allowed(runs: dict[str, Run]):
