@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from benchmarks import aegis_delete, filer_failover, leader_failover, probe, suite
+from benchmarks import aegis_delete, filer_failover, leader_failover, loadgen, probe, suite
 from benchmarks.core import (
     SLACK,
     Budget,
@@ -302,3 +305,54 @@ def test_probe_figures_state_their_resolution_and_take_one_value_each():
     assert list(values.values()) == pytest.approx([0.5, 0.5, 1.0, 0.0, 0.0])
     logged = probe.summary("write", write)
     assert logged == "write: 3 probes, 1 failed (ReadTimeout 1), longest gap 0.500s, total 0.500s"
+
+
+def test_the_load_generator_sends_the_query_form_encoded_as_aegis_does():
+    request = loadgen.get_request("127.0.0.1", 8888, "/dir/status", {"path": "/aegis/volumes/t/v"})
+    assert request == (
+        b"GET /dir/status?path=%2Faegis%2Fvolumes%2Ft%2Fv HTTP/1.1\r\nhost: 127.0.0.1:8888\r\n"
+        b"accept: application/json\r\n\r\n"
+    )
+
+
+def test_an_answer_is_complete_at_its_content_length_and_says_when_the_server_closes():
+    head = b"HTTP/1.1 404 Not Found\r\nContent-Length: 5\r\nConnection: close\r\n\r\n"
+    assert loadgen.answer_length(head[:-2]) is None
+    assert loadgen.answer_length(head + b"no") == (404, len(head) + 5, True)
+    assert loadgen.answer_length(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n") == (200, 38, False)
+
+
+def test_percentiles_interpolate_and_a_single_value_is_its_own():
+    assert loadgen.percentile(list(range(1, 102)), 50) == 51
+    assert loadgen.percentile(list(range(1, 102)), 99) == pytest.approx(100)
+    assert loadgen.percentile([3.0], 99) == 3.0
+
+
+class _Ok(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, format, *args):
+        pass
+
+
+def test_a_worker_answers_every_request_on_its_keep_alive_connections_and_counts_from_the_due_time():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        start = time.monotonic() + 0.05
+        due = [start + i * 0.002 for i in range(50)]
+        request = loadgen.get_request("127.0.0.1", server.server_port, "/x")
+        result = loadgen.run_worker(("127.0.0.1", server.server_port), [request], due, connections=2)
+    finally:
+        server.shutdown()
+    assert result.statuses == {200: 50}
+    assert (result.failed, result.unanswered, result.reconnects) == (0, 0, 0)
+    assert len(result.latencies_ms) == 50 and min(result.latencies_ms) > 0
+    assert result.last_answer >= due[-1]
