@@ -74,7 +74,6 @@ class UsageImage(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.repository_arn = repository.arn
-        # The provider reports the pushed digest; a run that pushed nothing (Pulumi's mocks) has only the tag,
-        # which names the same content.
-        self.image = pulumi.Output.all(built.repo_digest, built.image_name).apply(lambda v: v[0] or v[1])
+        # The digest the push reported: a node never pulls by the mutable tag.
+        self.image = built.repo_digest
         self.register_outputs({"repository_arn": self.repository_arn, "image": self.image})

@@ -23,6 +23,8 @@ PROD_MATRIX: set[tuple[str, int, SourceKind, str]] = {
     ("lb", 8404, T, "nlb"),
     ("lb", 8404, C, MONITORING),
     ("filer", 8888, T, "lb"),
+    # The usage service beside each HAProxy tails the filers' metadata stream (gRPC).
+    ("filer", 18888, T, "lb"),
     ("filer", 18888, T, "filer"),
     ("filer", 8888, T, "s3"),
     ("filer", 18888, T, "s3"),

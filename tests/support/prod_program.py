@@ -7,6 +7,8 @@ The constants are the mocked data-source results and computed outputs, so tests 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shlex
 from typing import Any
 
@@ -23,6 +25,9 @@ DIGEST = SEAWEEDFS_IMAGE_DIGESTS[SEAWEEDFS_VERSION]
 REGISTRY = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
 REPOSITORY_URL = f"{REGISTRY}/aegis-storage/prod/seaweedfs"
 IMAGE = f"{REPOSITORY_URL}@{DIGEST}"  # what every weed node runs, as the registry's lookup finds it
+USAGE_REPOSITORY_URL = f"{REGISTRY}/aegis-storage/prod/usage"
+USAGE_REPOSITORY_ARN = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/aegis-storage/prod/usage"
+DOCKER_IMAGE = "docker:index/image:Image"
 CALLS = {
     "aws:ec2/getAmi:getAmi": {"id": AMI, "architecture": "x86_64"},
     "aws:ecr/getImage:getImage": {"imageDigest": DIGEST},
@@ -78,10 +83,18 @@ class Run:
         return command[command.index(IMAGE) + 1 :]
 
 
+def usage_repo_digest(inputs: dict[str, Any]) -> str:
+    """What the Docker provider reports after a push, made from what was built: a changed build, a new digest."""
+    built = json.dumps([inputs.get("imageName"), inputs.get("build", {}).get("args")], sort_keys=True)
+    return f"{USAGE_REPOSITORY_URL}@sha256:{hashlib.sha256(built.encode()).hexdigest()}"
+
+
 def computed_outputs(type_: str, name: str, addresses: dict[str, str]) -> dict[str, Any]:
     """What AWS computes and the program reads, so the mocks can show where each value flows."""
     if type_ == ENI:
         return {"privateIp": addresses.setdefault(name, f"10.40.{len(addresses)}.10")}
+    if type_ == "aws:ecr/repository:Repository" and name == "usage-image":
+        return {"repositoryUrl": USAGE_REPOSITORY_URL, "arn": USAGE_REPOSITORY_ARN, "registryId": ACCOUNT}
     return {
         "aws:route53/zone:Zone": {"zoneId": "Z0PRIVATEZONE"},
         "aws:lb/loadBalancer:LoadBalancer": {
@@ -113,6 +126,8 @@ def execute(secret_keys: tuple[str, ...] = (), **overrides: Any) -> Run:
 
     def with_computed(self: RecordingMocks, args: Any) -> tuple[str, dict[str, Any]]:
         id_, outputs = new_resource(self, args)
+        if args.typ == DOCKER_IMAGE:  # the provider's answer after a push
+            outputs = {**outputs, "repoDigest": usage_repo_digest(dict(args.inputs))}
         return id_, {**outputs, **computed_outputs(args.typ, args.name, addresses)}
 
     def recording(self: RecordingMonitor, request: Any) -> Any:

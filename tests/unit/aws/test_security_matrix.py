@@ -16,7 +16,7 @@ from components.model.topology import LoadBalancer
 from tests.support.prod_ingress import MONITORING, OPERATORS, ORCHESTRATORS, PROD_MATRIX, C, G
 
 # The design plus the usage service beside each HAProxy, which reads the filers' metadata stream over gRPC.
-DESIGNED = PROD_MATRIX | {("filer", 18888, SourceKind.TIER, "lb")}
+
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -41,7 +41,7 @@ def triples(rules: list[Rule]) -> set[tuple[str, int, SourceKind, str]]:
 def test_prod_matrix_is_exactly_the_designed_one() -> None:
     rules = matrix()
     assert len(rules) == len(triples(rules)), "duplicate rules"
-    assert triples(rules) == DESIGNED
+    assert triples(rules) == PROD_MATRIX
     assert all(rule.description for rule in rules)
 
 
@@ -68,19 +68,21 @@ def test_without_s3_nothing_listens_on_the_s3_port_and_operators_get_only_the_ad
     assert Tier.S3 not in tiers(cfg.aws.database, topology)
     assert not [r for r in rules if r.port == 8333 or r.source == "s3" or r.tier is Tier.S3]
     assert {(r.tier, r.port) for r in rules if r.source == OPERATORS} == {(Tier.NLB, ADMIN_PORT)}
-    assert triples(rules) == {t for t in DESIGNED if t[1] not in {8333, 9327} and t[3] != "s3"}
+    assert triples(rules) == {t for t in PROD_MATRIX if t[1] not in {8333, 9327} and t[3] != "s3"}
 
 
 def test_external_database_has_no_database_group() -> None:
     cfg = prod_config(databaseMode="external", databaseHost="pg.internal", databasePassword="x")
     topology = prod_topology(cfg)
     assert Tier.DB not in tiers(cfg.aws.database, topology)
-    assert triples(ingress_matrix(cfg.aws.network, cfg.aws.database, topology)) == {t for t in DESIGNED if t[0] != "db"}
+    assert triples(ingress_matrix(cfg.aws.network, cfg.aws.database, topology)) == {
+        t for t in PROD_MATRIX if t[0] != "db"
+    }
 
 
 def test_without_monitoring_no_metrics_or_stats_port_is_open() -> None:
     rules = matrix(monitoringCidrs=[])
-    assert triples(rules) == {t for t in DESIGNED if t[3] != MONITORING}
+    assert triples(rules) == {t for t in PROD_MATRIX if t[3] != MONITORING}
     assert not [r for r in rules if r.port in {9324, 9325, 9326, 9327} or (r.tier is Tier.LB and r.source_kind is C)]
 
 
