@@ -162,8 +162,10 @@ class UsageIndex:
         """A directory created, or moved here with the files `moved` (relative paths -> sizes)."""
         where = split_volume(path)
         if where is not None:
+            # A directory anywhere in the volume means the volume directory exists: a rename into a volume that
+            # was never created makes the filer create it without an event of its own.
             entry = self._volume(where[0])
-            if not where[1] and entry.tombstones.get("", -1) < ts:
+            if entry.tombstones.get("", -1) < ts:
                 entry.exists = True
         for rel, size in moved.items():
             self._put(f"{path}/{rel}" if rel else path, size, ts)

@@ -154,3 +154,15 @@ def test_volume_of_accepts_exactly_a_volume() -> None:
 def test_time_ago_resumes_a_margin_before_the_checkpoint() -> None:
     assert time_ago(0) == "87600h"
     assert time_ago(int(1000e9), now_s=1100.0) == "160s"
+
+
+def test_a_directory_moved_into_a_volume_never_created_makes_the_volume_exist():
+    # The filer creates the missing volume directory for the rename without an event of its own.
+    changes = [
+        put(1, f"{V}1/d/e/a", 0),
+        delete(2, f"{V}1/d/e", is_dir=True),
+        move(3, f"{V}1/d", f"{V}0/d", is_dir=True),
+    ]
+    assert usage(changes, f"{V}0") == {"TotalSize": 0, "FileCount": 0}
+    assert usage([*changes, delete(4, f"{V}0", is_dir=True)], f"{V}0") is None
+    assert usage([delete(4, f"{V}0", is_dir=True), *changes], f"{V}0") is None  # replayed after the delete
