@@ -28,7 +28,8 @@ class UsageService:
     python: str
 
     port = USAGE_PORT
-    # 200 once it listens (HAProxy's check is a plain connect); the body says "ok" once it has caught up.
+    # 200 "ok" only once caught up and while its metadata stream is current, else 503 and why: HAProxy's check
+    # of the `usage` backend, so a service catching up or lagging is not asked AEGIS's usage calls.
     health = HealthProbe("/healthz", USAGE_PORT)
 
     @property

@@ -9,5 +9,7 @@ from the last event instead of walking the filer.
 - `events.py`: the stream's JSON objects turned into `Change`s (pure).
 - `quotas.py`: where quotas live in the filer, and the read-only rules over-quota volumes get (pure).
 - `service.py`: the running service: one tail per filer, the checkpoint, the enforcement loop.
-- `server.py`: the HTTP side (`GET /dir/status`, `POST /quota`, `/healthz`).
+- `freshness.py`: the heartbeats that tell caught up, current and lagging apart (pure).
+- `tenants.py`: usage per tenant and its growth over the last hour (pure).
+- `server.py`: the HTTP side (`GET /dir/status`, `POST /quota`, `/healthz`, `GET /tenants`).
 """

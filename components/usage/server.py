@@ -1,8 +1,10 @@
-"""The usage service's HTTP side: AEGIS's `GET /dir/status` and `POST /quota`, as the tier routes them here."""
+"""The usage service's HTTP side: AEGIS's `GET /dir/status` and `POST /quota`, as the tier routes them here, and
+`GET /tenants` for operators (the tier's admin port passes its `/.usage/tenants` here unchanged)."""
 
 from __future__ import annotations
 
 import json
+import sys
 from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -11,9 +13,11 @@ from urllib.parse import parse_qs, urlsplit
 from components.usage.quotas import QUOTA_HEADER, quota_file, volume_of
 from components.usage.service import Settings, State, any_filer
 
-NOT_READY = "usage not ready: the usage service is catching up; AEGIS reads this 404 as 0"
+# One answer while catching up and while lagging: AEGIS reads 404 as 0, and any other error status fails its write.
+NOT_READY = "usage not ready: the usage service is catching up or its metadata stream lags; AEGIS reads this 404 as 0"
 NO_VOLUME = "no such volume: nothing was ever written there; AEGIS reads this 404 as 0"
 MAX_QUOTA_BODY = 64 * 1024
+TENANTS_PATHS = ("/tenants", "/.usage/tenants")  # asked directly, and through the admin port
 
 
 def multipart_fields(content_type: str, body: bytes) -> dict[str, str]:
@@ -51,13 +55,15 @@ def handler(settings: Settings, state: State) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             url = urlsplit(self.path)
             if url.path == "/healthz":
-                return self._answer(200, "ok" if state.caught_up.is_set() else "catching up")
+                return self._answer(*state.health())
+            if url.path in TENANTS_PATHS:
+                return self._answer(200, json.dumps(state.tenants()), "application/json")
             if url.path != "/dir/status":
                 return self._answer(404, "not found")
             volume = volume_of(parse_qs(url.query).get("path", [""])[0])
             status = state.status(volume) if volume else None
             if status is None:
-                return self._answer(404, NOT_READY if not state.caught_up.is_set() else NO_VOLUME)
+                return self._answer(404, NO_VOLUME if state.ready() else NOT_READY)
             return self._answer(200, json.dumps(status), "application/json")
 
         do_HEAD = do_GET
@@ -91,7 +97,16 @@ def set_quota(settings: Settings, state: State, content_type: str, body: bytes) 
     return f"quota stored: {volume} {fields['bytes']} bytes"
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # HAProxy's check reads the status line and resets the connection, often before the body is written:
+        # a traceback per check would flood the journal. Any other error is still printed.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 def make_server(settings: Settings, state: State, bind: str, port: int) -> ThreadingHTTPServer:
-    server = ThreadingHTTPServer((bind, port), handler(settings, state))
-    server.daemon_threads = True
-    return server
+    return Server((bind, port), handler(settings, state))

@@ -4,9 +4,12 @@
   peers' events), so one live tail is enough; the service tails each filer anyway, so losing one costs
   nothing, and the index ignores the duplicates (index.py).
 - Restarts resume from `checkpoint.json` (the index, the quotas and the last event's timestamp) with
-  `-timeAgo` reaching a margin before that event, instead of walking the filer. Until the service has seen
-  the marker it wrote at start (`/aegis/volumes/.usage/sync/<node>`) come back through a stream, it has not
-  caught up, and it answers 404 like the tier did before: AEGIS reads 404 as 0 and never fails a write on it.
+  `-timeAgo` reaching a margin before that event, instead of walking the filer. Every few seconds the service
+  overwrites its marker (`/aegis/volumes/.usage/sync/<node>`) with a numbered heartbeat (freshness.py). Until
+  the first heartbeat of this start has come back through a stream it has not caught up, and once one has
+  been out for too long it is lagging (a tail died or hangs, no filer takes writes); either way it answers
+  404 like the tier did before: AEGIS reads 404 as 0 and never fails a write on it. `/healthz` answers 503
+  then, so HAProxy's check takes the service out and the tier answers AEGIS's calls itself.
 - The HTTP server is the standard library's ThreadingHTTPServer: the tier nodes run it with their own
   Python and nothing installed, an answer is a dictionary lookup under a lock, and HAProxy in front bounds
   the connections.
@@ -22,17 +25,24 @@ import threading
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from components.usage.events import ObjectStream, to_change
+from components.usage.freshness import HEARTBEAT_EVERY_S, HEARTBEAT_HEADER, Freshness, health_line
 from components.usage.index import VOLUMES, Change, UsageIndex
 from components.usage.quotas import SYNC_ROOT, Quotas, over_quota, render_rules
+from components.usage.tenants import GrowthRing, tenant_totals
 
 FILER_RULES_PATH = "/etc/seaweedfs/filer.conf"
 REPLAY_MARGIN_S = 60.0  # how far before the checkpoint a restart replays (clock skew, late peer events)
 TOMBSTONE_KEEP_NS = int(600e9)  # tombstones outlive any replay margin by far
 FIRST_START_AGO = "87600h"  # no checkpoint: the filers' whole metadata log
+# With only heartbeats arriving, the checkpoint (megabytes for a large index) is rewritten this rarely: it
+# then only moves the point a restart replays from.
+IDLE_CHECKPOINT_S = 300.0
 
 
 @dataclass
@@ -44,6 +54,7 @@ class Settings:
     weed: str = "weed"
     checkpoint_every_s: float = 5.0
     enforce_every_s: float = 1.0
+    heartbeat_every_s: float = HEARTBEAT_EVERY_S
 
 
 @dataclass
@@ -55,21 +66,38 @@ class State:
     lock: threading.Lock = field(default_factory=threading.Lock)
     marker: str = ""
     caught_up: threading.Event = field(default_factory=threading.Event)
-    changed: bool = False
+    freshness: Freshness = field(default_factory=lambda: Freshness(uuid.uuid4().hex))
+    growth: GrowthRing = field(default_factory=GrowthRing)
+    clock: Callable[[], float] = time.monotonic
+    changed: bool = False  # a change to the index or the quotas since the last checkpoint
     applied_read_only: frozenset[str] | None = None
     events: int = 0
 
     def apply(self, change: Change) -> None:
         with self.lock:
             self.events += 1
+            if (change.new or change.old or "").startswith(SYNC_ROOT):
+                # Heartbeats (this node's and its peers') change no usage: they move only the replay point.
+                beat = dict(change.extended).get(HEARTBEAT_HEADER)
+                if change.new == self.marker and beat is not None and self.freshness.seen(beat.decode("latin-1")):
+                    self.caught_up.set()
+                self.index.last_ts = max(self.index.last_ts, change.ts_ns)
+                return
             self.changed = True
-            if self.marker and change.new == self.marker:
-                self.caught_up.set()
             if not self.quotas.apply(change):
                 self.index.apply(change)
 
+    def health(self) -> tuple[int, str]:
+        """`/healthz`'s status and line."""
+        with self.lock:
+            return health_line(self.caught_up.is_set(), self.freshness, self.clock())
+
+    def ready(self) -> bool:
+        """Caught up and not lagging: only then is a volume's usage worth answering."""
+        return self.health()[0] == 200
+
     def status(self, volume: str) -> dict[str, int] | None:
-        if not self.caught_up.is_set():
+        if not self.ready():
             return None
         with self.lock:
             return self.index.status(volume)
@@ -77,6 +105,36 @@ class State:
     def usage(self) -> dict[str, int]:
         with self.lock:
             return {key: volume.total for key, volume in self.index.volumes.items()}
+
+    def sample_tenants(self) -> None:
+        """One growth sample a minute, once caught up (before that the totals are partial)."""
+        now = self.clock()
+        with self.lock:
+            if self.caught_up.is_set() and self.growth.due(now):
+                totals = tenant_totals(self.index.volumes)
+                self.growth.add(now, {tenant: found.bytes for tenant, found in totals.items()})
+
+    def tenants(self) -> dict[str, Any]:
+        """`GET /tenants`: per tenant its bytes, files, volumes and growth in bytes per hour over the last hour
+        (null until the service has sampled for an hour), with whether the figures are current."""
+        now = self.clock()
+        with self.lock:
+            totals = tenant_totals(self.index.volumes)
+            growth = self.growth.growth(now, {tenant: found.bytes for tenant, found in totals.items()}) or {}
+            caught_up, lag = self.caught_up.is_set(), self.freshness.lag_s(now)
+            lagging = not caught_up or self.freshness.lagging(now)
+        tenants = {
+            tenant: {**found.__dict__, "growth_bytes_per_hour": growth.get(tenant)}
+            for tenant, found in sorted(totals.items())
+        }
+        return {
+            "caught_up": caught_up,
+            "lagging": lagging,
+            "lag_s": round(lag, 1),
+            "lag_limit_s": self.freshness.limit_s,
+            "growth_window_s": self.growth.window_s,
+            "tenants": tenants,
+        }
 
 
 def filer_request(filer: str, method: str, path: str, body: bytes = b"", headers: dict | None = None) -> bytes:
@@ -130,6 +188,8 @@ def tail_forever(settings: Settings, filer: str, state: State, stop: threading.E
             ago = time_ago(state.index.last_ts)
         argv = [settings.weed, "filer.meta.tail", f"-filer={filer}", f"-pathPrefix={VOLUMES}", f"-timeAgo={ago}"]
         process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        done = threading.Event()
+        threading.Thread(target=restart_when_stale, args=(state, process, done), daemon=True).start()
         stream = ObjectStream()
         try:
             assert process.stdout is not None
@@ -141,19 +201,37 @@ def tail_forever(settings: Settings, filer: str, state: State, stop: threading.E
                 if stop.is_set():
                     break
         finally:
+            done.set()
             process.kill()
             process.wait()
         stop.wait(1.0)
 
 
-def write_marker(settings: Settings, state: State, stop: threading.Event) -> None:
-    """Caught up once this write comes back through a stream: everything before it has been applied."""
-    while not stop.is_set() and not state.caught_up.is_set():
+def stale_for(state: State, started: float, now: float) -> bool:
+    """A tail that has run for twice the lag limit while the service lags that long brings nothing: restarting
+    it (from the index's last event) is the only repair a hung `weed filer.meta.tail` gets."""
+    with state.lock:
+        limit = 2 * state.freshness.limit_s
+        return now - started > limit and state.freshness.lag_s(now) > limit
+
+
+def restart_when_stale(state: State, process: subprocess.Popen, done: threading.Event) -> None:
+    started = state.clock()
+    while not done.wait(1.0):
+        if stale_for(state, started, state.clock()):
+            process.kill()
+            return
+
+
+def heartbeat(settings: Settings, state: State, stop: threading.Event) -> None:
+    """Overwrites the marker with the next heartbeat every few seconds (freshness.py); a write that fails still
+    counts as sent, so a filer that takes none makes the service lag."""
+    while not stop.is_set():
+        with state.lock:
+            beat = state.freshness.next_beat(state.clock())
         with contextlib.suppress(OSError):
-            any_filer(settings, "PUT", state.marker, b"")
-        state.caught_up.wait(5.0)
-    with contextlib.suppress(OSError):  # an old marker is harmless: its name is never used again
-        any_filer(settings, "DELETE", state.marker)
+            any_filer(settings, "PUT", state.marker, b"", {HEARTBEAT_HEADER: beat})
+        stop.wait(settings.heartbeat_every_s)
 
 
 def enforce(settings: Settings, state: State) -> None:
@@ -171,13 +249,22 @@ def enforce(settings: Settings, state: State) -> None:
     state.applied_read_only = read_only
 
 
+def checkpoint_due(state: State, since_save_s: float, saved_ts: int, settings: Settings) -> bool:
+    """A real change is saved within `checkpoint_every_s`; heartbeats alone move the checkpoint rarely."""
+    if state.changed:
+        return since_save_s >= settings.checkpoint_every_s
+    return state.index.last_ts > saved_ts and since_save_s >= IDLE_CHECKPOINT_S
+
+
 def housekeeping(settings: Settings, state: State, stop: threading.Event) -> None:
     checkpoint = settings.state_dir / "checkpoint.json"
-    last_save = time.monotonic()
+    last_save, saved_ts = time.monotonic(), state.index.last_ts
     while not stop.wait(settings.enforce_every_s):
         with contextlib.suppress(OSError):  # a filer down: the next round tries again
             enforce(settings, state)
-        if state.changed and time.monotonic() - last_save >= settings.checkpoint_every_s:
+        state.sample_tenants()
+        if checkpoint_due(state, time.monotonic() - last_save, saved_ts, settings):
+            saved_ts = state.index.last_ts
             save_checkpoint(state, checkpoint)
             last_save = time.monotonic()
     save_checkpoint(state, checkpoint)
@@ -187,12 +274,13 @@ def start(settings: Settings, stop: threading.Event) -> tuple[State, list[thread
     """Loads the checkpoint and starts every thread; they end when `stop` is set."""
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     index, quotas = load_checkpoint(settings.state_dir / "checkpoint.json")
-    # A new name per start: a replayed marker of an earlier start must not count as caught up.
-    state = State(index=index, quotas=quotas, marker=f"{SYNC_ROOT}{settings.node}.{uuid.uuid4().hex}")
+    # One marker per tier node, overwritten by every heartbeat; a new start id per start: a replayed heartbeat
+    # of an earlier start must not count as caught up.
+    state = State(index=index, quotas=quotas, marker=f"{SYNC_ROOT}{settings.node}")
     threads = [
         threading.Thread(target=tail_forever, args=(settings, f, state, stop), daemon=True) for f in settings.filers
     ]
-    threads.append(threading.Thread(target=write_marker, args=(settings, state, stop), daemon=True))
+    threads.append(threading.Thread(target=heartbeat, args=(settings, state, stop), daemon=True))
     threads.append(threading.Thread(target=housekeeping, args=(settings, state, stop), daemon=True))
     for thread in threads:
         thread.start()
