@@ -24,7 +24,7 @@ from typing import Any, NoReturn, TextIO
 import httpx
 
 from components.healthcheck.checks import DEGRADED, HEALTHY, Report, Target, run_checks
-from components.healthcheck.cli_input import mask, one_line, passwords_in, target_problem
+from components.healthcheck.cli_input import mask, one_line, passwords_in, target_problem, url_problem
 from components.healthcheck.target import SECRET_OUTPUTS, SECRET_PLACEHOLDER
 from components.healthcheck.volume_record import FileRecord, with_volume_record
 
@@ -180,6 +180,13 @@ def _parser() -> _Parser:
         help="degraded below this on any --volume-server-url",
     )
     add("--volume-server-url", metavar="URL", action="append", default=[], help="read its disk use; repeat for each")
+    add(
+        "--haproxy-stats",
+        metavar="URL",
+        action="append",
+        default=[],
+        help="an HAProxy stats CSV URL (…/stats;csv); its usage service DOWN on its check is usage lagging; repeat",
+    )
     add("--degraded-ok", action="store_true", help="exit 0 with a warning when degraded (scheduled runs)")
     wait = _seconds(0.0, MAX_WAIT_SECONDS)
     add("--wait", metavar="SECONDS", type=wait, default=0.0, help="retry until healthy; progress on stderr")
@@ -221,7 +228,7 @@ def _target(args: argparse.Namespace, output: _Output, environ: Mapping[str, str
             min_free_disk_percent=args.min_free_disk_percent or 0,
             volume_server_urls=tuple(args.volume_server_url),
         )
-    if problem := target_problem(target):
+    if problem := target_problem(target) or next(filter(None, map(url_problem, args.haproxy_stats)), None):
         raise UsageError(problem)
     return target
 
@@ -310,7 +317,7 @@ def _wait_until_healthy(
     deadline = time.monotonic() + args.wait
     with _Progress(deadline, output.err) as progress:
         while True:
-            report = run_checks(target, args.probe_timeout, transport=transport)
+            report = run_checks(target, args.probe_timeout, transport=transport, load_balancer_stats=args.haproxy_stats)
             progress.latest = report
             left = deadline - time.monotonic()
             if report.healthy or left <= 0:
@@ -324,7 +331,7 @@ def _checked(
     if args.wait > 0:
         report = _wait_until_healthy(target, args, transport, output)
     else:
-        report = run_checks(target, args.probe_timeout, transport=transport)
+        report = run_checks(target, args.probe_timeout, transport=transport, load_balancer_stats=args.haproxy_stats)
     if args.volume_record is not None:
         record = FileRecord(args.volume_record)
         report = with_volume_record(report, target.master_urls, record, args.probe_timeout, transport=transport)

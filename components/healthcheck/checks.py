@@ -24,10 +24,11 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import partial
+from typing import Any
 
 import httpx
 
@@ -49,7 +50,8 @@ from components.healthcheck.s3_view import PROBE_BUCKET, S3ViewProbe, listed_key
 from components.healthcheck.sigv4 import sign_get
 from components.healthcheck.space import check_space
 from components.healthcheck.target import Target
-from components.healthcheck.wire import DataNode, cluster_status, data_nodes, disks, replica_counts
+from components.healthcheck.usage_probe import TOP_TENANTS, usage_probe
+from components.healthcheck.wire import DataNode, UsageReport, cluster_status, data_nodes, disks, replica_counts
 
 HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
 ROUNDTRIP_DIR = "/.aegis-healthcheck"
@@ -60,6 +62,7 @@ ROUNDTRIP_BYTES = 4096
 class Report:
     results: tuple[CheckResult, ...]
     wall_seconds: float
+    usage: UsageReport | None = None  # usage per tenant, where a usage service answered
 
     @property
     def healthy(self) -> bool:
@@ -93,19 +96,28 @@ class Report:
         return "\n".join(lines)
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "healthy": self.healthy,
-                "outcome": self.outcome,
-                "wall_seconds": self.wall_seconds,
-                "results": [asdict(r) for r in self.results],
-            },
-            indent=2,
-        )
+        document: dict[str, Any] = {
+            "healthy": self.healthy,
+            "outcome": self.outcome,
+            "wall_seconds": self.wall_seconds,
+            "results": [asdict(r) for r in self.results],
+        }
+        if self.usage is not None:
+            # Most bytes first; `top_tenants` is what the watch publishes per tenant.
+            document["tenants"] = [asdict(t) for t in self.usage.tenants]
+            document["top_tenants"] = [asdict(t) for t in self.usage.top(TOP_TENANTS)]
+        return json.dumps(document, indent=2)
 
 
-def run_checks(target: Target, probe_timeout: float = 3.0, *, transport: httpx.BaseTransport | None = None) -> Report:
-    """Run every probe once, in parallel; `transport` replaces the network (tests pass an httpx.MockTransport)."""
+def run_checks(
+    target: Target,
+    probe_timeout: float = 3.0,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    load_balancer_stats: Sequence[str] = (),
+) -> Report:
+    """Run every probe once, in parallel; `transport` replaces the network (tests pass an httpx.MockTransport).
+    `load_balancer_stats` (HAProxy stats CSV URLs) lets the usage check see every HAProxy's usage service."""
     start = time.perf_counter()
     # The filer URL lets through AEGIS's calls only: every probe AEGIS would not send uses the native API.
     filers = dict.fromkeys(url.rstrip("/") for url in (target.native_url, *target.filer_addresses))
@@ -134,12 +146,14 @@ def run_checks(target: Target, probe_timeout: float = 3.0, *, transport: httpx.B
         probes.append(partial(_rules, filer_url=target.native_url, rendered=target.filer_rules))
     with (
         httpx.Client(transport=transport, timeout=probe_timeout) as client,
-        ThreadPoolExecutor(max_workers=len(probes)) as pool,
+        ThreadPoolExecutor(max_workers=len(probes) + 1) as pool,
     ):
         http = Http(client, probe_timeout)
+        usage = pool.submit(usage_probe, http, target.admin_url, tuple(load_balancer_stats))
         futures = [pool.submit(probe, http) for probe in probes]
         results = tuple(result for future in futures for result in future.result())
-    return Report(results, round(time.perf_counter() - start, 3))
+        usage_results, tenants = usage.result()
+    return Report((*results, *usage_results), round(time.perf_counter() - start, 3), tenants)
 
 
 def not_healthy_message(report: Report, waited: float) -> str:
@@ -154,11 +168,12 @@ def wait_until_healthy(
     probe_timeout: float = 3.0,
     *,
     transport: httpx.BaseTransport | None = None,
+    load_balancer_stats: Sequence[str] = (),
 ) -> Report:
     """Repeat `run_checks` until the cluster is healthy or `timeout` seconds have passed; return the last report."""
     deadline = time.monotonic() + timeout
     while True:
-        report = run_checks(target, probe_timeout, transport=transport)
+        report = run_checks(target, probe_timeout, transport=transport, load_balancer_stats=load_balancer_stats)
         remaining = deadline - time.monotonic()
         if report.healthy or remaining <= 0:
             return report

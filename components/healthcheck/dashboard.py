@@ -6,9 +6,9 @@ It reads what the scheduled watch reads (components/healthcheck/watch.py), once:
 `/cluster/status` (leader and quorum), a master's `/dir/status` (free slots per volume server) and `/vol/status`
 (copies missing), each volume server's `/status` where the target names a readable URL (disk; the dev stack
 publishes no volume server port, so its disk shows as not readable), and each HAProxy stats CSV given with
-`--haproxy-stats` (filers UP; dev publishes no stats port either). Usage per tenant is not published by anything
-yet, and the view says so. Days until full need an earlier sample: `--sample-file PATH` keeps one an hour for
-8 days, and the growth is measured against the oldest.
+`--haproxy-stats` (filers UP; dev publishes no stats port either), and usage per tenant from the usage service
+through the admin URL's `/.usage/tenants` (the top ten, as the prod dashboard). Days until full need an
+earlier sample: `--sample-file PATH` keeps one an hour for 8 days, and the growth is measured against the oldest.
 
 Exit status 0 once drawn, whatever the cluster's state (the health check judges it), 2 for bad input.
 """
@@ -30,14 +30,18 @@ from typing import Any
 import httpx
 
 from components.healthcheck.target import Target
+from components.healthcheck.usage_probe import TOP_TENANTS
 from components.healthcheck.watch import degraded_volumes, healthy_filers, missing_copies, ok_text
 from components.healthcheck.wire import (
     FILER_BACKEND,
+    TENANTS_PATH,
+    UsageReport,
     backend_servers,
     cluster_status,
     data_nodes,
     json_object,
     lowest_percent_free,
+    usage_report,
 )
 from components.healthcheck.wire import disks as disks_of
 
@@ -70,6 +74,7 @@ class Figures:
     servers: tuple[Server, ...]
     used_bytes: int | None  # every volume server's disks together; None unless every one answered
     free_bytes: int | None
+    usage: UsageReport | None = None  # usage per tenant; None where no usage service answers
 
 
 def gather(
@@ -90,6 +95,7 @@ def gather(
         volumes = _first(body, target.master_urls, "/vol/status")
         disks = {url: body(f"{url.rstrip('/')}/status") for url in target.volume_server_urls}
         filers = tuple((url, *_filers_up(ok_text(client, url))) for url in stats_urls)
+        usage = usage_report(body(f"{target.admin_url.rstrip('/')}{TENANTS_PATH}")) if target.admin_url else None
     degraded = missing = None
     with contextlib.suppress(ValueError):
         degraded, missing = degraded_volumes(volumes or {}), missing_copies(volumes or {})
@@ -104,6 +110,7 @@ def gather(
         servers=servers,
         used_bytes=used,
         free_bytes=free,
+        usage=usage,
     )
 
 
@@ -231,7 +238,7 @@ def render(figures: Figures, days: tuple[float | None, str], title: str, paint: 
     lines += _filer_lines(figures, paint)
     lines += _copies_lines(figures, paint)
     lines += _server_lines(figures, paint)
-    lines.append(f"{'Usage per tenant':<30}" + paint("not published yet (the usage service's TenantBytes)", "dim"))
+    lines += _tenant_lines(figures, paint)
     value, how = days
     shown = paint("n/a", "dim") if value is None else paint(f"{value:,.0f} days", "ok" if value > 90 else "bad")
     lines.append(f"{'Days until full':<30}{shown}  {paint(how, 'dim')}")
@@ -285,6 +292,18 @@ def _server_lines(figures: Figures, paint: Paint) -> list[str]:
             disk = f"{paint(bar, colour)} {s.disk_percent_free:5.1f}% ({size})"
         name = f"{s.name} ({s.rack or 'no rack'})"
         lines.append(f"  {name:<28} {slots:<13}{disk}")
+    return lines
+
+
+def _tenant_lines(figures: Figures, paint: Paint) -> list[str]:
+    usage = figures.usage
+    if usage is None:
+        return [f"{'Usage per tenant':<30}" + paint("n/a: no usage service answers on the admin URL", "dim")]
+    state = "current" if not usage.lagging else "catching up" if not usage.caught_up else f"lagging {usage.lag_s:.0f} s"
+    lines = [f"{'Usage per tenant':<30}" + paint(f"top {TOP_TENANTS}, {state}", "ok" if not usage.lagging else "warn")]
+    for tenant in usage.top(TOP_TENANTS):
+        growth = "growth n/a" if tenant.growth_bytes_per_hour is None else f"{_bytes(tenant.growth_bytes_per_hour)}/h"
+        lines.append(f"  {tenant.tenant:<28}{_bytes(tenant.bytes):>12}  {tenant.volumes} volume(s)  {growth}")
     return lines
 
 

@@ -6,8 +6,9 @@ The event is JSON built by `components/aws/health_function.py`:
 - `s3_key_parameters` (optional): the SSM SecureString names of the S3 admin keys, read here, so the keys
   never appear in an event, the Invocation's state or a preview;
 - gate: `timeout_seconds`, how long to wait for a healthy cluster;
-- watch: `load_balancer_stats` (HAProxy stats CSV URLs), `namespace` and `stack` for the metrics, and
-  `volume_record_parameter` (optional): the SSM parameter holding the volume ledger's record.
+- watch: `load_balancer_stats` (HAProxy stats CSV URLs: filers UP, and each HAProxy's usage service), `namespace`
+  and `stack` for the metrics, and `volume_record_parameter` (optional): the SSM parameter holding the volume
+  ledger's record.
 
 The gate raises `ClusterNotHealthy` with the report unless the outcome is "healthy": Lambda returns that as
 a function error, which fails the `aws.lambda_.Invocation` and with it `pulumi up`. The watch never raises
@@ -24,7 +25,17 @@ from typing import Any
 
 from components.healthcheck.checks import HEALTHY, Target, not_healthy_message, run_checks, wait_until_healthy
 from components.healthcheck.volume_record import SsmRecord, with_volume_record
-from components.healthcheck.watch import NAMESPACE, SERVER_DIMENSION, ServerMetrics, cluster_readings, report_metrics
+from components.healthcheck.watch import (
+    NAMESPACE,
+    SERVER_DIMENSION,
+    TENANT_DIMENSION,
+    TENANT_METRIC,
+    ServerMetrics,
+    cluster_readings,
+    report_metrics,
+    tenant_bytes,
+    usage_metrics,
+)
 
 # A client for an AWS service by name ("ssm", "cloudwatch"); boto3.client in the function, a fake in tests.
 ClientFactory = Callable[[str], Any]
@@ -69,18 +80,27 @@ def gate(event: Mapping[str, Any], client: ClientFactory) -> dict[str, Any]:
 
 def watch(event: Mapping[str, Any], client: ClientFactory) -> dict[str, Any]:
     target = target_of(event, client)
-    report = run_checks(target)
+    stats = event.get("load_balancer_stats", [])
+    report = run_checks(target, load_balancer_stats=stats)
     if event.get("volume_record_parameter"):
         # The record of volume ids the cluster held: a volume gone without a deliberate delete is unhealthy.
         store = SsmRecord(client("ssm"), event["volume_record_parameter"])
         report = with_volume_record(report, target.master_urls, store)
-    found, per_server = cluster_readings(target, event.get("load_balancer_stats", []))
-    metrics = {**report_metrics(report), **found}
+    found, per_server = cluster_readings(target, stats)
+    metrics = {**report_metrics(report), **usage_metrics(report), **found}
+    tenants = tenant_bytes(report)
     data = metric_data(metrics, event["stack"]) + server_metric_data(per_server, event["stack"])
+    data += tenant_metric_data(tenants, event["stack"])
     namespace = event.get("namespace", NAMESPACE)
-    # PutMetricData takes up to 1,000 metrics a call: 8 Stack-wide plus 2 per volume server.
+    # PutMetricData takes up to 1,000 metrics a call: about 15 Stack-wide, 2 per volume server, TOP_TENANTS.
     client("cloudwatch").put_metric_data(Namespace=namespace, MetricData=data)
-    return {"outcome": report.outcome, "metrics": metrics, "servers": per_server, "problems": report.summary()}
+    return {
+        "outcome": report.outcome,
+        "metrics": metrics,
+        "servers": per_server,
+        "tenants": tenants,
+        "problems": report.summary(),
+    }
 
 
 def metric_data(metrics: Mapping[str, float], stack: str) -> list[dict[str, Any]]:
@@ -102,6 +122,19 @@ def server_metric_data(per_server: ServerMetrics, stack: str) -> list[dict[str, 
         }
         for server, metrics in sorted(per_server.items())
         for name, value in sorted(metrics.items())
+    ]
+
+
+def tenant_metric_data(tenants: Mapping[str, float], stack: str) -> list[dict[str, Any]]:
+    """CloudWatch MetricData for `TenantBytes` of the top tenants: dimensions Stack and Tenant."""
+    return [
+        {
+            "MetricName": TENANT_METRIC,
+            "Dimensions": [{"Name": "Stack", "Value": stack}, {"Name": TENANT_DIMENSION, "Value": tenant}],
+            "Value": value,
+            "Unit": "Bytes",
+        }
+        for tenant, value in sorted(tenants.items())
     ]
 
 

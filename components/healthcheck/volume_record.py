@@ -11,6 +11,7 @@ rewritten after the cluster's volumes were read, so a run that cannot reach a ma
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 import time
@@ -202,4 +203,4 @@ def with_volume_record(
     rewritten each time, so it belongs to the run's final look at the cluster, not to each retry."""
     with httpx.Client(transport=transport, timeout=probe_timeout) as client:
         results = check_volume_record(Http(client, probe_timeout), master_urls, store)
-    return Report((*report.results, *results), report.wall_seconds)
+    return dataclasses.replace(report, results=(*report.results, *results))

@@ -17,6 +17,11 @@ leader, the volume servers' disk bytes in total (the days until full follow from
 (dimension `Server` beside `Stack`) its free slots and free disk percent. The alarms read only the
 Stack-only metrics; a metric with the extra dimension is another metric to CloudWatch.
 
+From the usage service, through the health check's report (usage_probe.py): `UsageLagging` (1/0),
+`TenantGrowthMaxBytesPerHour` (one Stack-wide metric, so one static alarm covers every tenant) and
+`TenantBytes` per tenant (dimension `Tenant`) for the TOP_TENANTS largest only: each tenant published is a
+custom metric billed by the month.
+
 A value that cannot be read is left out rather than guessed: the alarms treat missing data as breaching,
 so an unreadable cluster alarms instead of looking fine.
 """
@@ -33,6 +38,7 @@ import httpx
 from components.healthcheck.checks import UNHEALTHY, Report
 from components.healthcheck.metadata_log import read_metadata_log, utc_today
 from components.healthcheck.target import Target
+from components.healthcheck.usage_probe import TOP_TENANTS
 from components.healthcheck.wire import (
     FILER_BACKEND,
     backend_row,
@@ -47,6 +53,9 @@ from components.healthcheck.wire import disks as read_disks
 NAMESPACE = "AEGIS/Storage"
 # The dimension of the per-volume-server metrics, beside Stack.
 SERVER_DIMENSION = "Server"
+# Bytes of each of the TOP_TENANTS largest tenants' volumes, with the tenant as a dimension beside Stack.
+TENANT_METRIC = "TenantBytes"
+TENANT_DIMENSION = "Tenant"
 # server ("host:port", as the master names it) -> metric name -> value
 ServerMetrics = dict[str, dict[str, float]]
 
@@ -61,6 +70,24 @@ def report_metrics(report: Report) -> dict[str, float]:
         # The quorum as the dashboard shows it: how many masters answered naming a leader.
         metrics["MastersNamingLeader"] = float(sum(1 for r in leaders if r.ok))
     return metrics
+
+
+def usage_metrics(report: Report) -> dict[str, float]:
+    """UsageLagging: 1 when the check found the usage service catching up or lagging on any HAProxy, else 0 (a
+    tier without one included: nothing lags there, and a gap in the metric means the function did not run).
+    TenantGrowthMaxBytesPerHour: the fastest-growing tenant's growth over the last hour, once known."""
+    lagging = any(r.component == "usage" and not r.ok for r in report.results)
+    metrics = {"UsageLagging": 1.0 if lagging else 0.0}
+    growth = report.usage.max_growth if report.usage is not None else None
+    if growth is not None:
+        metrics["TenantGrowthMaxBytesPerHour"] = growth
+    return metrics
+
+
+def tenant_bytes(report: Report) -> dict[str, float]:
+    """tenant -> bytes, for the TOP_TENANTS largest tenants; empty where no usage service answered."""
+    top = report.usage.top(TOP_TENANTS) if report.usage is not None else ()
+    return {t.tenant: float(t.bytes) for t in top}
 
 
 def degraded_volumes(vol_status: Mapping[str, Any]) -> int:

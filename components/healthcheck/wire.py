@@ -20,7 +20,13 @@ What they rely on was seen on a running weed 4.48 cluster:
   `used`, `free`) and `percent_free` (a float, e.g. 30.629843) beside `percent_used`; then `Version` and
   `Volumes` (null while it holds none).
 - HAProxy's stats CSV (`show stat` on the admin socket, or the stats page's `;csv`): a header line starting
-  with "# ", then one row per proxy and server, FRONTEND and BACKEND being the proxy's own rows.
+  with "# ", then one row per proxy and server, FRONTEND and BACKEND being the proxy's own rows. A server's
+  `status` starts with UP or DOWN ("UP 1/2" while a failed check counts towards down), and `check_status` names
+  the last check's outcome, "* " first while one runs: L4CON (refused), L4TOUT, L7STS (an HTTP status other
+  than the expected one), L7TOUT, L7RSP, L7OK...
+- the usage service's `/tenants` (components/usage/service.py `State.tenants`), through the tier's admin port:
+  `caught_up`, `lagging`, `lag_s` and `tenants`, tenant -> {bytes, files, volumes, growth_bytes_per_hour (null
+  until the service has sampled for an hour)}.
 
 Kept free of anything but the standard library: the package ships to AWS Lambda.
 """
@@ -38,6 +44,10 @@ from typing import Any
 
 # The backend of HAProxy's config that holds the filers (components/model/haproxy.py renders it).
 FILER_BACKEND = "filers"
+# The backend and server AEGIS's usage calls go to; the server's check is the usage service's /healthz.
+USAGE_BACKEND = USAGE_SERVER = "usage"
+# Where the tier's admin port answers usage per tenant (components/model/haproxy.py USAGE_TENANTS_PATH).
+TENANTS_PATH = "/.usage/tenants"
 
 
 def json_object(body: str | bytes | None) -> dict[str, Any] | None:
@@ -353,3 +363,64 @@ def backend_row(stats_csv: str, backend: str) -> dict[str, str] | None:
     time in ms over its last 1024 requests); None when the CSV has no such row."""
     rows = csv.DictReader(io.StringIO(stats_csv.lstrip("# ")))
     return next((row for row in rows if row.get("pxname") == backend and row.get("svname") == "BACKEND"), None)
+
+
+def usage_server_down(stats_csv: str) -> str | None:
+    """Why HAProxy has its usage server DOWN although the service answers its check (it is catching up or
+    lagging: its /healthz says 503, or it does not answer in time), e.g. "L7STS: HTTP status check returned code
+    <503>"; None when the server is UP, is not in the CSV (a config without it), or does not take connections:
+    a stopped service and a tier node without one look alike."""
+    row = backend_servers(stats_csv, USAGE_BACKEND).get(USAGE_SERVER)
+    if row is None or not (row.get("status") or "").startswith("DOWN"):
+        return None
+    check = (row.get("check_status") or "").removeprefix("* ")
+    if not check.startswith("L7"):
+        return None
+    detail = row.get("last_chk") or ""
+    return f"{check}: {detail}" if detail else check
+
+
+@dataclass(frozen=True)
+class TenantUsage:
+    tenant: str
+    bytes: int
+    files: int
+    volumes: int
+    growth_bytes_per_hour: float | None  # over the last hour; None until the service has sampled for one
+
+
+@dataclass(frozen=True)
+class UsageReport:
+    """The usage service's `/tenants`: whether its figures are current, and usage per tenant."""
+
+    caught_up: bool
+    lagging: bool
+    lag_s: float
+    tenants: tuple[TenantUsage, ...]  # most bytes first, then by name
+
+    def top(self, n: int) -> tuple[TenantUsage, ...]:
+        return self.tenants[:n]
+
+    @property
+    def max_growth(self) -> float | None:
+        """The fastest-growing tenant's bytes per hour; None while no growth is known."""
+        known = [t.growth_bytes_per_hour for t in self.tenants if t.growth_bytes_per_hour is not None]
+        return max(known) if known else None
+
+
+def usage_report(body: Mapping[str, Any] | None) -> UsageReport | None:
+    """The `/tenants` in a JSON body; None if the body is not one."""
+    if not isinstance(body, dict) or not isinstance(body.get("tenants"), dict):
+        return None
+    caught_up, lagging, lag = body.get("caught_up"), body.get("lagging"), _number(body.get("lag_s"))
+    if not isinstance(caught_up, bool) or not isinstance(lagging, bool) or lag is None:
+        return None
+    tenants = []
+    for name, entry in body["tenants"].items():
+        counts = [_count(entry, key) if isinstance(entry, dict) else None for key in ("bytes", "files", "volumes")]
+        growth = entry.get("growth_bytes_per_hour") if isinstance(entry, dict) else None
+        if None in counts or (growth is not None and _number(growth) is None):
+            return None
+        tenants.append(TenantUsage(str(name), *counts, None if growth is None else float(growth)))  # type: ignore[arg-type]
+    tenants.sort(key=lambda t: (-t.bytes, t.tenant))
+    return UsageReport(caught_up, lagging, float(lag), tuple(tenants))

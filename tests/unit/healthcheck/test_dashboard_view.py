@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from components.healthcheck import dashboard
-from tests.support.fake_cluster import MASTER, VOLUME, FakeCluster, make_target
+from components.healthcheck.wire import TENANTS_PATH
+from tests.support.fake_cluster import ADMIN, MASTER, VOLUME, FakeCluster, make_target
 
 STATS = "http://127.0.9.5:8404/stats;csv"
 CSV = "# pxname,svname,status\nfilers,filer-0,UP\nfilers,filer-1,DOWN\nfilers,BACKEND,UP\n"
@@ -47,7 +48,7 @@ def test_the_view_shows_every_figure_of_a_healthy_cluster(tmp_path, capsys) -> N
     assert "1 of 2 UP" in view
     assert "Copies missing                0 (0 volume(s) short of copies)" in view
     assert f"{VOLUME} (DefaultRack)" in view and "5 of 8" in view and "40.0%" in view
-    assert "TenantBytes" in view
+    assert "n/a: no usage service answers on the admin URL" in view  # no admin URL in these outputs
     assert "no earlier sample yet (--sample-file keeps one an hour)" in view  # no --sample-file given
 
 
@@ -95,3 +96,28 @@ def test_bad_input_is_one_line_and_status_2(tmp_path, capsys) -> None:
     path.write_text("{}")
     assert dashboard.main(["--stack-outputs", str(path)]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_the_view_lists_the_top_tenants_from_the_usage_service(tmp_path, capsys) -> None:
+    cluster = FakeCluster()
+    tenants = {
+        "small": {"bytes": 10, "files": 1, "volumes": 1, "growth_bytes_per_hour": None},
+        "big": {"bytes": 3 * 1024**3, "files": 9, "volumes": 2, "growth_bytes_per_hour": 1024.0**2},
+    }
+    body = {"caught_up": True, "lagging": False, "lag_s": 0.0, "tenants": tenants}
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.netloc.decode() == ADMIN and request.url.path == TENANTS_PATH:
+            return httpx.Response(200, json=body)
+        return cluster.handle(request)
+
+    path = outputs(tmp_path)
+    document = json.loads(path.read_text())
+    document["health_target"]["admin_url"] = f"http://{ADMIN}"
+    path.write_text(json.dumps(document))
+    assert dashboard.main(["--stack-outputs", str(path), "--no-color"], transport=httpx.MockTransport(handle)) == 0
+    view = capsys.readouterr().out
+    assert "top 10, current" in view
+    lines = view.splitlines()
+    big = next(i for i, line in enumerate(lines) if line.strip().startswith("big"))
+    assert "3.0 GiB" in lines[big] and "1.0 MiB/h" in lines[big] and "small" in lines[big + 1]

@@ -93,7 +93,7 @@ def test_an_unknown_mode_is_refused() -> None:
 
 
 def test_the_watch_publishes_every_metric_per_stack_and_does_not_raise(monkeypatch) -> None:
-    monkeypatch.setattr(lambda_handler, "run_checks", lambda target: NO_LEADER)
+    monkeypatch.setattr(lambda_handler, "run_checks", lambda target, load_balancer_stats: NO_LEADER)
     per_server = {"v0:8080": {"FreeVolumeSlots": 5.0, "FreeDiskPercent": 40.0}}
     monkeypatch.setattr(
         lambda_handler, "cluster_readings", lambda target, stats: ({"FreeVolumeSlots": 12.0}, per_server)
@@ -109,6 +109,7 @@ def test_the_watch_publishes_every_metric_per_stack_and_does_not_raise(monkeypat
         "Healthy": 0.0,
         "RaftLeader": 0.0,
         "MastersNamingLeader": 0.0,
+        "UsageLagging": 0.0,  # no usage service answered: nothing lags
     }
     assert all(d["Dimensions"] == [{"Name": "Stack", "Value": "prod"}] for d in stack_wide)
     # The per-server metrics carry the server beside the stack: the alarms' Stack-only metrics stay apart.
@@ -117,7 +118,7 @@ def test_the_watch_publishes_every_metric_per_stack_and_does_not_raise(monkeypat
         ("FreeDiskPercent", 40.0),
         ("FreeVolumeSlots", 5.0),
     ]
-    assert len(call["MetricData"]) == 6
+    assert len(call["MetricData"]) == 7
 
 
 def test_a_degraded_cluster_stays_healthy_in_the_metrics_its_own_alarms_tell() -> None:
