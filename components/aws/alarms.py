@@ -8,6 +8,11 @@ value: missing data is breaching, never "fine". Each alarm needs two periods in 
 age past which the health check calls the cluster degraded: its oldest day folder more than
 `metadataLogRetentionDays` + 1 days old (the masters' purge is not running).
 
+From the usage service (published by the same function): usage lagging on any HAProxy for two periods (a
+restart catches up in seconds, so two scheduled runs in a row seeing it is a stalled stream), and the
+fastest-growing tenant above TENANT_GROWTH_ALARM_BYTES_PER_HOUR. The growth is published only once known (an
+hour after the service started, and only where one runs), so its missing data is not breaching.
+
 Each node also gets a `StatusCheckFailed_System` alarm whose action is EC2's own recover action: the
 instance comes back on other hardware with the same ENI, EBS volumes and instance id.
 """
@@ -33,6 +38,12 @@ CONFIRM_PERIODS = 2
 # them back (within their 15-minute default interval, plus seconds): only a longer shortfall alarms.
 DEGRADED_GRACE_MINUTES = 30
 RECOVERY_PERIOD_SECONDS = 60
+GIB = 1024**3
+# One tenant writing 10 GiB an hour would alone fill prod's AEGIS capacity (3 volume servers of 1 TiB, every
+# file stored twice: about 1.5 TiB) in under a week, and is far past what an agent's workspace volumes grow by;
+# an operator should hear of it within two runs. A stack setting: it should become the config key
+# `tenantGrowthAlarmGiBPerHour` (0 turns it off), validated with the other watch settings.
+TENANT_GROWTH_ALARM_BYTES_PER_HOUR = 10 * GIB
 RECOVERY_PERIODS = 2
 
 
@@ -47,6 +58,8 @@ class MetricAlarmSpec:
     threshold: float
     description: str
     periods: int = CONFIRM_PERIODS
+    # A period without a data point: "breaching" where the function always publishes the metric.
+    missing: str = "breaching"
 
 
 def metric_alarms(watch: WatchSettings, upkeep: Upkeep) -> list[MetricAlarmSpec]:
@@ -99,8 +112,35 @@ def metric_alarms(watch: WatchSettings, upkeep: Upkeep) -> list[MetricAlarmSpec]
             f"the filers' metadata log keeps days past its retention of {upkeep.metadata_log_retention_days} "
             "day(s) + 1: the masters' purge is not running",
         ),
+        *usage_alarms(),
     ]
     return [spec for spec in specs if spec.threshold > 0 or spec.comparison != lower]
+
+
+def usage_alarms() -> list[MetricAlarmSpec]:
+    """Usage lagging (published 1/0 on every run, so missing data is the function not running) and one tenant's
+    growth (one Stack-wide metric, the largest growth: one static alarm covers every tenant)."""
+    growth_gib = TENANT_GROWTH_ALARM_BYTES_PER_HOUR / GIB
+    return [
+        MetricAlarmSpec(
+            "usage-lagging",
+            "UsageLagging",
+            "Maximum",
+            "GreaterThanThreshold",
+            0,
+            "the usage service is catching up or its metadata stream stopped: AEGIS reads usage 0 and quotas "
+            "are not enforced",
+        ),
+        MetricAlarmSpec(
+            "tenant-growth",
+            "TenantGrowthMaxBytesPerHour",
+            "Maximum",
+            "GreaterThanThreshold",
+            TENANT_GROWTH_ALARM_BYTES_PER_HOUR,
+            f"a tenant's usage grows faster than {growth_gib:g} GiB an hour",
+            missing="notBreaching",
+        ),
+    ]
 
 
 @dataclass(frozen=True)
@@ -142,6 +182,7 @@ class StorageAlarms(pulumi.ComponentResource):
                 evaluation_periods=spec.periods,
                 period=period,
                 alarm_description=f"aegis-storage {stack}: {spec.description}",
+                treat_missing_data=spec.missing,
             )
         self._alarm(
             "function-errors",
@@ -161,10 +202,12 @@ class StorageAlarms(pulumi.ComponentResource):
             self._recovery(node, instance_id, recover)
         self.register_outputs({"topic_arn": self.topic_arn})
 
-    def _alarm(self, suffix: str, **settings: object) -> aws.cloudwatch.MetricAlarm:
+    def _alarm(
+        self, suffix: str, treat_missing_data: str = "breaching", **settings: object
+    ) -> aws.cloudwatch.MetricAlarm:
         return aws.cloudwatch.MetricAlarm(
             f"{self._prefix}-{suffix}",
-            treat_missing_data="breaching",
+            treat_missing_data=treat_missing_data,
             alarm_actions=[self.topic_arn],
             ok_actions=[self.topic_arn],
             **settings,  # type: ignore[arg-type]

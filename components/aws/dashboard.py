@@ -6,8 +6,9 @@ internal NLB's `AWS/NetworkLB` metrics. Two figures are derived, not published:
 - days until full: free disk bytes divided by the growth of used disk bytes per day, from two averages one
   growth window (7 days) apart (`RATE` is the change per second between a period's value and the previous
   one); no value while the used bytes do not grow;
-- usage per tenant (top N): a search over `TenantBytes` with the dimension `Tenant`, which the usage service
-  (components/usage/) is to publish. Until it does, the widget stays empty (docs/monitoring.md).
+- usage per tenant (top N): a search over `TenantBytes` with the dimension `Tenant`, which the health function
+  publishes for the usage service's largest tenants (components/healthcheck/usage_probe.py). Where no usage
+  service runs on the tier, the widget stays empty (docs/monitoring.md).
 
 HAProxy's request latency reaches CloudWatch only as the watch's sample of the filers backend's `rtime`
 (average of its last 1024 requests), once per schedule period; per-request rates and latencies are on
@@ -27,15 +28,11 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws.alarms import MIN_HEALTHY_FILERS
-from components.healthcheck.watch import NAMESPACE, SERVER_DIMENSION
+from components.healthcheck.watch import NAMESPACE, SERVER_DIMENSION, TENANT_DIMENSION, TENANT_METRIC, TOP_TENANTS
 from components.model.config import AwsStackConfig
 
-TOP_TENANTS = 10
 GROWTH_WINDOW_SECONDS = 7 * 86400
 NLB = "AWS/NetworkLB"
-# The metric name and dimension the usage service will publish per tenant (bytes of its volumes' files).
-TENANT_METRIC = "TenantBytes"
-TENANT_DIMENSION = "Tenant"
 WIDTH = 24  # CloudWatch's dashboard grid is 24 columns wide
 
 
@@ -85,7 +82,7 @@ def _intro(spec: DashboardSpec) -> dict[str, Any]:
         f"## aegis-storage {spec.stack}\n"
         f"`{NAMESPACE}` metrics come from the scheduled health function, one point every "
         f"{spec.period_seconds // 60} min; a gap means it did not run or could not read the value. "
-        "Usage per tenant stays empty until the usage service publishes `TenantBytes`. "
+        "Usage per tenant stays empty where no usage service runs on the tier. "
         "Prometheus scrape config and HAProxy's request metrics: docs/monitoring.md."
     )
     return {"type": "text", "x": 0, "y": 0, "width": WIDTH, "height": 2, "properties": {"markdown": text}}
@@ -188,7 +185,7 @@ def _tenants(spec: DashboardSpec) -> dict[str, Any]:
     search = _search(spec, TENANT_DIMENSION, TENANT_METRIC, "Maximum", 300)
     n = spec.top_tenants
     metrics = [[{"expression": f"SORT({search}, MAX, DESC, {n})", "id": "tenants"}]]
-    title = f"Usage per tenant, top {n} (bytes; empty until the usage service publishes {TENANT_METRIC})"
+    title = f"Usage per tenant, top {n} (bytes; empty where no usage service runs)"
     return _graph(spec, title, metrics, 12, period=300, yAxis={"left": {"min": 0}})
 
 

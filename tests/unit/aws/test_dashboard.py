@@ -16,7 +16,7 @@ from components.aws.dashboard import (
     dashboard_body,
     dashboard_name,
 )
-from components.healthcheck import CheckResult, Report, Target, watch
+from components.healthcheck import CheckResult, Report, Target, lambda_handler, watch
 from tests.support import prod_program, stack_configs
 
 SPEC = DashboardSpec(
@@ -117,8 +117,10 @@ def test_every_own_metric_is_one_the_watch_publishes_with_its_dimensions() -> No
         if dimension == watch.SERVER_DIMENSION:
             assert metric in per_server
         else:
-            # The one metric not published yet: the usage service's per-tenant bytes (docs/monitoring.md).
+            # Per tenant: what the health function publishes from the usage service's figures.
             assert (dimension, metric) == (TENANT_DIMENSION, TENANT_METRIC)
+            [datum] = lambda_handler.tenant_metric_data({"t": 1.0}, "prod-eu")
+            assert datum["MetricName"] == metric and datum["Dimensions"][1]["Name"] == dimension
 
 
 def test_tier_widgets_read_the_nlbs_metrics_for_this_load_balancer() -> None:

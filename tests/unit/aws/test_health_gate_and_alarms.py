@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from components.aws import health_function
+from components.aws.alarms import TENANT_GROWTH_ALARM_BYTES_PER_HOUR
 from components.aws.health_artifact import HANDLER, build_artifact
 from components.model.topology import LB_STATS_PORT, METRICS_PORTS
 from tests.support import prod_program
@@ -285,3 +286,25 @@ def test_the_metadata_log_alarm_follows_the_retention_and_the_health_target_carr
     assert (alarm["metricName"], alarm["statistic"], alarm["threshold"]) == ("MetadataLogOldestDays", "Maximum", 31)
     assert "purge is not running" in alarm["alarmDescription"]
     assert gate_input(run)["target"]["metadata_log_retention_days"] == 30
+
+
+def test_usage_alarms_fire_on_lag_for_two_runs_and_on_a_tenants_growth_once_it_is_known(prod: Run) -> None:
+    found = alarms(prod)
+    lag = found["alarms-usage-lagging"]
+    assert (lag["metricName"], lag["statistic"], lag["comparisonOperator"], lag["threshold"]) == (
+        "UsageLagging",
+        "Maximum",
+        "GreaterThanThreshold",
+        0,
+    )
+    # Published 1/0 on every run: a gap is the function not running.
+    assert lag["treatMissingData"] == "breaching" and lag["evaluationPeriods"] == 2
+    growth = found["alarms-tenant-growth"]
+    assert (growth["metricName"], growth["statistic"], growth["threshold"]) == (
+        "TenantGrowthMaxBytesPerHour",
+        "Maximum",
+        TENANT_GROWTH_ALARM_BYTES_PER_HOUR,
+    )
+    # Published only an hour after a usage service started, and only where one runs.
+    assert growth["treatMissingData"] == "notBreaching" and growth["dimensions"] == {"Stack": "prod"}
+    assert "10 GiB an hour" in growth["alarmDescription"]
