@@ -9,10 +9,20 @@ Two frontends share the filers: `filer` is AEGIS's filer URL and lets through AE
 security groups admit the health function, the cluster's nodes and the operators' CIDRs; dev publishes it on
 127.0.0.1 only.
 
-`filer` sends AEGIS's usage and quota calls to the `usage` backend, the usage service beside HAProxy. A
-connection it refuses marks it down at once (`on-error mark-down`), and the retry goes to the backup server,
-HAProxy's own `filer` frontend, which answers the call itself while the service is down (calls.py): AEGIS
-never sees a 503 for them, even in the seconds before a health check notices a stopped service.
+`filer` sends AEGIS's usage and quota calls to the `usage` backend, the usage service beside HAProxy. Its check
+is the service's `/healthz`, which answers 200 only once the service has caught up and while its metadata
+stream is current (components/usage/freshness.py): a service catching up or lagging is DOWN, and so is a
+stopped one. A connection it refuses marks it down at once (`on-error mark-down`), and the retry goes to the
+backup server, HAProxy's own `filer` frontend, which answers the call itself while the service is down
+(calls.py): AEGIS never sees a 503 for them, even in the seconds before a check notices a stopped service.
+
+`admin` sends `GET /.usage/tenants` (usage per tenant, for operators and the health check) to the service
+through the `tenants` backend, whose plain connect check keeps it routed while the service catches up or lags
+(the answer says so); with no service listening, HAProxy's own 503 is one line. A filer path starting with
+`/.usage` is nobody's: AEGIS writes below /aegis/volumes, and the filer URL refuses the path.
+
+Both /healthz checks use HAProxy's default expectation (any 2xx or 3xx): the filer's and the service's
+/healthz answer 200 or 503, and every byte of haproxy.cfg counts against the node document's 4 KiB.
 """
 
 from __future__ import annotations
@@ -27,6 +37,14 @@ from components.model.aegis.calls import aegis_call_rules
 ADMIN_PORT = 8889
 # The usage service's port (components/usage), beside each HAProxy: AEGIS's `/dir/status` and `/quota`.
 USAGE_PORT = 8890
+# The admin frontend's path for usage per tenant (components/healthcheck/wire.py reads it as TENANTS_PATH).
+USAGE_TENANTS_PATH = "/.usage/tenants"
+NO_USAGE_SERVICE = "no usage service is up"
+# The usage service's check, GET /healthz: every second, so a service that starts lagging stops being asked
+# within about 2 s of saying so; two failed checks before DOWN, so one answer slowed by a busy node does not
+# flap it (a refused connection still marks it down at once); one good check back to UP, since a service that
+# says "ok" has caught up and its answers are exact.
+USAGE_CHECK = "inter 1s fall 2 rise 1"
 
 
 def beside(bind: str) -> str:
@@ -99,24 +117,34 @@ frontend filer
 
 frontend admin
     bind {bind}:{admin_port}
+    use_backend tenants if {{ path {USAGE_TENANTS_PATH} }}
     default_backend filers
 
-backend usage
-    server usage {beside(bind)}:{USAGE_PORT} check observe layer4 error-limit 1 on-error mark-down
-    server fixed {beside(bind)}:{port} backup
-
+{_usage_backends(beside(bind), port)}
 frontend stats
     bind {stats_bind}:{stats_port}
-    stats enable
     stats uri /stats
     monitor-uri /healthz
 
 backend filers
     balance leastconn
     option httpchk GET /healthz
-    http-check expect status 200
     default-server {timing}
 {servers}
+"""
+
+
+def _usage_backends(host: str, port: int) -> str:
+    """`usage` (AEGIS's calls, checked on /healthz, HAProxy's own answer as the backup) and `tenants` (the admin
+    port's usage per tenant, checked by a plain connect)."""
+    return f"""backend usage
+    option httpchk GET /healthz
+    server usage {host}:{USAGE_PORT} check observe layer4 error-limit 1 on-error mark-down {USAGE_CHECK}
+    server fixed {host}:{port} backup
+
+backend tenants
+    http-error status 503 content-type text/plain string "{NO_USAGE_SERVICE}"
+    server usage {host}:{USAGE_PORT} check inter 1s rise 1
 """
 
 
@@ -128,8 +156,6 @@ def _global_and_defaults(admin_socket: str, request_options: str) -> str:
 {admin}
 defaults
     mode http
-    log global
-    option dontlognull
     timeout connect 2s
     timeout client 300s
     timeout server 300s

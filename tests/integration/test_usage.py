@@ -1,11 +1,14 @@
 """The usage service against a real filer on loopback: its answers equal a full listing after any sequence of
 writes, overwrites, truncations, deletes, recursive deletes and renames; quotas hold, AEGIS's own check refuses
 the write that would pass one and the storage turns the volume read-only past it; a restart resumes from
-its checkpoint and answers 404 (AEGIS: 0) until it has caught up. The service runs as the model renders it,
-beside the dev topology's HAProxy, and AEGIS's calls go through AEGIS's filer URL (the HAProxy)."""
+its checkpoint and answers 404 (AEGIS: 0) until it has caught up, and a stream that stops makes it lag (404
+again, HAProxy's check takes it out); usage per tenant is on the admin port only. The service runs as the model
+renders it, beside the dev topology's HAProxy, and AEGIS's calls go through AEGIS's filer URL (the HAProxy)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import time
 import uuid
@@ -21,6 +24,7 @@ from hypothesis import strategies as st
 
 from components.model.aegis.calls import QUOTA_NOT_ENFORCED, USAGE_NOT_TRACKED
 from components.model.config import parse
+from components.model.haproxy import USAGE_TENANTS_PATH, admin_url
 from components.model.topology import Role
 from components.model.usage import UsageService
 from tests.support import aegis_client as aegis
@@ -39,6 +43,7 @@ MIB = 1024 * 1024
 class Rig:
     cluster: LocalCluster
     url: str  # AEGIS's filer URL: the HAProxy, which routes usage and quota calls to the service beside it
+    admin: str  # the same HAProxy's admin URL
     usage: UsageService
     filer: str  # a filer, asked directly (the listing the index is held to)
     client: httpx.Client
@@ -57,7 +62,7 @@ def rig(request, tmp_path_factory) -> Iterator[Rig]:
         topology = cluster.topology
         lb = topology.load_balancers[0]
         filer = f"http://{topology.of(Role.FILER)[0].http_address}"
-        yield Rig(cluster, lb.filer_url(lb.host), cluster.usage_services[0], filer, client)
+        yield Rig(cluster, lb.filer_url(lb.host), admin_url(lb.host), cluster.usage_services[0], filer, client)
 
 
 def answer(rig: Rig, volume: str, url: str = "") -> dict[str, int] | None:
@@ -196,3 +201,62 @@ def test_restart_resumes_from_the_checkpoint_and_answers_404_until_caught_up(rig
 
 def answer_text(rig: Rig, volume: str) -> str:
     return aegis.get_usage(rig.client, rig.url, volume).text
+
+
+def test_usage_per_tenant_is_on_the_admin_port_only(rig: Rig) -> None:
+    tenant = f"t-{uuid.uuid4().hex[:8]}"
+    volume = aegis.volume_path(tenant)
+    rig.client.put(f"{rig.filer}{volume}/a", content=b"a" * 300)
+    wait_usage(rig, volume, 300)
+    deadline = time.monotonic() + 10  # HAProxy's connect check may not have seen a restarted service yet
+    while (tenants := rig.client.get(f"{rig.admin}{USAGE_TENANTS_PATH}")).status_code != 200:
+        assert time.monotonic() < deadline, (tenants.status_code, tenants.text)
+        time.sleep(0.2)
+    body = tenants.json()
+    assert (body["caught_up"], body["lagging"]) == (True, False)
+    assert body["tenants"][tenant] == {"bytes": 300, "files": 1, "volumes": 1, "growth_bytes_per_hour": None}
+    refused = rig.client.get(f"{rig.url}{USAGE_TENANTS_PATH}")
+    assert refused.status_code == 403 and refused.text.startswith("refused: "), refused.text
+
+
+def children(pid: int) -> list[int]:
+    """The processes `pid` started (the service's `weed filer.meta.tail`s), from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_a_stopped_stream_makes_the_service_lag_and_aegis_still_reads_404(rig: Rig) -> None:
+    if len(rig.cluster.topology.load_balancers) > 1:
+        pytest.skip("one topology is enough: this waits out the 30 s lag limit")
+    volume = aegis.volume_path()
+    rig.client.put(f"{rig.filer}{volume}/a", content=b"a" * 10)
+    wait_usage(rig, volume, 10)
+    tails = children(rig.cluster.processes[rig.usage.name].popen.pid)
+    assert tails, "the service runs its tails as child processes"
+    for pid in tails:
+        os.kill(pid, signal.SIGSTOP)  # hung, as a tail whose filer stopped answering
+    try:
+        statuses, deadline = set(), time.monotonic() + 45
+        while (health := rig.client.get(f"{rig.usage.url}/healthz")).status_code == 200:
+            statuses.add(aegis.get_usage(rig.client, rig.url, volume).status_code)
+            assert time.monotonic() < deadline, "the service never noticed its stream had stopped"
+            time.sleep(0.5)
+        assert health.status_code == 503 and health.text.startswith("lagging: the metadata stream brought nothing")
+        time.sleep(3)  # HAProxy's check (every 1 s, 2 failures) takes it out
+        lagging = aegis.get_usage(rig.client, rig.url, volume)
+        assert (lagging.status_code, lagging.text) == (404, USAGE_NOT_TRACKED)
+        assert aegis.get_usage(rig.client, rig.usage.url, volume).status_code == 404  # asked directly: not ready
+        assert rig.client.get(f"{rig.admin}{USAGE_TENANTS_PATH}").json()["lagging"] is True
+        assert statuses <= {200, 404}, statuses  # never an error status AEGIS would fail a write on
+    finally:
+        for pid in tails:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+    rig.cluster.wait_usage_routed(rig.usage)
