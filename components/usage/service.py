@@ -1,15 +1,15 @@
 """The running usage service: one `weed filer.meta.tail` per filer, a checkpoint, an HTTP server, enforcement.
 
 - Every filer's stream carries every filer's writes (weed 4.48, filers on one PostgreSQL: each forwards its
-  peers' events), so one live tail is enough; the service tails each filer anyway, so losing one costs
-  nothing, and the index ignores the duplicates (index.py).
+  peers' events). The service tails each filer, and the index ignores the duplicates (index.py).
 - Restarts resume from `checkpoint.json` (the index, the quotas and the last event's timestamp) with
-  `-timeAgo` reaching a margin before that event, instead of walking the filer. Every few seconds the service
-  overwrites its marker (`/aegis/volumes/.usage/sync/<node>`) with a numbered heartbeat (freshness.py). Until
-  the first heartbeat of this start has come back through a stream it has not caught up, and once one has
-  been out for too long it is lagging (a tail died or hangs, no filer takes writes); either way it answers
-  404 like the tier did before: AEGIS reads 404 as 0 and never fails a write on it. `/healthz` answers 503
-  then, so HAProxy's check takes the service out and the tier answers AEGIS's calls itself.
+  `-timeAgo` reaching a margin before that event, instead of walking the filer. A first start (no checkpoint)
+  walks the filer's listing once (walk.py): the metadata log reaches back only `metadataLogRetentionDays`.
+- Every few seconds the service overwrites its marker (`/aegis/volumes/.usage/sync/<node>`) with a numbered
+  heartbeat (freshness.py). Until the first heartbeat of this start has come back through a stream it has not
+  caught up, and once one has been out for too long it is lagging (a tail died or hangs, no filer takes
+  writes); either way it answers 404 like the tier did before: AEGIS reads 404 as 0 and never fails a write on
+  it. `/healthz` answers 503 then, so HAProxy's check takes the service out and the tier answers AEGIS's calls.
 - The HTTP server is the standard library's ThreadingHTTPServer: the tier nodes run it with their own
   Python and nothing installed, an answer is a dictionary lookup under a lock, and HAProxy in front bounds
   the connections.
@@ -35,11 +35,12 @@ from components.usage.freshness import HEARTBEAT_EVERY_S, HEARTBEAT_HEADER, Fres
 from components.usage.index import VOLUMES, Change, UsageIndex
 from components.usage.quotas import SYNC_ROOT, Quotas, over_quota, render_rules
 from components.usage.tenants import GrowthRing, tenant_totals
+from components.usage.walk import filer_lister, walk_changes
 
 FILER_RULES_PATH = "/etc/seaweedfs/filer.conf"
 REPLAY_MARGIN_S = 60.0  # how far before the checkpoint a restart replays (clock skew, late peer events)
 TOMBSTONE_KEEP_NS = int(600e9)  # tombstones outlive any replay margin by far
-FIRST_START_AGO = "87600h"  # no checkpoint: the filers' whole metadata log
+WALK_RETRY_S = 10.0  # a walk a filer broke off starts again after this
 # With only heartbeats arriving, the checkpoint (megabytes for a large index) is rewritten this rarely: it
 # then only moves the point a restart replays from.
 IDLE_CHECKPOINT_S = 300.0
@@ -57,6 +58,12 @@ class Settings:
     heartbeat_every_s: float = HEARTBEAT_EVERY_S
 
 
+def _set_event() -> threading.Event:
+    event = threading.Event()
+    event.set()
+    return event
+
+
 @dataclass
 class State:
     """What the threads share, always under `lock`."""
@@ -66,6 +73,9 @@ class State:
     lock: threading.Lock = field(default_factory=threading.Lock)
     marker: str = ""
     caught_up: threading.Event = field(default_factory=threading.Event)
+    # Cleared while a first start's walk runs: until it ends the index is partial, so it is neither caught up
+    # nor worth a checkpoint.
+    walked: threading.Event = field(default_factory=_set_event)
     freshness: Freshness = field(default_factory=lambda: Freshness(uuid.uuid4().hex))
     growth: GrowthRing = field(default_factory=GrowthRing)
     clock: Callable[[], float] = time.monotonic
@@ -79,7 +89,8 @@ class State:
             if (change.new or change.old or "").startswith(SYNC_ROOT):
                 # Heartbeats (this node's and its peers') change no usage: they move only the replay point.
                 beat = dict(change.extended).get(HEARTBEAT_HEADER)
-                if change.new == self.marker and beat is not None and self.freshness.seen(beat.decode("latin-1")):
+                ours = change.new == self.marker and beat is not None
+                if ours and self.freshness.seen(beat.decode("latin-1")) and self.walked.is_set():
                     self.caught_up.set()
                 self.index.last_ts = max(self.index.last_ts, change.ts_ns)
                 return
@@ -174,9 +185,7 @@ def save_checkpoint(state: State, path: Path) -> None:
 
 
 def time_ago(last_ts_ns: int, now_s: float | None = None) -> str:
-    """`-timeAgo` for a stream that resumes a margin before `last_ts_ns` (0: from the log's start)."""
-    if not last_ts_ns:
-        return FIRST_START_AGO
+    """`-timeAgo` for a stream that resumes a margin before `last_ts_ns`."""
     seconds = (now_s if now_s is not None else time.time()) - last_ts_ns / 1e9 + REPLAY_MARGIN_S
     return f"{max(seconds, REPLAY_MARGIN_S):.0f}s"
 
@@ -250,7 +259,10 @@ def enforce(settings: Settings, state: State) -> None:
 
 
 def checkpoint_due(state: State, since_save_s: float, saved_ts: int, settings: Settings) -> bool:
-    """A real change is saved within `checkpoint_every_s`; heartbeats alone move the checkpoint rarely."""
+    """A real change is saved within `checkpoint_every_s`; heartbeats alone move the checkpoint rarely. Never
+    during a first start's walk: a restart would take the partial index for a whole one."""
+    if not state.walked.is_set():
+        return False
     if state.changed:
         return since_save_s >= settings.checkpoint_every_s
     return state.index.last_ts > saved_ts and since_save_s >= IDLE_CHECKPOINT_S
@@ -267,17 +279,42 @@ def housekeeping(settings: Settings, state: State, stop: threading.Event) -> Non
             saved_ts = state.index.last_ts
             save_checkpoint(state, checkpoint)
             last_save = time.monotonic()
-    save_checkpoint(state, checkpoint)
+    if state.walked.is_set():
+        save_checkpoint(state, checkpoint)
+
+
+def walk_filers(settings: Settings, state: State, walk_ts: int, stop: threading.Event) -> None:
+    """A first start's walk (walk.py), again from the top while a filer breaks it off: its changes are stamped
+    `walk_ts`, so a second pass changes nothing the first got right, and the streams' newer events still win."""
+    lister = filer_lister(settings.filers)
+    while not stop.is_set():
+        try:
+            for change in walk_changes(lister, walk_ts):
+                state.apply(change)
+        except (OSError, ValueError):
+            stop.wait(WALK_RETRY_S)
+            continue
+        state.walked.set()
+        return
 
 
 def start(settings: Settings, stop: threading.Event) -> tuple[State, list[threading.Thread]]:
     """Loads the checkpoint and starts every thread; they end when `stop` is set."""
     settings.state_dir.mkdir(parents=True, exist_ok=True)
-    index, quotas = load_checkpoint(settings.state_dir / "checkpoint.json")
+    checkpoint = settings.state_dir / "checkpoint.json"
+    first_start = not checkpoint.exists()
+    index, quotas = load_checkpoint(checkpoint)
     # One marker per tier node, overwritten by every heartbeat; a new start id per start: a replayed heartbeat
     # of an earlier start must not count as caught up.
     state = State(index=index, quotas=quotas, marker=f"{SYNC_ROOT}{settings.node}")
-    threads = [
+    threads = []
+    if first_start:
+        # The streams start a margin before the walk's stamp, which is a margin before now (walk.py).
+        walk_ts = time.time_ns() - int(REPLAY_MARGIN_S * 1e9)
+        state.index.last_ts = walk_ts
+        state.walked.clear()
+        threads.append(threading.Thread(target=walk_filers, args=(settings, state, walk_ts, stop), daemon=True))
+    threads += [
         threading.Thread(target=tail_forever, args=(settings, f, state, stop), daemon=True) for f in settings.filers
     ]
     threads.append(threading.Thread(target=heartbeat, args=(settings, state, stop), daemon=True))

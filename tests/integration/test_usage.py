@@ -199,6 +199,45 @@ def test_restart_resumes_from_the_checkpoint_and_answers_404_until_caught_up(rig
     assert answer(rig, volume) == {"TotalSize": 1500, "FileCount": 2}
 
 
+def listed_volumes(rig: Rig) -> list[str]:
+    """Every volume directory under /aegis/volumes/, from the filer's listing (tenants starting with "." are the
+    service's own)."""
+    found = []
+    for tenant in children_of(rig, "/aegis/volumes"):
+        if not tenant.rsplit("/", 1)[-1].startswith("."):
+            found += children_of(rig, tenant)
+    return found
+
+
+def children_of(rig: Rig, directory: str) -> list[str]:
+    answer = rig.client.get(f"{rig.filer}{directory}/", params={"limit": 10000}, headers={"Accept": "application/json"})
+    return [e["FullPath"] for e in answer.json().get("Entries") or () if e["Mode"] & (1 << 31)]
+
+
+def test_a_first_start_without_a_checkpoint_walks_the_filer_and_is_exact(rig: Rig) -> None:
+    """A replaced tier node starts with no checkpoint; its streams reach back only a margin (the filers purge
+    their metadata log), so every volume the earlier tests wrote must come from the walk."""
+    volume = aegis.volume_path()
+    rig.client.put(f"{rig.filer}{volume}/a", content=b"a" * 700)
+    wait_usage(rig, volume, 700)
+    rig.cluster.kill(rig.usage.name, signal.SIGTERM)
+    (Path(rig.usage.data_dir) / "checkpoint.json").unlink()
+    rig.client.put(f"{rig.filer}{volume}/b", content=b"b" * 300)
+    started = time.monotonic()
+    rig.cluster.restart(rig.usage.name)
+    seen = set()
+    while (status := aegis.get_usage(rig.client, rig.url, volume).status_code) != 200:
+        seen.add(status)
+        assert time.monotonic() - started < 60, "the first start never caught up"
+        time.sleep(0.05)
+    print(f"first start caught up in {time.monotonic() - started:.1f} s")
+    assert seen <= {404}, seen
+    assert answer(rig, volume) == {"TotalSize": 1000, "FileCount": 2}
+    volumes = listed_volumes(rig)
+    assert len(volumes) >= 3, volumes  # this test's and the earlier tests' volumes
+    wait_equal(rig, volumes)
+
+
 def answer_text(rig: Rig, volume: str) -> str:
     return aegis.get_usage(rig.client, rig.url, volume).text
 

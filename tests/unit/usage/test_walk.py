@@ -4,15 +4,20 @@ the volumes changed, plus the streams from before it, ends exact."""
 from __future__ import annotations
 
 import base64
+import json
 import random
+import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from components.usage.index import Change, UsageIndex
 from components.usage.quotas import QUOTA_HEADER, Quotas, quota_file
+from components.usage.service import REPLAY_MARGIN_S, Settings, start, time_ago
 from components.usage.walk import MODE_DIR, listing, walk, walk_changes
 
 V = "/aegis/volumes/t/v"
@@ -157,3 +162,32 @@ def _interleave(walked: list, streamed: list, rng: random.Random) -> list:
             merged.append(streamed[j])
             j += 1
     return merged
+
+
+def started(state_dir: Any) -> Any:
+    """`start` with its stop already set: every thread ends at once, before any process or request."""
+    stop = threading.Event()
+    stop.set()
+    settings = Settings(filers=("127.0.0.1:9",), state_dir=state_dir, node="lb-0", base_rules="{}")
+    state, threads = start(settings, stop)
+    for thread in threads:
+        thread.join(timeout=10)
+    return state
+
+
+def test_a_first_start_walks_and_tails_from_just_before_the_walk_not_from_the_log_start(tmp_path: Any) -> None:
+    before = time.time_ns()
+    state = started(tmp_path)
+    assert not state.walked.is_set()  # the walk never ran: the index is partial
+    assert before - state.index.last_ts == pytest.approx(REPLAY_MARGIN_S * 1e9, abs=5e9)
+    assert time_ago(state.index.last_ts) == f"{2 * REPLAY_MARGIN_S:.0f}s"
+    assert not (tmp_path / "checkpoint.json").exists()  # a partial index is never a checkpoint
+
+
+def test_a_restart_with_a_checkpoint_does_not_walk(tmp_path: Any) -> None:
+    index = UsageIndex()
+    index.apply(Change(int(1e18), new=f"{V}/a", new_size=5))
+    (tmp_path / "checkpoint.json").write_text(json.dumps({"index": index.snapshot(), "quotas": {}}))
+    state = started(tmp_path)
+    assert state.walked.is_set()
+    assert state.index.status(V) == {"TotalSize": 5, "FileCount": 1}
