@@ -30,7 +30,7 @@ from components.model.usage import UsageService
 from tests.support import aegis_client as aegis
 from tests.support.cluster import LocalCluster, fresh_values, loopback_topology, running, running_prod
 from tests.support.stack_configs import prod
-from tests.support.usage import listed_usage
+from tests.support.usage import listed_usage, listed_volumes
 
 pytestmark = pytest.mark.integration
 
@@ -75,7 +75,7 @@ def answer(rig: Rig, volume: str, url: str = "") -> dict[str, int] | None:
 def wait_equal(rig: Rig, volumes: list[str], timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
-        listed = {v: listed_usage(rig.client, rig.filer, v) for v in volumes}
+        listed = {v: listed_usage(rig.filer, v) for v in volumes}
         # Asked directly: the volumes here are not UUIDs, and HAProxy routes only AEGIS's volume paths.
         served = {v: answer(rig, v, rig.usage.url) for v in volumes}
         if listed == served:
@@ -199,21 +199,6 @@ def test_restart_resumes_from_the_checkpoint_and_answers_404_until_caught_up(rig
     assert answer(rig, volume) == {"TotalSize": 1500, "FileCount": 2}
 
 
-def listed_volumes(rig: Rig) -> list[str]:
-    """Every volume directory under /aegis/volumes/, from the filer's listing (tenants starting with "." are the
-    service's own)."""
-    found = []
-    for tenant in children_of(rig, "/aegis/volumes"):
-        if not tenant.rsplit("/", 1)[-1].startswith("."):
-            found += children_of(rig, tenant)
-    return found
-
-
-def children_of(rig: Rig, directory: str) -> list[str]:
-    answer = rig.client.get(f"{rig.filer}{directory}/", params={"limit": 10000}, headers={"Accept": "application/json"})
-    return [e["FullPath"] for e in answer.json().get("Entries") or () if e["Mode"] & (1 << 31)]
-
-
 def test_a_first_start_without_a_checkpoint_walks_the_filer_and_is_exact(rig: Rig) -> None:
     """A replaced tier node starts with no checkpoint; its streams reach back only a margin (the filers purge
     their metadata log), so every volume the earlier tests wrote must come from the walk."""
@@ -233,7 +218,7 @@ def test_a_first_start_without_a_checkpoint_walks_the_filer_and_is_exact(rig: Ri
     print(f"first start caught up in {time.monotonic() - started:.1f} s")
     assert seen <= {404}, seen
     assert answer(rig, volume) == {"TotalSize": 1000, "FileCount": 2}
-    volumes = listed_volumes(rig)
+    volumes = listed_volumes(rig.filer)
     assert len(volumes) >= 3, volumes  # this test's and the earlier tests' volumes
     wait_equal(rig, volumes)
 

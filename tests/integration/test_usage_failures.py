@@ -134,7 +134,7 @@ def wait_equal_to_listing(rig: Rig, nodes: list[TierNode], filer: str, volumes: 
     """Seconds until every node's answer for every volume equals a full listing on `filer`."""
 
     def equal() -> bool:
-        listed = {v: listed_usage(rig.client, filer, v) for v in volumes}
+        listed = {v: listed_usage(filer, v) for v in volumes}
         return all({v: served(rig, node, v) for v in volumes} == listed for node in nodes)
 
     return wait_for(f"usage through {[n.lb.name for n in nodes]} equal to a listing on {filer}", equal, 15.0)
@@ -498,7 +498,7 @@ def test_tier_node_loss_keeps_the_other_exact_and_the_quotas(rig: Rig) -> None:
         time.sleep(0.02)
     timings["restarted service answers 200 after"] = time.monotonic() - restarted
     print(f"\nanswers through {lost.lb.name} before its service caught up: {statuses}")
-    assert served(rig, lost, usage_volume) == listed_usage(client, filer, usage_volume)
+    assert served(rig, lost, usage_volume) == listed_usage(filer, usage_volume)
     wait_equal_to_listing(rig, rig.nodes, filer, [usage_volume, read_only, pushed, later])
     assert client.put(f"{filer}{read_only}/c", content=b"z").status_code == 507
     assert client.put(f"{filer}{pushed}/c", content=b"z").status_code == 507

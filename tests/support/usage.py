@@ -1,36 +1,39 @@
-"""The filer listing the usage service's answers are held to (the service itself runs in LocalCluster)."""
+"""The filer listing the usage service's answers are held to (the service itself runs in LocalCluster), read with
+the service's own listing reader (components/usage/walk.py): one reader of the filer's listing JSON."""
 
 from __future__ import annotations
 
-import httpx
+from components.usage.walk import Listed, Lister, filer_lister, listing, walk
 
 
-def listed_usage(client: httpx.Client, filer: str, directory: str) -> dict[str, int] | None:
+def _lister(filer: str) -> Lister:
+    return filer_lister([filer.removeprefix("http://")])
+
+
+def listed_usage(filer: str, directory: str) -> dict[str, int] | None:
     """What a full listing of `directory` adds up to, as AEGIS's JSON; None when it does not exist."""
-    total = count = 0
-    pending = [directory]
-    while pending:
-        current = pending.pop()
-        last = ""
-        while True:
-            answer = client.get(
-                f"{filer}{current}/",
-                params={"limit": 1000, "lastFileName": last},
-                headers={"Accept": "application/json"},
-            )
-            if answer.status_code == 404:
-                if current == directory:
-                    return None
-                break
-            answer.raise_for_status()
-            entries = answer.json().get("Entries") or []
-            for entry in entries:
-                if entry["Mode"] & (1 << 31):  # os.ModeDir
-                    pending.append(entry["FullPath"])
-                else:
-                    total += entry["FileSize"]
-                    count += 1
-            if not answer.json().get("ShouldDisplayLoadMore"):
-                break
-            last = entries[-1]["FullPath"].rsplit("/", 1)[-1]
-    return {"TotalSize": total, "FileCount": count}
+    lister = _lister(filer)
+    if lister(directory, "") is None:
+        return None
+    files = [entry for entry in walk(lister, directory) if not entry.is_dir]
+    return {"TotalSize": sum(entry.size for entry in files), "FileCount": len(files)}
+
+
+def _children(lister: Lister, directory: str) -> list[Listed]:
+    found: list[Listed] = []
+    last: str | None = ""
+    while last is not None:
+        body = lister(directory, last)
+        if body is None:
+            break
+        entries, last = listing(body)
+        found += entries
+    return found
+
+
+def listed_volumes(filer: str) -> list[str]:
+    """Every volume directory under /aegis/volumes/ (tenants starting with "." are the usage service's own)."""
+    lister = _lister(filer)
+    tenants = [e.path for e in _children(lister, "/aegis/volumes") if e.is_dir]
+    tenants = [t for t in tenants if not t.rsplit("/", 1)[-1].startswith(".")]
+    return [e.path for tenant in tenants for e in _children(lister, tenant) if e.is_dir]
