@@ -17,12 +17,14 @@ from __future__ import annotations
 from collections import deque
 
 HEARTBEAT_HEADER = "Seaweed-Usage-Heartbeat"
-# One small overwrite of one file per tier node: 12 metadata events a minute, a few MiB of metadata log a day
+# One small overwrite of one file per tier node: 30 metadata events a minute, about 20 MiB of metadata log a day
 # per node at weed 4.48's event size, which the log purge bounds (metadataLogRetentionDays).
-HEARTBEAT_EVERY_S = 5.0
-# Six heartbeats in a row unseen: far past a busy filer's stream delay (milliseconds to about a second when
-# replaying), short enough that AEGIS's usage answers are at most this stale before the tier stops routing them.
-LAG_LIMIT_S = 30.0
+HEARTBEAT_EVERY_S = 2.0
+# Five heartbeats in a row unseen: far past a busy filer's stream delay (milliseconds, about a second when
+# replaying). It bounds how long AEGIS gets stale usage when the stream stops: weed 4.48 holds every filer's
+# stream for up to 2 minutes when one filer dies (docs/decisions/2026-12-07-usage-lag-and-tenants.md), and for
+# that time AEGIS reads the tier's 404 (usage 0) instead of usage from before the stop.
+LAG_LIMIT_S = 10.0
 # Only the oldest unseen heartbeat sets the lag; later ones are kept so that one coming back out of order
 # clears exactly those before it. Past this many a dead stream adds nothing new to learn.
 MAX_OUTSTANDING = 100
