@@ -135,11 +135,16 @@ backend filers
 
 
 def _usage_backends(host: str, port: int) -> str:
-    """`usage` (AEGIS's calls, checked on /healthz, HAProxy's own answer as the backup) and `tenants` (the admin
-    port's usage per tenant, checked by a plain connect)."""
+    """`usage` (AEGIS's usage calls, checked on /healthz, HAProxy's own answer as the backup), `quota` (its quota
+    calls, checked by a plain connect, the same backup) and `tenants` (the admin port's usage per tenant, checked
+    by a plain connect)."""
     return f"""backend usage
     option httpchk GET /healthz
     server usage {host}:{USAGE_PORT} check observe layer4 error-limit 1 on-error mark-down {USAGE_CHECK}
+    server fixed {host}:{port} backup
+
+backend quota
+    server usage {host}:{USAGE_PORT} check observe layer4 error-limit 1 on-error mark-down inter 1s rise 1
     server fixed {host}:{port} backup
 
 backend tenants

@@ -278,6 +278,9 @@ def test_a_stopped_stream_makes_the_service_lag_and_aegis_still_reads_404(rig: R
         assert (lagging.status_code, lagging.text) == (404, USAGE_NOT_TRACKED)
         assert aegis.get_usage(rig.client, rig.usage.url, volume).status_code == 404  # asked directly: not ready
         assert rig.client.get(f"{rig.admin}{USAGE_TENANTS_PATH}").json()["lagging"] is True
+        # A quota AEGIS sends meanwhile is still stored: it needs only a filer, and AEGIS never sends it again.
+        stored = aegis.set_quota(rig.client, rig.url, volume, MIB)
+        assert (stored.status_code, stored.text) == (200, f"quota stored: {volume} {MIB} bytes")
         assert statuses <= {200, 404}, statuses  # never an error status AEGIS would fail a write on
     finally:
         for pid in tails:

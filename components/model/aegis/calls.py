@@ -63,6 +63,9 @@ QUOTA_NOT_ENFORCED = (
 USAGE_NOT_TRACKED = "usage not tracked: no usage service is up, or path is no volume; AEGIS reads this 404 as 0"
 # The backend and server HAProxy sends AEGIS's usage and quota calls to (components/model/haproxy.py).
 USAGE_SERVER = "usage/usage"
+# Quotas go to the service whenever it listens, even while it catches up or lags: storing one needs only a
+# filer, and AEGIS never sends a volume's quota twice (a rollout's restart would otherwise drop those it sent).
+QUOTA_SERVER = "quota/usage"
 MKDIR_ANSWERED = "directory not stored: its first file creates it (AEGIS writes .keep next)"
 CHUNKED_REFUSED = "refused: Transfer-Encoding; AEGIS always sends a Content-Length"
 TOO_LARGE = "refused: body over 100 MiB, the largest file AEGIS can read back"
@@ -135,8 +138,9 @@ if aegis_dir_delete aegis_dir_api
         # srv_is_up, not nbsrv: nbsrv counts the usage backend's backup server once the service is down.
         + f"""\
     acl aegis_usage_up srv_is_up({USAGE_SERVER})
+    acl aegis_quota_up srv_is_up({QUOTA_SERVER})
     acl aegis_status_volume urlp(path),regsub('%2[Ff]',/,g) -m reg '^{_VOLUME_ROOT}/?$'
-    http-request set-var(txn.aegis_usage) int(1) if aegis_usage_up {{ method POST }} {{ path /quota }} !aegis_query \
+    http-request set-var(txn.aegis_usage) int(1) if aegis_quota_up {{ method POST }} {{ path /quota }} !aegis_query \
 || aegis_usage_up {{ method GET HEAD }} {{ path /dir/status }} aegis_status_volume !aegis_ambiguous_query
     acl aegis_usage_call var(txn.aegis_usage) -m found
 """
@@ -158,6 +162,7 @@ if aegis_dir_delete aegis_dir_api
     http-request set-path %[var(txn.aegis_volume)] if aegis_volume_delete
     http-request set-query recursive=true if aegis_volume_delete
     http-request set-path /healthz if aegis_health_call
+    use_backend quota if aegis_usage_call { method POST }
     use_backend usage if aegis_usage_call
 """
     )
