@@ -10,8 +10,8 @@ age past which the health check calls the cluster degraded: its oldest day folde
 
 From the usage service (published by the same function): usage lagging on any HAProxy for two periods (a
 restart catches up in seconds, so two scheduled runs in a row seeing it is a stalled stream), and the
-fastest-growing tenant above TENANT_GROWTH_ALARM_BYTES_PER_HOUR. The growth is published only once known (an
-hour after the service started, and only where one runs), so its missing data is not breaching.
+fastest-growing tenant above `tenantGrowthAlarmGiBPerHour` (0: no such alarm). The growth is published only once
+known (an hour after the service started, and only where one runs), so its missing data is not breaching.
 
 Each node also gets a `StatusCheckFailed_System` alarm whose action is EC2's own recover action: the
 instance comes back on other hardware with the same ENI, EBS volumes and instance id.
@@ -39,11 +39,6 @@ CONFIRM_PERIODS = 2
 DEGRADED_GRACE_MINUTES = 30
 RECOVERY_PERIOD_SECONDS = 60
 GIB = 1024**3
-# One tenant writing 10 GiB an hour would alone fill prod's AEGIS capacity (3 volume servers of 1 TiB, every
-# file stored twice: about 1.5 TiB) in under a week, and is far past what an agent's workspace volumes grow by;
-# an operator should hear of it within two runs. A stack setting: it should become the config key
-# `tenantGrowthAlarmGiBPerHour` (0 turns it off), validated with the other watch settings.
-TENANT_GROWTH_ALARM_BYTES_PER_HOUR = 10 * GIB
 RECOVERY_PERIODS = 2
 
 
@@ -112,16 +107,16 @@ def metric_alarms(watch: WatchSettings, upkeep: Upkeep) -> list[MetricAlarmSpec]
             f"the filers' metadata log keeps days past its retention of {upkeep.metadata_log_retention_days} "
             "day(s) + 1: the masters' purge is not running",
         ),
-        *usage_alarms(),
+        *usage_alarms(watch),
     ]
     return [spec for spec in specs if spec.threshold > 0 or spec.comparison != lower]
 
 
-def usage_alarms() -> list[MetricAlarmSpec]:
+def usage_alarms(watch: WatchSettings) -> list[MetricAlarmSpec]:
     """Usage lagging (published 1/0 on every run, so missing data is the function not running) and one tenant's
     growth (one Stack-wide metric, the largest growth: one static alarm covers every tenant)."""
-    growth_gib = TENANT_GROWTH_ALARM_BYTES_PER_HOUR / GIB
-    return [
+    growth_gib = watch.tenant_growth_alarm_gib_per_hour
+    lagging = [
         MetricAlarmSpec(
             "usage-lagging",
             "UsageLagging",
@@ -131,13 +126,18 @@ def usage_alarms() -> list[MetricAlarmSpec]:
             "the usage service is catching up or its metadata stream stopped: AEGIS reads usage 0 and quotas "
             "are not enforced",
         ),
+    ]
+    if not growth_gib:
+        return lagging
+    return [
+        *lagging,
         MetricAlarmSpec(
             "tenant-growth",
             "TenantGrowthMaxBytesPerHour",
             "Maximum",
             "GreaterThanThreshold",
-            TENANT_GROWTH_ALARM_BYTES_PER_HOUR,
-            f"a tenant's usage grows faster than {growth_gib:g} GiB an hour",
+            growth_gib * GIB,
+            f"a tenant's usage grows faster than {growth_gib} GiB an hour",
             missing="notBreaching",
         ),
     ]

@@ -80,6 +80,8 @@ class WatchSettings:
     schedule_minutes: int
     alarm_topic_arn: str
     runtime: str = "python3.11"
+    # The fastest-growing tenant's usage growth that alarms; 0: no alarm.
+    tenant_growth_alarm_gib_per_hour: int = 10
 
 
 @dataclass(frozen=True)
@@ -292,6 +294,8 @@ MAX_GATE_WAIT_SECONDS = 840
 # The check needs 3.11 (`zip(strict=)` and `isinstance(x, A | B)` are 3.10, `datetime.UTC` in its SigV4 signer is
 # 3.11), and the function's zip (the check and its vendored httpx) is pure Python, so it runs on every runtime
 # from there on, whatever Python the deployer has.
+# Past this a tenant would fill any cluster this stack builds long before the alarm's two runs: a typo.
+MAX_TENANT_GROWTH_GIB_PER_HOUR = 100_000
 LAMBDA_PYTHON_RUNTIMES = ("python3.11", "python3.12", "python3.13", "python3.14")
 TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}")
 
@@ -326,6 +330,13 @@ def _watch(r: Reader) -> WatchSettings:
                 else f"is not a Lambda Python runtime the check runs on ({', '.join(LAMBDA_PYTHON_RUNTIMES)})"
             ),
             "pulumi config set healthFunctionRuntime python3.11",
+        ),
+        tenant_growth_alarm_gib_per_hour=r.checked(
+            "tenantGrowthAlarmGiBPerHour",
+            lambda v: (
+                None if 0 <= v <= MAX_TENANT_GROWTH_GIB_PER_HOUR else f"must be 0-{MAX_TENANT_GROWTH_GIB_PER_HOUR}"
+            ),
+            "pulumi config set tenantGrowthAlarmGiBPerHour 10 (0 turns the alarm off)",
         ),
     )
 

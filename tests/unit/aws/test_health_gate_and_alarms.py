@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from components.aws import health_function
-from components.aws.alarms import TENANT_GROWTH_ALARM_BYTES_PER_HOUR
 from components.aws.health_artifact import HANDLER, build_artifact
 from components.model.topology import LB_STATS_PORT, METRICS_PORTS
 from tests.support import prod_program
@@ -303,8 +302,15 @@ def test_usage_alarms_fire_on_lag_for_two_runs_and_on_a_tenants_growth_once_it_i
     assert (growth["metricName"], growth["statistic"], growth["threshold"]) == (
         "TenantGrowthMaxBytesPerHour",
         "Maximum",
-        TENANT_GROWTH_ALARM_BYTES_PER_HOUR,
+        10 * 1024**3,
     )
     # Published only an hour after a usage service started, and only where one runs.
     assert growth["treatMissingData"] == "notBreaching" and growth["dimensions"] == {"Stack": "prod"}
     assert "10 GiB an hour" in growth["alarmDescription"]
+
+
+def test_the_tenant_growth_alarm_follows_its_key_and_zero_turns_it_off() -> None:
+    growth = alarms(run_prod(tenantGrowthAlarmGiBPerHour=50))["alarms-tenant-growth"]
+    assert growth["threshold"] == 50 * 1024**3 and "50 GiB an hour" in growth["alarmDescription"]
+    off = alarms(run_prod(tenantGrowthAlarmGiBPerHour=0))
+    assert "alarms-tenant-growth" not in off and "alarms-usage-lagging" in off

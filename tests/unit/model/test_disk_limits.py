@@ -65,3 +65,10 @@ def test_the_health_function_runtime_is_a_provider_runtime_the_check_runs_on():
     assert prod(healthFunctionRuntime="python3.13").aws.watch.runtime == "python3.13"
     (problem,) = problems(_platform="aws", healthFunctionRuntime="python3.10")
     assert problem.startswith('aegis-storage:healthFunctionRuntime = "python3.10": is not a Lambda Python runtime')
+
+
+def test_the_tenant_growth_alarm_key_names_its_range() -> None:
+    assert prod(tenantGrowthAlarmGiBPerHour=0).aws.watch.tenant_growth_alarm_gib_per_hour == 0
+    (problem,) = problems(_platform="aws", tenantGrowthAlarmGiBPerHour=-1)
+    assert problem.startswith("aegis-storage:tenantGrowthAlarmGiBPerHour = -1: must be 0-100000")
+    assert "pulumi config set tenantGrowthAlarmGiBPerHour 10" in problem
