@@ -16,10 +16,11 @@ volume over quota the file is exactly what the rules job wrote.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import unquote
 
-from components.usage.index import VOLUMES, Change, split_volume
+from components.usage.index import VOLUMES, Change
 
 USAGE_ROOT = f"{VOLUMES}.usage/"
 QUOTA_ROOT = f"{USAGE_ROOT}quotas/"
@@ -27,13 +28,31 @@ SYNC_ROOT = f"{USAGE_ROOT}sync/"
 QUOTA_HEADER = "Seaweed-Quota-Bytes"
 
 
+# Exactly what AEGIS sends: its tenant ids are [a-z0-9-] and its volume ids UUIDs; upper case and "_" keep the
+# names operators and tests use. Nothing else passes ("?", "#", "%", ".", spaces, control characters): the name
+# becomes part of the quota file's URL, and one of those would turn the rest into a query, a fragment, another
+# path or an invalid URL.
+_VOLUME_PATH = re.compile(re.escape(VOLUMES) + r"[A-Za-z0-9_-]+/[A-Za-z0-9_-]+/?")
+# The filer keeps a quota as an int64 (its extended attribute is read back as a number): 19 digits at most.
+MAX_QUOTA_BYTES = 2**63 - 1
+
+
 def volume_of(path: str) -> str | None:
-    """The volume `path` names (AEGIS's `path=` value, decoded), or None unless it is exactly a volume."""
-    path = unquote(path).rstrip("/")
-    where = split_volume(path)
-    if where is None or where[1] or "/." in path or "//" in path:
+    """The volume `path` names (AEGIS's `path=` value, decoded; one more percent-decoding is allowed, and the
+    result must still be exactly a volume), or None unless it is exactly a volume."""
+    decoded = unquote(path)
+    if _VOLUME_PATH.fullmatch(decoded) is None:
         return None
-    return where[0]
+    return decoded.rstrip("/")
+
+
+def quota_bytes(text: str) -> int | None:
+    """A quota's size as AEGIS sends it (ASCII digits only), or None. str.isdigit() alone lets through Unicode
+    digits such as "²" and numbers int() refuses (over 4,300 digits); the filer takes at most an int64."""
+    if not 0 < len(text) <= 19 or not text.isascii() or not text.isdigit():
+        return None
+    value = int(text)
+    return value if value <= MAX_QUOTA_BYTES else None
 
 
 def quota_file(volume: str) -> str:

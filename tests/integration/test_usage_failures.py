@@ -161,27 +161,6 @@ VICTIM_QUOTA = 5 * MIB
 VICTIM_FILE = 1000
 QUOTA_CALLS_SENT = 64 * KIB  # the service reads at most this much of a quota body
 
-# Bugs these requests show in the service (components/usage/server.py), kept visible by strict xfails: once fixed,
-# the test passes and the mark must go.
-INT_RAISES = (
-    "usage service bug: `bytes` passes str.isdigit() but int() raises ValueError (a Unicode digit such as '²', or "
-    "more than 4300 digits); the exception escapes the handler, the service closes the connection without an "
-    "answer and HAProxy answers AEGIS 502"
-)
-URL_RAISES = (
-    "usage service bug: a path with a space (or any control character) passes volume_of(), then urllib refuses "
-    "the quota file's URL with InvalidURL, a ValueError the handler does not catch: HAProxy answers AEGIS 502"
-)
-QUERY_INJECTION = (
-    "usage service bug: volume_of() accepts '?' and '#' in a volume name and the quota file's URL is built "
-    "without quoting, so the filer takes the rest as a query or fragment: path=<V>?x answers 'quota stored: <V>?x' "
-    "and overwrites the quota of volume <V>"
-)
-TRUNCATED_BODY = (
-    "usage service bug: a quota body over 64 KiB is read only up to 64 KiB and the form parsed from that prefix "
-    "is stored: a valid path and bytes followed by padding change the volume's quota instead of being refused"
-)
-
 
 @dataclass(frozen=True)
 class QuotaCall:
@@ -220,41 +199,13 @@ QUOTA_CALLS = [
     pytest.param(QuotaCall({"path": VICTIM}), id="no-bytes"),
     pytest.param(QuotaCall({}), id="no-fields"),
     pytest.param(QuotaCall({"path": VICTIM, "bytes": "1"}, form=False), id="not-multipart"),
-    pytest.param(
-        QuotaCall({"path": VICTIM, "bytes": "1²"}),
-        id="superscript-digit",
-        marks=pytest.mark.xfail(strict=True, reason=INT_RAISES),
-    ),
-    pytest.param(
-        QuotaCall({"path": VICTIM, "bytes": "9" * 5000}),
-        id="number-of-5000-digits",
-        marks=pytest.mark.xfail(strict=True, reason=INT_RAISES),
-    ),
-    pytest.param(
-        QuotaCall({"path": VICTIM, "bytes": "1" * (100 * KIB)}),
-        id="huge-body-of-digits",
-        marks=pytest.mark.xfail(strict=True, reason=INT_RAISES),
-    ),
-    pytest.param(
-        QuotaCall({"path": VICTIM, "bytes": "1"}, pad=MIB),
-        id="huge-body-padded",
-        marks=pytest.mark.xfail(strict=True, reason=TRUNCATED_BODY),
-    ),
-    pytest.param(
-        QuotaCall({"path": f"{VICTIM} x", "bytes": "1"}),
-        id="space-in-path",
-        marks=pytest.mark.xfail(strict=True, reason=URL_RAISES),
-    ),
-    pytest.param(
-        QuotaCall({"path": f"{VICTIM}?x", "bytes": "1"}),
-        id="question-mark-in-path",
-        marks=pytest.mark.xfail(strict=True, reason=QUERY_INJECTION),
-    ),
-    pytest.param(
-        QuotaCall({"path": f"{VICTIM}%23x", "bytes": "1"}),
-        id="encoded-hash-in-path",
-        marks=pytest.mark.xfail(strict=True, reason=QUERY_INJECTION),
-    ),
+    pytest.param(QuotaCall({"path": VICTIM, "bytes": "1²"}), id="superscript-digit"),
+    pytest.param(QuotaCall({"path": VICTIM, "bytes": "9" * 5000}), id="number-of-5000-digits"),
+    pytest.param(QuotaCall({"path": VICTIM, "bytes": "1" * (100 * KIB)}), id="huge-body-of-digits"),
+    pytest.param(QuotaCall({"path": VICTIM, "bytes": "1"}, pad=MIB), id="huge-body-padded"),
+    pytest.param(QuotaCall({"path": f"{VICTIM} x", "bytes": "1"}), id="space-in-path"),
+    pytest.param(QuotaCall({"path": f"{VICTIM}?x", "bytes": "1"}), id="question-mark-in-path"),
+    pytest.param(QuotaCall({"path": f"{VICTIM}%23x", "bytes": "1"}), id="encoded-hash-in-path"),
 ]
 
 # `path=` values of GET /dir/status as sent (already encoded where the label says so): none is exactly a volume.
