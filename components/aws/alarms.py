@@ -123,8 +123,8 @@ def usage_alarms(watch: WatchSettings) -> list[MetricAlarmSpec]:
             "Maximum",
             "GreaterThanThreshold",
             0,
-            "the usage service is catching up or its metadata stream stopped: AEGIS reads usage 0 and quotas "
-            "are not enforced",
+            "the usage service is down, catching up or its metadata stream stopped: AEGIS reads usage 0 and "
+            "quotas are not enforced",
         ),
     ]
     if not growth_gib:

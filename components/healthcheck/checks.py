@@ -149,7 +149,7 @@ def run_checks(
         ThreadPoolExecutor(max_workers=len(probes) + 1) as pool,
     ):
         http = Http(client, probe_timeout)
-        usage = pool.submit(usage_probe, http, target.admin_url, tuple(load_balancer_stats))
+        usage = pool.submit(usage_probe, http, target.admin_url, tuple(load_balancer_stats), target.usage_service)
         futures = [pool.submit(probe, http) for probe in probes]
         results = tuple(result for future in futures for result in future.result())
         usage_results, tenants = usage.result()

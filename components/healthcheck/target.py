@@ -44,6 +44,9 @@ class Target:
     # The filers' metadata log is purged past this many days (metadataLogRetentionDays); its oldest day folder
     # past it + 1 makes the cluster "degraded". 0 (outputs written before it) leaves the check out.
     metadata_log_retention_days: int = 0
+    # The tier runs the usage service beside each HAProxy (both stacks do): one that takes no connection is down.
+    # False (outputs written before it, a bare filer): a stopped service and none at all look alike.
+    usage_service: bool = False
 
     def __post_init__(self) -> None:
         if not self.master_urls:
@@ -100,7 +103,7 @@ def health_target_output(**values: Any) -> dict[str, Any]:
 
 _REQUIRED: Any = object()
 # The JSON type of each field type: a tuple of strings is a list in JSON.
-_KINDS: dict[str, type] = {"str": str, "str | None": str, "int": int, "tuple[str, ...]": tuple}
+_KINDS: dict[str, type] = {"str": str, "str | None": str, "int": int, "bool": bool, "tuple[str, ...]": tuple}
 # (field, JSON type, default); built on import, so a field of a type the outputs cannot carry fails at once.
 _SCHEMA: tuple[tuple[str, type, Any], ...] = tuple(
     (field.name, _KINDS[str(field.type)], _REQUIRED if field.default is MISSING else field.default)

@@ -366,18 +366,20 @@ def backend_row(stats_csv: str, backend: str) -> dict[str, str] | None:
 
 
 def usage_server_down(stats_csv: str) -> str | None:
-    """Why HAProxy has its usage server DOWN although the service answers its check (it is catching up or
-    lagging: its /healthz says 503, or it does not answer in time), e.g. "L7STS: HTTP status check returned code
-    <503>"; None when the server is UP, is not in the CSV (a config without it), or does not take connections:
-    a stopped service and a tier node without one look alike."""
+    """Why HAProxy has its usage server DOWN, e.g. "L7STS: HTTP status check returned code <503>" (the service
+    answers but is catching up or lagging) or "L4CON: Connection refused" (no service takes connections); None
+    when the server is UP or is not in the CSV (a config without it)."""
     row = backend_servers(stats_csv, USAGE_BACKEND).get(USAGE_SERVER)
     if row is None or not (row.get("status") or "").startswith("DOWN"):
         return None
     check = (row.get("check_status") or "").removeprefix("* ")
-    if not check.startswith("L7"):
-        return None
     detail = row.get("last_chk") or ""
     return f"{check}: {detail}" if detail else check
+
+
+def answers_checks(down: str) -> bool:
+    """Whether the usage server `usage_server_down` named DOWN answered its check (an L7 result: it runs)."""
+    return down.startswith("L7")
 
 
 @dataclass(frozen=True)

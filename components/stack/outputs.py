@@ -57,6 +57,8 @@ def stack_outputs(
             metadata_log_retention_days=cfg.upkeep.metadata_log_retention_days,
             # Disk use is read from each volume server; the dev stack publishes no volume server port on the host.
             volume_server_urls=[f"http://{s.http_address}" for s in topology.of(Role.VOLUME)] if cfg.aws else [],
+            # Both stacks run the usage service beside each HAProxy.
+            usage_service=True,
         ),
     }
     if s3_endpoint is not None:

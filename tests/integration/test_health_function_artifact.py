@@ -16,7 +16,7 @@ import sys
 import time
 import zipfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import httpx
@@ -25,6 +25,7 @@ import pytest
 from components.aws.health_artifact import build_artifact
 from components.healthcheck import Target
 from components.healthcheck.ledger import Record, volumes_of
+from components.healthcheck.target import SECRET_OUTPUTS, health_target_output
 from components.model.refs import Ref
 from components.model.topology import Role
 from tests.support.cluster import (
@@ -121,19 +122,11 @@ class Function:
 
 
 def target_output(target: Target) -> dict[str, object]:
-    """The stack's `health_target` output for `target`: the secret keys are not in it."""
-    return {
-        "filer_url": target.filer_url,
-        "master_urls": list(target.master_urls),
-        "expected_masters": target.expected_masters,
-        "expected_volume_servers": list(target.expected_volume_servers),
-        "filer_addresses": list(target.filer_addresses),
-        "s3_endpoint": target.s3_endpoint,
-        "s3_region": target.s3_region,
-        "filer_rules": target.filer_rules,
-        "admin_url": target.admin_url,
-        "metadata_log_retention_days": 7,
-    }
+    """The stack's `health_target` output for `target`, written as the stacks write it (the secret keys are not
+    in it), with the metadata log retention the masters here purge at."""
+    written = {f.name: getattr(target, f.name) for f in fields(Target) if f.name not in SECRET_OUTPUTS}
+    written = {key: list(value) if isinstance(value, tuple) else value for key, value in written.items()}
+    return health_target_output(**{**written, "metadata_log_retention_days": 7})
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ WRITTEN = {
     "min_free_disk_percent": 5,
     "volume_server_urls": [],
     "metadata_log_retention_days": 7,
+    "usage_service": True,
 }
 
 
@@ -38,6 +39,7 @@ def test_what_the_stacks_write_reads_back() -> None:
         min_free_volume_slots=2,
         min_free_disk_percent=5,
         metadata_log_retention_days=7,
+        usage_service=True,
     )
 
 

@@ -32,12 +32,17 @@ def stats_csv(status: str, check: str, last: str = "") -> str:
     return f"{HEADER}usage,usage,{status},{check},{last}\nusage,fixed,no check,,\nfilers,filer-0,UP,L7OK,\n"
 
 
-def probe(answers: dict[str, httpx.Response], admin: str | None = f"http://{ADMIN}", stats: tuple[str, ...] = ()):
+def probe(
+    answers: dict[str, httpx.Response],
+    admin: str | None = f"http://{ADMIN}",
+    stats: tuple[str, ...] = (),
+    expected: bool = False,
+):
     def handle(request: httpx.Request) -> httpx.Response:
         return answers.get(f"{request.url.netloc.decode()}{request.url.path}", httpx.Response(404))
 
     with httpx.Client(transport=httpx.MockTransport(handle)) as client:
-        return usage_probe(Http(client, 1.0), admin, stats)
+        return usage_probe(Http(client, 1.0), admin, stats, expected)
 
 
 def test_the_tenants_reader_sorts_by_bytes_and_refuses_what_is_not_the_services_answer():
@@ -54,8 +59,7 @@ def test_the_stats_reader_names_a_usage_server_that_answers_but_fails_its_check(
     down = stats_csv("DOWN", "L7STS", "HTTP status check returned code <503>")
     assert usage_server_down(down) == "L7STS: HTTP status check returned code <503>"
     assert usage_server_down(stats_csv("DOWN", "* L7TOUT")) == "L7TOUT"
-    # Refused connections: a stopped service and a tier node without one look alike, so nothing is said.
-    assert usage_server_down(stats_csv("DOWN", "L4CON")) is None
+    assert usage_server_down(stats_csv("DOWN", "L4CON", "Connection refused")) == "L4CON: Connection refused"
     assert usage_server_down(stats_csv("UP", "L7OK")) is None
     assert usage_server_down(stats_csv("UP 1/2", "L7STS")) is None  # one failed check: not down yet
     assert usage_server_down(f"{HEADER}filers,filer-0,UP,L7OK,\n") is None
@@ -84,8 +88,26 @@ def test_no_usage_service_and_a_bare_filer_report_nothing():
     assert probe(no_service) == ([], None)
     assert probe({}) == ([], None)  # an admin port without the route: the filer's 404
     assert probe({}, admin=None) == ([], None)
+    # A refused connection without `expected`: a stopped service and a tier node without one look alike.
     refused = {"lb0:8404/stats;csv": httpx.Response(200, text=stats_csv("DOWN", "L4CON"))}
     assert probe(refused, stats=(STATS,)) == ([], None)
+
+
+def test_where_the_stacks_say_a_service_runs_one_that_answers_nothing_is_down():
+    no_service = {f"{ADMIN}{TENANTS_PATH}": httpx.Response(503, text="no usage service is up")}
+    results, report = probe(no_service, expected=True)
+    assert report is None and [(r.where, r.degraded) for r in results] == [(ADMIN, True)]
+    assert results[0].detail.startswith(f"usage service down: {TENANTS_PATH} answered HTTP 503")
+    refused = {
+        f"{ADMIN}{TENANTS_PATH}": httpx.Response(200, json=tenants_body()),
+        "lb0:8404/stats;csv": httpx.Response(200, text=stats_csv("DOWN", "L4CON", "Connection refused")),
+    }
+    results, report = probe(refused, stats=(STATS,), expected=True)
+    assert report is not None and [(r.where, r.ok, r.degraded) for r in results] == [
+        (ADMIN, True, False),  # the admin port reached the other tier node's service
+        ("lb0:8404", False, True),
+    ]
+    assert "usage service down: HAProxy cannot reach it (L4CON: Connection refused)" in results[1].detail
 
 
 def with_tenants(cluster: FakeCluster, body: dict[str, Any]) -> httpx.MockTransport:
