@@ -10,9 +10,8 @@
   caught up, and once one has been out for too long it is lagging (a tail died or hangs, no filer takes
   writes); either way it answers 404 like the tier did before: AEGIS reads 404 as 0 and never fails a write on
   it. `/healthz` answers 503 then, so HAProxy's check takes the service out and the tier answers AEGIS's calls.
-- The HTTP server is the standard library's ThreadingHTTPServer: the tier nodes run it with their own
-  Python and nothing installed, an answer is a dictionary lookup under a lock, and HAProxy in front bounds
-  the connections.
+- The HTTP server (server.py) is one asyncio event loop on the standard library: the image carries nothing
+  else, an answer is a dictionary lookup under a lock, and AEGIS asks before every write.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 PostgreSQL, 2 HAProxies each with its own usage service), through AEGIS's filer URL (the HAProxies).
 
 - A filer SIGKILLed (filer-0, the first each service tails and stores through): AEGIS's usage and quota calls
-  still answer on both tier nodes, writes through the other filers reach both services' answers within a bound,
-  a quota stored meanwhile holds, and once the filer is back both services still equal a full listing.
+  still answer on both tier nodes (200 or 404, never an error status), stale usage ends within the service's lag
+  limit (weed holds every filer's stream while one is gone), a quota stored meanwhile holds, and once the filer
+  is back both services equal a full listing.
 - A tier node lost (its HAProxy and its usage service SIGKILLed): the other node keeps exact usage and keeps
   enforcing the quotas; a quota stored while the node is gone reaches it once it is back, and until it has caught
   up it answers 404 (AEGIS: usage 0), never another error status.
@@ -28,6 +29,7 @@ import pytest
 from components.model.haproxy import admin_url
 from components.model.topology import LoadBalancer, Role
 from components.model.usage import UsageService, usage_name
+from components.usage.freshness import HEARTBEAT_EVERY_S, LAG_LIMIT_S
 from components.usage.quotas import QUOTA_HEADER
 from tests.support import aegis_client as aegis
 from tests.support.cluster import LocalCluster, running_prod, wait_http
@@ -40,9 +42,11 @@ pytestmark = pytest.mark.integration
 SUBNET = "127.0.91"
 KIB = 1024
 MIB = 1024 * KIB
-LAG_BOUND_S = 5.0  # a write reaches both services' answers within this
 READ_ONLY_BOUND_S = 10.0  # a volume past its quota turns read-only within this (README: about 2 s)
 CATCH_UP_BOUND_S = 30.0
+# A stream that stops: the service lags after LAG_LIMIT_S (its oldest heartbeat, sent up to one beat before the
+# stop) and HAProxy's check takes it out within about 2 s more.
+STALE_BOUND_S = LAG_LIMIT_S + HEARTBEAT_EVERY_S + 3.0
 # The answers AEGIS reads as usage 0: the service's own (catching up, no such volume) and HAProxy's fixed one.
 ZERO_ANSWERS = ("usage not ready", "no such volume", "usage not tracked")
 
@@ -302,14 +306,6 @@ def test_hostile_usage_call_gets_one_line_404_and_changes_nothing(rig: Rig, vict
 # --- a filer lost -----------------------------------------------------------------------------------------------
 
 
-STREAM_STALL = (
-    "usage service bug (its premise fails on weed 4.48): while one filer is down, the other filers' metadata "
-    "streams (`weed filer.meta.tail -filer=<filer-1>`) bring nothing, not even the writes made on that very filer, "
-    "so no write made during the outage reaches either service; they answer the usage from before the kill with "
-    "200 for about 30 s, then lag (404), and catch up only once the filer is back"
-)
-
-
 def restore_filer(rig: Rig, name: str, timings: dict[str, float]) -> None:
     """The filer started again, healthy, and taken back by both HAProxies."""
     rig.cluster.restart(name)
@@ -360,34 +356,39 @@ def test_filer_loss_keeps_aegis_calls_answering_and_both_services_exact_after(ri
     report(f"{lost} SIGKILLed", timings)
 
 
-@pytest.mark.xfail(strict=True, reason=STREAM_STALL)
-def test_filer_loss_writes_on_the_other_filers_reach_both_services_within_bound(rig: Rig) -> None:
+def test_filer_loss_stale_usage_ends_within_the_lag_limit(rig: Rig) -> None:
+    """weed 4.48 holds every surviving filer's metadata stream while a filer is gone (up to 2 minutes; nothing is
+    lost: docs/decisions/2026-12-07-usage-lag-and-tenants.md), so a write made meanwhile reaches no service
+    until the filer returns. What AEGIS must get meanwhile: the usage from before the write for at most the
+    service's lag limit (plus HAProxy's check), then the tier's 404 (usage 0), never an error status; and the
+    exact usage once the filer is back."""
     lost = rig.filer_names[0]
     volume = aegis.volume_path()
     put(rig, f"{rig.filers[1]}{volume}/before", 1000)
     wait_served(rig, rig.nodes, volume, {"TotalSize": 1000, "FileCount": 1})
+    expected = {"TotalSize": 3000, "FileCount": 2}
     timings: dict[str, float] = {}
     rig.cluster.kill(lost)
     try:
         put(rig, f"{rig.filers[1]}{volume}/during", 2000)
         written = time.monotonic()
-        expected = {"TotalSize": 3000, "FileCount": 2}
-        pending = {node.lb.name: node for node in rig.nodes}
-        while pending and time.monotonic() - written < LAG_BOUND_S:
-            for name, node in list(pending.items()):
-                if served(rig, node, volume) == expected:
-                    timings[f"write on {rig.filer_names[1]} -> {name}"] = time.monotonic() - written
-                    del pending[name]
-            time.sleep(0.02)
-        seen = {name: served(rig, node, volume) for name, node in pending.items()}
-        print(f"\nnot within {LAG_BOUND_S:.0f} s of the write, with {lost} down: {seen} (expected {expected})")
+        stale_until: dict[str, float] = {}
+        while len(stale_until) < len(rig.nodes) and time.monotonic() - written < STALE_BOUND_S + 5:
+            for node in rig.nodes:
+                # A 404 (AEGIS: 0) or the new usage ends the stale answers; `served` fails on any other status.
+                if node.lb.name not in stale_until and served(rig, node, volume) in (None, expected):
+                    stale_until[node.lb.name] = time.monotonic() - written
+            time.sleep(0.05)
+        timings |= {f"stale usage through {name} for": seconds for name, seconds in stale_until.items()}
     finally:
         restore_filer(rig, lost, timings)
         timings["equal to a listing after the filer is back"] = wait_equal_to_listing(
             rig, rig.nodes, rig.filers[0], [volume]
         )
         report(f"{lost} SIGKILLed, a write on {rig.filer_names[1]}", timings)
-    assert not pending, f"with {lost} down, a write on {rig.filer_names[1]} never reached {sorted(pending)}"
+    assert len(stale_until) == len(rig.nodes), f"still stale after {STALE_BOUND_S + 5:.0f} s: {stale_until}"
+    assert max(stale_until.values()) <= STALE_BOUND_S, stale_until
+    assert served(rig, rig.nodes[0], volume) == expected
 
 
 # --- a tier node lost -------------------------------------------------------------------------------------------
