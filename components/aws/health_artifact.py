@@ -1,6 +1,7 @@
 """The in-VPC health function's code: one deterministic zip of the project's health check and its HTTP client.
 
-The zip holds the whole `components/healthcheck` package, which imports no Pulumi, and httpx with the
+The zip holds the whole `components/healthcheck` package, which imports no Pulumi, the `components/usage`
+modules it reads the usage service's filer rules with (standard library only), and httpx with the
 distributions it requires (read from their metadata), copied from the environment the stack runs in, so the
 function runs the very code `python -m components.healthcheck` runs
 (docs/decisions/2026-11-27-health-function-vendoring.md).
@@ -39,12 +40,11 @@ _BINARY_SUFFIXES = (".so", ".pyd", ".dylib")
 
 
 def project_files(root: Path = ROOT) -> list[tuple[str, Path]]:
-    """(path in the zip, source) of the health check package and the namespace package above it."""
-    package = root / "components" / "healthcheck"
-    modules = sorted(package.glob("*.py"))
-    return [("components/__init__.py", root / "components" / "__init__.py")] + [
-        (f"components/healthcheck/{p.name}", p) for p in modules
-    ]
+    """(path in the zip, source) of the health check and usage packages and the namespace package above them."""
+    found = [("components/__init__.py", root / "components" / "__init__.py")]
+    for package in ("healthcheck", "usage"):
+        found += [(f"components/{package}/{p.name}", p) for p in sorted((root / "components" / package).glob("*.py"))]
+    return found
 
 
 def requirement_closure(root: str = HTTP_CLIENT) -> tuple[str, ...]:

@@ -3,10 +3,14 @@
 The filer keeps its path rules in the file /etc/seaweedfs/filer.conf of its own namespace (in the
 metadata store, so every filer applies the same). A missing file means no per-path replication or TTL;
 a different one means someone changed the rules by hand (`fs.configure`) or the rules job never got
-through. Either is a deployment that does not match the code, so the check compares bytes.
+through. Either is a deployment that does not match the code, so the check compares bytes. The one change
+that is the deployment at work: the usage service's read-only rules for volumes past their quota
+(components/usage/quotas.py), appended to the rendered rules exactly as it renders them.
 """
 
 from __future__ import annotations
+
+from components.usage.quotas import held_read_only
 
 RULES_PATH = "/etc/seaweedfs/filer.conf"
 
@@ -17,7 +21,7 @@ def rules_problem(status_code: int, served: bytes, rendered: str) -> str:
         return f"no storage-class rules on the filer ({RULES_PATH}: 404)"
     if status_code != 200:
         return f"{RULES_PATH} answered HTTP {status_code}"
-    if served == rendered.encode():
+    if served == rendered.encode() or held_read_only(served.decode(errors="replace"), rendered) is not None:
         return ""
     live = served.decode(errors="replace").splitlines()
     wanted = rendered.splitlines()

@@ -74,8 +74,9 @@ def report_metrics(report: Report) -> dict[str, float]:
 
 def usage_metrics(report: Report) -> dict[str, float]:
     """UsageLagging: 1 when the check found the usage service catching up, lagging or down on any HAProxy (AEGIS
-    reads usage 0 either way), else 0 (a tier without one included: nothing lags there, and a gap in the metric means the function did not run).
-    TenantGrowthMaxBytesPerHour: the fastest-growing tenant's growth over the last hour, once known."""
+    reads usage 0 either way), else 0 (a tier without one included: nothing lags there, and a gap in the metric
+    means the function did not run). TenantGrowthMaxBytesPerHour: the fastest-growing tenant's growth over the
+    last hour, once known."""
     lagging = any(r.component == "usage" and not r.ok for r in report.results)
     metrics = {"UsageLagging": 1.0 if lagging else 0.0}
     growth = report.usage.max_growth if report.usage is not None else None

@@ -99,3 +99,23 @@ def render_rules(base_rules: str, read_only: Iterable[str]) -> str:
     conf = json.loads(base_rules)
     conf.setdefault("locations", []).extend({"locationPrefix": f"{v}/", "readOnly": True} for v in volumes)
     return json.dumps(conf, indent=2) + "\n"
+
+
+def held_read_only(live: str, base_rules: str) -> frozenset[str] | None:
+    """The volumes whose read-only rules this service added to the stack's `base_rules` to make `live` (empty
+    when `live` is `base_rules` itself); None when `live` is anything else, which is for the health check to
+    report (components/healthcheck/filer_rules.py)."""
+    if live == base_rules:
+        return frozenset()
+    try:
+        conf = json.loads(live)
+    except ValueError:
+        return None
+    locations = conf.get("locations") if isinstance(conf, dict) else None
+    volumes = []
+    for rule in locations if isinstance(locations, list) else ():
+        prefix = rule.get("locationPrefix") if isinstance(rule, dict) else None
+        if rule == {"locationPrefix": prefix, "readOnly": True} and isinstance(prefix, str) and prefix.endswith("/"):
+            volumes.append(prefix[:-1])
+    held = frozenset(v for v in volumes if volume_of(v) == v)
+    return held if held and render_rules(base_rules, held) == live else None

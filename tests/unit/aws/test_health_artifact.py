@@ -45,8 +45,9 @@ def test_entries_are_sorted_with_a_fixed_time_and_mode(artifact: zipfile.ZipFile
 
 def test_it_holds_the_whole_health_check_package_and_no_module_that_needs_pulumi(artifact: zipfile.ZipFile) -> None:
     project = [n for n in artifact.namelist() if n.startswith("components/")]
-    package = sorted(f"components/healthcheck/{p.name}" for p in (ROOT / "components" / "healthcheck").glob("*.py"))
-    assert [n for n in project if n.startswith("components/healthcheck/")] == package
+    for name in ("healthcheck", "usage"):  # the check, and the usage service's rules it reads (filer_rules.py)
+        package = sorted(f"components/{name}/{p.name}" for p in (ROOT / "components" / name).glob("*.py"))
+        assert [n for n in project if n.startswith(f"components/{name}/")] == package
     for name in project:
         tree = ast.parse(artifact.read(name))
         imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}

@@ -18,6 +18,7 @@ import pytest
 from components.healthcheck import CheckResult, Report, Target, run_checks, wait_until_healthy
 from components.healthcheck.__main__ import main
 from components.healthcheck.checks import replica_counts
+from components.usage.quotas import render_rules
 from tests.support.fake_cluster import (
     ACCESS_KEY,
     FILER,
@@ -491,6 +492,20 @@ def test_live_rules_that_differ_fail_naming_the_first_different_line() -> None:
     )
     truncated = run_checks(make_target(filer_rules=RULES), transport=with_rules(RULES[:20]).transport)
     assert failure(truncated, "rules", "filer.conf").detail.endswith("at line 3: '', expected '\"locations\": ['")
+
+
+def test_the_usage_services_read_only_rules_on_top_of_the_rendered_ones_pass_and_nothing_else_does() -> None:
+    held = render_rules(RULES, ["/aegis/volumes/t/v1", "/aegis/volumes/t/v2"])
+    report = run_checks(make_target(filer_rules=RULES), transport=with_rules(held).transport)
+    assert report.healthy, report.table()
+    # A read-only rule the service would not write (not a volume, or with more in it) is a hand-made change.
+    for other in (
+        render_rules(RULES, ["/aegis/volumes/t"]),
+        held.replace('"readOnly": true', '"readOnly": true, "ttl": "1d"', 1),
+        render_rules(RULES.replace('"000"', '"001"'), ["/aegis/volumes/t/v1"]),
+    ):
+        report = run_checks(make_target(filer_rules=RULES), transport=with_rules(other).transport)
+        assert failure(report, "rules", "filer.conf").detail.startswith("live /etc/seaweedfs/filer.conf differs")
 
 
 def test_missing_rules_fail() -> None:
