@@ -343,7 +343,15 @@ After=docker.service network-online.target
 Wants=network-online.target
 {needs_mount}StartLimitIntervalSec=0
 
-[Service]
+{_container_service(unit, manifest, run)}""",
+        "0644",
+    )
+    return f"{unit}.service"
+
+
+def _container_service(unit: str, manifest: str, run: str) -> str:
+    """The [Service] and [Install] sections of a unit whose process is the container `unit`, run by `run`."""
+    return f"""[Service]
 ExecStartPre={RENDER} {manifest}
 ExecStartPre=-{DOCKER} rm --force {unit}
 ExecStart={run}
@@ -355,10 +363,7 @@ TimeoutStartSec=900
 
 [Install]
 WantedBy=multi-user.target
-""",
-        "0644",
-    )
-    return f"{unit}.service"
+"""
 
 
 def _job_unit(writer: _Writer, job: Job, service: Service, image: str) -> str:
@@ -489,18 +494,7 @@ After=docker.service network-online.target
 Wants=network-online.target
 StartLimitIntervalSec=0
 
-[Service]
-ExecStartPre={RENDER} {manifest}
-ExecStartPre=-{DOCKER} rm --force {unit}
-ExecStart={run}
-ExecStop=-{DOCKER} stop {unit}
-Restart=always
-RestartSec=5
-TimeoutStartSec=900
-
-[Install]
-WantedBy=multi-user.target
-""",
+{_container_service(unit, manifest, run)}""",
         "0644",
     )
     return f"{unit}.service"
