@@ -23,9 +23,7 @@ from typing import Any
 
 from components.aws.cloud_init import cloud_config
 from components.model.config import PROJECT
-from components.model.rollout import NODE_APPLY_SCRIPT, NODE_FINGERPRINT_FILE
-
-APPLIED_DOCUMENT = "/etc/aegis/node.json"
+from components.model.rollout import NODE_APPLIED_DOCUMENT, NODE_APPLY_SCRIPT, NODE_FINGERPRINT_FILE
 
 # Runs as root with the AMI's python3 (3.9 on Amazon Linux 2023). Modes: boot (files, setup, start),
 # files (only write the files: a rollout stops and starts the units itself), start (start the units).
@@ -123,7 +121,7 @@ def render_bootstrap(stack: str, node: str, region: str) -> str:
         APPLY_SCRIPT.replace("__PARAMETER__", json.dumps(node_parameter_name(stack, node)))
         .replace("__REGION__", json.dumps(region))
         .replace("__FINGERPRINT_FILE__", json.dumps(NODE_FINGERPRINT_FILE))
-        .replace("__APPLIED__", json.dumps(APPLIED_DOCUMENT))
+        .replace("__APPLIED__", json.dumps(NODE_APPLIED_DOCUMENT))
     )
     document = {
         "write_files": [{"path": NODE_APPLY_SCRIPT, "owner": "root:root", "permissions": "0700", "content": script}],

@@ -28,6 +28,8 @@ TIER_ORDER = (Role.VOLUME, Role.FILER, Role.S3, Role.MASTER)
 # The bootstrap installs them there; the rollout's transport calls and reads them.
 NODE_APPLY_SCRIPT = "/usr/local/sbin/aegis-apply"
 NODE_FINGERPRINT_FILE = "/etc/aegis/fingerprint"
+# The document `aegis-apply` applied last: its units are what a rollout stops.
+NODE_APPLIED_DOCUMENT = "/etc/aegis/node.json"
 # Left by a rollout when it stops a node, removed once the node passed its gate: a re-run tells a node an
 # earlier run left down from one found down that no rollout touched.
 NODE_ROLLOUT_MARK = "/etc/aegis/stopped-by-rollout"

@@ -30,8 +30,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError, WaiterError
 
-from components.aws.bootstrap import APPLIED_DOCUMENT
-from components.model.rollout import NODE_APPLY_SCRIPT, NODE_FINGERPRINT_FILE, NODE_ROLLOUT_MARK
+from components.model.rollout import NODE_APPLIED_DOCUMENT, NODE_APPLY_SCRIPT, NODE_FINGERPRINT_FILE, NODE_ROLLOUT_MARK
 from components.rollout.aws_identity import CLIENT_CONFIG, AwsIdentity, session_for
 from components.rollout.driver import Observed
 from components.rollout.gates import Fetch, Send
@@ -212,7 +211,7 @@ def unit_of(node: str) -> str:
 _DOCUMENT_UNITS = "import json,sys;print(' '.join(json.load(open(sys.argv[1]))['units']))"
 
 
-def stop_units_script(document: str = APPLIED_DOCUMENT) -> str:
+def stop_units_script(document: str = NODE_APPLIED_DOCUMENT) -> str:
     """One command: the rollout's mark (as `stop` leaves it), then `systemctl stop` of every unit of `document`."""
     mark = shlex.quote(NODE_ROLLOUT_MARK)
     units = f"$(python3 -c {shlex.quote(_DOCUMENT_UNITS)} {shlex.quote(document)})"

@@ -12,13 +12,12 @@ import pytest
 import yaml
 
 from components.aws.bootstrap import (
-    APPLIED_DOCUMENT,
     decode_document,
     document_fingerprint,
     encode_document,
     render_bootstrap,
 )
-from components.model.rollout import NODE_APPLY_SCRIPT, NODE_FINGERPRINT_FILE
+from components.model.rollout import NODE_APPLIED_DOCUMENT, NODE_APPLY_SCRIPT, NODE_FINGERPRINT_FILE
 
 
 def document(root: Path, flag: str) -> dict:
@@ -37,7 +36,7 @@ def apply_script(root: Path) -> Path:
     (entry,) = user_data["write_files"]
     assert entry["path"] == NODE_APPLY_SCRIPT and user_data["runcmd"] == [[NODE_APPLY_SCRIPT, "boot"]]
     text = entry["content"]
-    for path in (NODE_FINGERPRINT_FILE, APPLIED_DOCUMENT):
+    for path in (NODE_FINGERPRINT_FILE, NODE_APPLIED_DOCUMENT):
         text = text.replace(json.dumps(path), json.dumps(str(root / path.lstrip("/"))))
     script = root / "aegis-apply"
     script.write_text(text)
