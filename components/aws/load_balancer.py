@@ -10,11 +10,11 @@ import pulumi_aws as aws
 
 from components.aws.node import ClusterNode, NodeContext, NodeSpec, place
 from components.aws.placement import AwsPlacement
-from components.docker.usage_image import usage_in_image
 from components.model import sizing
 from components.model.haproxy import ADMIN_PORT
 from components.model.topology import HealthProbe, LoadBalancer, Role, Topology
 from components.model.usage import UsageService
+from components.stack.usage_image import usage_in_image
 
 
 @dataclass(frozen=True)

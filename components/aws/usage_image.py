@@ -1,7 +1,7 @@
 """The usage service's image in the stack's own registry: built where `pulumi up` runs, pushed to ECR, and named
 by its digest in the HAProxy nodes' documents.
 
-The build is the dev stack's (components/docker/usage_image.py): the same Dockerfile, Python image and build
+The build is the dev stack's (components/stack/usage_image.py): the same Dockerfile, Python image and build
 context, with weed copied from the stack's SeaweedFS image in ECR, by digest. The provider rebuilds only when the
 context or an argument changes; each rebuild is a new digest, so the HAProxy nodes' documents change with the
 usage code or the SeaweedFS release, and the rollout restarts them one at a time.
@@ -22,7 +22,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_docker as docker
 
-from components.docker.usage_image import usage_build, usage_content_tag
+from components.stack.usage_image import usage_build, usage_content_tag
 
 # The nodes' AMI is x86_64 (program.py's lookup); a deployer on another architecture builds for them.
 PLATFORM = "linux/amd64"

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from components.docker.usage_image import USAGE_USER, usage_build, usage_image_tag, usage_in_image
 from components.model.config import StackConfig
 from components.model.haproxy import ADMIN_PORT
 from components.model.refs import Ref
@@ -33,6 +32,7 @@ from components.model.version import (
     seaweedfs_image,
 )
 from components.stack.deploy_values import resolved
+from components.stack.usage_image import USAGE_USER, usage_build, usage_image_tag, usage_in_image
 
 HOST_ADDRESS = "127.0.0.1"  # published ports never leave the developer's machine
 # What a developer reaches from the host: the master UI and the S3 gateway; AEGIS's filer URL is the HAProxy in

@@ -13,10 +13,10 @@ import pytest
 
 from components.aws.node import PARAMETER_LIMITS
 from components.aws.placement import AwsPlacement, prod_topology
-from components.docker import usage_image
-from components.docker.usage_image import usage_in_image
 from components.model.topology import Role
 from components.rollout.resource import RolloutPlan
+from components.stack import usage_image
+from components.stack.usage_image import usage_in_image
 from tests.support import stack_configs
 from tests.support.prod_program import IMAGE, SSM, Run, execute
 
