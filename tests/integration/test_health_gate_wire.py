@@ -53,7 +53,8 @@ def dev(tmp_path_factory):
     root = tmp_path_factory.mktemp("gate-wire")
     topology, _ = loopback_topology(cfg, root, "127.0.31")
     values = fresh_values()
-    with running(topology, values, root) as cluster:
+    # With the usage service beside the HAProxy, as the dev stack runs it (its health target says so).
+    with running(topology, values, root, usage=True) as cluster:
         yield cluster, values
 
 

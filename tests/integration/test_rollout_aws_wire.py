@@ -13,7 +13,7 @@ from pulumi.dynamic.dynamic import serialize_provider
 
 from components.rollout.aws_identity import AwsIdentity
 from components.rollout.resource import PlanNode, RolloutPlan, _NodeReadyProvider, _RolloutRunProvider
-from components.rollout.ssm import fetch_script
+from components.rollout.ssm import fetch_script, stop_units_script
 from tests.support.aws_ssm import STANDIN_ENV, SsmStandIn, scenario
 from tests.support.engine_wire import PROVIDER_KEY, DynamicProviderServer, to_struct
 from tests.support.gate_pages import volume_gate_pages
@@ -70,9 +70,10 @@ def test_the_stack_rollout_rolls_a_changed_node_through_the_same(tmp_path):
         updated = provider.update(ROLLOUT, "stack-rollout", to_struct(news), to_struct(news))
     assert list(updated.properties["rolled"]) == ["lb-0"]
     scripts = [script for _, script in json.loads((tmp_path / "seen.json").read_text())["sent"]]
+    # An HAProxy node stops every unit of the document it runs (HAProxy and the usage service beside it).
+    assert stop_units_script().endswith("/etc/aegis/node.json)")
     assert scripts[1:4] == [
-        "mkdir -p $(dirname /etc/aegis/stopped-by-rollout) && touch /etc/aegis/stopped-by-rollout"
-        " && systemctl stop seaweedfs-lb-0.service",
+        stop_units_script(),
         "/usr/local/sbin/aegis-apply files",
         "/usr/local/sbin/aegis-apply start",
     ]
