@@ -5,8 +5,8 @@ AEGIS asks `GET /dir/status` before every write, so that call is the hot path: o
 HTTP/1.1 parser that reads only the request line and the few headers it needs, and every answer in one write
 (a status line, Content-Type, Content-Length, and Connection only when it differs from the default). A standard
 library ThreadingHTTPServer spent about 190 µs of CPU per call (a thread per connection, an email parser for the
-headers, two writes per answer); the tier nodes run the service with their own Python and nothing installed,
-so the standard library it stays.
+headers, two writes per answer); the service's image carries Python and this package only, so the standard
+library it stays.
 
 Anything that may block or take long runs in a small thread pool, never on the loop: storing a quota (the
 filer, over blocking urllib, 10 s per filer at worst) and `/tenants` (a pass over every volume).
