@@ -258,7 +258,7 @@ def children(pid: int) -> list[int]:
 
 def test_a_stopped_stream_makes_the_service_lag_and_aegis_still_reads_404(rig: Rig) -> None:
     if len(rig.cluster.topology.load_balancers) > 1:
-        pytest.skip("one topology is enough: this waits out the 30 s lag limit")
+        pytest.skip("one topology is enough: this waits out the lag limit")
     volume = aegis.volume_path()
     rig.client.put(f"{rig.filer}{volume}/a", content=b"a" * 10)
     wait_usage(rig, volume, 10)
