@@ -58,7 +58,7 @@ from components.model.aegis.layout import volume_path
 from components.model.haproxy import admin_url
 from components.model.topology import Role
 from tests.support.netns import namespaces_unavailable
-from tests.support.repair import copies, maintenance_runs_by_master
+from tests.support.repair import copies, maintenance_runs_by_master, placements
 from tests.support.stack_configs import prod
 from tests.support.zoned_cluster import ZonedCluster, running_zoned
 
@@ -256,18 +256,6 @@ def leader_of(masters: list[str]) -> str:
     return ""
 
 
-def volume_servers(master: str) -> dict[int, set[str]]:
-    """volume id -> the volume servers the master lists for it (its /vol/status)."""
-    body = httpx.get(f"http://{master}/vol/status", timeout=10).json()
-    found: dict[int, set[str]] = {}
-    for racks in (body["Volumes"].get("DataCenters") or {}).values():
-        for nodes in (racks or {}).values():
-            for server, volumes in (nodes or {}).items():
-                for volume in volumes or []:
-                    found.setdefault(volume["Id"], set()).add(server)
-    return found
-
-
 def wait_for(check: Callable[[], bool], timeout: float, every: float = 1.0) -> bool:
     """Poll `check` until it holds (True) or `timeout` seconds pass (False)."""
     deadline = time.monotonic() + timeout
@@ -450,15 +438,12 @@ def test_a_zone_cut_off_for_a_minute_loses_no_acknowledged_write(cluster: ZonedC
         time.sleep(CUT_SECONDS - 5)
         # The majority's placement near the end of the cut: where the writes acknowledged meanwhile went.
         majority_leader = cluster.core.call(leader_of, majority)
-        placed_during_cut = cluster.core.call(volume_servers, majority_leader) if majority_leader else {}
+        placement = cluster.core.call(placements, majority_leader) if majority_leader else {}
+        placed_during_cut = {vid: set(placed.servers) for vid, placed in placement.items()}
         # A growth in flight: weed allocates a new volume's copies one by one and registers none until all
         # are made; one that cannot reach its copy's server (the cut one) deletes the copies it made. The
         # leader may already list such a copy from its server's report, so only whole volumes must come back.
-        grown_whole = {
-            vid
-            for vid, (found, wanted) in (cluster.core.call(copies, majority_leader) if majority_leader else {}).items()
-            if found >= wanted
-        }
+        grown_whole = {vid for vid, placed in placement.items() if len(placed.servers) >= placed.wanted}
         time.sleep(max(0.0, cut_at + CUT_SECONDS - time.monotonic()))
         probes_stop.set()
         for probe in probes:

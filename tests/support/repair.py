@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -18,19 +19,32 @@ from tests.support.cluster import LocalCluster
 MAINTENANCE_DONE = "executing: unlock"  # the last line the leader logs for one maintenance run
 
 
-def copies(master_address: str) -> dict[int, tuple[int, int]]:
-    """volume id -> (copies registered, copies its replication asks for), from a master's /vol/status."""
+@dataclass(frozen=True)
+class Placement:
+    """Where a master lists one volume's copies, and how many its replication asks for."""
+
+    servers: tuple[str, ...]  # one entry per copy listed
+    wanted: int
+
+
+def placements(master_address: str) -> dict[int, Placement]:
+    """volume id -> its placement, from a master's /vol/status."""
     body = httpx.get(f"http://{master_address}/vol/status", timeout=10).json()
-    found: dict[int, int] = {}
+    servers: dict[int, list[str]] = {}
     wanted: dict[int, int] = {}
     for racks in (body["Volumes"].get("DataCenters") or {}).values():
         for nodes in (racks or {}).values():
-            for volumes in (nodes or {}).values():
+            for server, volumes in (nodes or {}).items():
                 for volume in volumes or []:
                     placement = volume.get("ReplicaPlacement") or {}
-                    found[volume["Id"]] = found.get(volume["Id"], 0) + 1
+                    servers.setdefault(volume["Id"], []).append(server)
                     wanted[volume["Id"]] = 1 + sum(placement.get(k, 0) for k in ("dc", "rack", "node"))
-    return {vid: (found[vid], wanted[vid]) for vid in found}
+    return {vid: Placement(tuple(servers[vid]), wanted[vid]) for vid in servers}
+
+
+def copies(master_address: str) -> dict[int, tuple[int, int]]:
+    """volume id -> (copies registered, copies its replication asks for), from a master's /vol/status."""
+    return {vid: (len(p.servers), p.wanted) for vid, p in placements(master_address).items()}
 
 
 def under_replicated(master_address: str) -> dict[int, tuple[int, int]]:
